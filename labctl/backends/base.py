@@ -1,0 +1,133 @@
+"""The Backend protocol every target implements, and the registry that loads them on demand.
+
+A backend runs a lab's steps on its target. Each step kind in `labs.yaml` (data, train, tune,
+deploy, batch, monitor, pipeline, service) is a method of the same name, so grepping the YAML word
+lands on the code. A kind a backend does not implement is refused with the step's name, never
+skipped silently.
+
+Design choice: cloud SDKs are imported only inside a backend module, and a backend module is
+imported only when a command needs that target (`get_backend`), so `labctl list` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from labctl.errors import MissingExtra, Unsupported
+
+if TYPE_CHECKING:
+    from labctl.prices import PriceBook
+
+    from labctl.catalog import Lab, StepBase
+    from labctl.ledger import Ledger, Resource, Run
+    from labctl.progress import Reporter
+
+
+@dataclass
+class Finding:
+    """Something a target cannot do for a lab: fatal refuses `up`, otherwise a warning."""
+
+    step: str
+    reason: str
+    fatal: bool = True
+
+
+@dataclass
+class Context:
+    """Everything a backend needs while it runs one lab's steps."""
+
+    ledger: Ledger
+    run: Run
+    lab_name: str
+    lab: Lab
+    workspace: Path
+    infra: dict[str, Any]  # terraform outputs: bucket, role, region...
+    prices: PriceBook
+    reporter: Reporter
+    rows: int | None = None  # overrides data steps' row counts
+    max_jobs: int | None = None  # overrides tune steps' max_jobs
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)  # step name -> its result
+
+    def record(self, step: StepBase, result: dict[str, Any]) -> None:
+        """Keep a step's result for later steps and in the ledger (for status/invoke/down)."""
+        self.results[step.name] = result
+        steps = {**self.run.outputs.get("steps", {}), step.name: result}
+        self.run = self.ledger.update_run(self.run.id, outputs={**self.run.outputs, "steps": steps})
+
+
+class Backend(ABC):
+    """One target. Subclasses implement the step kinds they support, plus teardown."""
+
+    name: ClassVar[str]
+    region: str | None = None
+
+    def check(self, lab: Lab) -> list[Finding]:
+        """What this target cannot do for `lab` (default: step kinds it has no method for)."""
+        return [
+            Finding(s.name, f"the {self.name} target has no '{s.kind}' step")
+            for s in lab.steps
+            if not callable(getattr(self, s.kind.replace("-", "_"), None))
+        ]
+
+    def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
+        """Target-specific inputs of the Terraform module (beyond engineer, lab, run, tags)."""
+        return {}
+
+    def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
+        """The root module's `provider` block (region, default tags)."""
+        return {}
+
+    def backend_config(self, engineer: str, lab: str) -> dict[str, Any] | None:
+        """Remote state for teams; None keeps local state."""
+        return None
+
+    offline_plugins: ClassVar[bool] = False  # True when the module's providers ship with labctl
+
+    def run_step(self, step: StepBase, ctx: Context) -> dict[str, Any]:
+        method = getattr(self, step.kind.replace("-", "_"), None)
+        if method is None:
+            raise Unsupported(f"step '{step.name}': the {self.name} target has no '{step.kind}'")
+        return method(step=step, ctx=ctx)
+
+    @abstractmethod
+    def teardown(self, resource: Resource, ledger: Ledger) -> None:
+        """Delete one resource; one that is already gone counts as deleted."""
+
+    def live_status(self, resource: Resource) -> str:
+        """The resource's status as the target sees it now (default: the ledger's)."""
+        return resource.status
+
+    def invoke(self, resource: Resource, body: bytes, content_type: str, accept: str) -> bytes:
+        raise Unsupported(f"the {self.name} target cannot invoke endpoints from labctl")
+
+
+# name -> (module, class, the pip extra that provides its SDK, the SDK module)
+REGISTRY: dict[str, tuple[str, str, str | None, str | None]] = {
+    "local": ("labctl.backends.local", "LocalBackend", None, None),
+    "aws": ("labctl.backends.aws", "AwsBackend", "aws", "boto3"),
+    "gcp": ("labctl.backends.gcp", "GcpBackend", "gcp", "google.cloud.aiplatform"),
+    "databricks": (
+        "labctl.backends.databricks",
+        "DatabricksBackend",
+        "databricks",
+        "databricks.sdk",
+    ),
+}
+
+
+def get_backend(target: str) -> Backend:
+    """Import and build the backend for `target`; a missing SDK names the pip extra."""
+    module_name, class_name, extra, sdk = REGISTRY[target]
+    if sdk is not None and importlib.util.find_spec(sdk.split(".")[0]) is None:
+        raise MissingExtra(extra or target, sdk)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise Unsupported(f"the {target} target is not implemented in this version") from None
+        raise MissingExtra(extra or target, exc.name or sdk or target) from None
+    return getattr(module, class_name)()

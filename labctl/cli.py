@@ -1,0 +1,418 @@
+"""The `labctl` command line: parse, call the orchestrator, print. Nothing else lives here.
+
+Data goes to stdout (tables, or JSON with --json); progress, warnings and errors go to stderr.
+Every LabctlError is printed here, once, without a traceback (`--debug` shows it).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from labctl.errors import ExitCode, LabctlError, UsageError
+
+app = typer.Typer(
+    help="Bring ML certification labs up and down on SageMaker, Vertex AI, Databricks or this "
+    "machine, and keep each engineer's spend inside a monthly budget.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+prices_app = typer.Typer(help="The price catalog labctl estimates and meters with.")
+app.add_typer(prices_app, name="prices")
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+_state: dict[str, Any] = {"catalog": None, "debug": False}
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option("--target", "-t", help="local, aws, gcp, databricks or native (the lab's cloud)."),
+]
+EngineerOpt = Annotated[
+    str | None,
+    typer.Option(help="Whose lab (default: LABCTL_ENGINEER, git user.email, OS user)."),
+]
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _catalog() -> Any:
+    from labctl import catalog
+
+    return catalog.load(_state["catalog"])
+
+
+def _reporter(quiet: bool = False) -> Any:
+    from labctl.progress import Reporter, RichReporter
+
+    return Reporter() if quiet else RichReporter(err)
+
+
+def _engineer(explicit: str | None) -> str:
+    from labctl import config
+
+    return config.engineer(explicit)
+
+
+@app.callback()
+def _main(
+    catalog: Annotated[
+        str | None,
+        typer.Option("--catalog", envvar="LABCTL_CATALOG", help="The catalog file (labs.yaml)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    _state.update(catalog=catalog, debug=debug)
+
+
+# --- the catalog -----------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_labs(
+    cert: Annotated[str | None, typer.Option(help="Only labs for this certification.")] = None,
+    cloud: Annotated[
+        str | None, typer.Option(help="Only labs native to aws, gcp or databricks.")
+    ] = None,
+    domain: Annotated[str | None, typer.Option(help="Only labs covering this domain id.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the labs in the catalog."""
+    from labctl.errors import did_you_mean
+    from labctl.views import lab_row, labs_table
+
+    cat = _catalog()
+    if cert and cert not in cat.certifications:
+        raise UsageError(f"no certification '{cert}'{did_you_mean(cert, cat.certifications)}",
+                         hint="`labctl certs` lists them")  # fmt: skip
+    rows = [
+        lab_row(name, lab)
+        for name, lab in cat.labs.items()
+        if (not cert or cert in lab.certs)
+        and (not cloud or lab.cloud == cloud)
+        and (not domain or any(d == domain or d.endswith("/" + domain) for d in lab.domain_ids()))
+    ]
+    if as_json:
+        _print_json(rows)
+    else:
+        out.print(labs_table(rows))
+
+
+@app.command()
+def show(lab: str, as_json: JsonOpt = False) -> None:
+    """What a lab builds: architecture, domains, services, milestones and steps."""
+    from labctl.views import show_lab
+
+    cat = _catalog()
+    item = cat.lab(lab)
+    if as_json:
+        _print_json({"name": lab, **item.model_dump(mode="json")})
+    else:
+        show_lab(out, lab, item, cat)
+
+
+@app.command()
+def certs(as_json: JsonOpt = False) -> None:
+    """Certifications, their exam domains and weights, and which labs cover each domain."""
+    from labctl.views import certs_table, certs_view
+
+    view = certs_view(_catalog())
+    if as_json:
+        _print_json(view)
+    else:
+        out.print(certs_table(view))
+
+
+@app.command()
+def validate(
+    file: Annotated[Path | None, typer.Argument(help="Default: the catalog in use.")] = None,
+) -> None:
+    """Check a catalog; exit 0 when it is valid, 1 with file:line errors when not."""
+    from labctl import catalog
+
+    path = catalog.catalog_path(file or _state["catalog"])
+    cat = catalog.load(path)
+    steps = sum(len(lab.steps) for lab in cat.labs.values())
+    err.print(f"[green]ok[/] {path}: {len(cat.labs)} labs, {steps} steps, "
+              f"{len(cat.certifications)} certifications")  # fmt: skip
+
+
+# --- the lifecycle -----------------------------------------------------------------------------
+
+
+@app.command()
+def render(
+    lab: str,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the root module to.")],
+    target: TargetOpt = None,
+    engineer: EngineerOpt = None,
+) -> None:
+    """Write a lab's Terraform root module (any target) for inspection; applies nothing."""
+    from labctl import orchestrator
+
+    path = orchestrator.render(lab, target=target, engineer=_engineer(engineer), out=out_dir,
+                               catalog=_state["catalog"])  # fmt: skip
+    err.print(f"wrote {path} and {path.parent / 'modules'}")
+
+
+@app.command()
+def plan(
+    lab: str, target: TargetOpt = None, engineer: EngineerOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Render, estimate cost, check the budget and run `terraform plan`; changes nothing."""
+    from labctl import orchestrator, views
+
+    result = orchestrator.plan(lab, target=target, engineer=_engineer(engineer),
+                               catalog=_state["catalog"], reporter=_reporter(as_json))  # fmt: skip
+    if as_json:
+        _print_json({
+            "lab": result.lab, "target": result.target, "engineer": result.engineer,
+            "module": str(result.directory), "estimate": result.estimate.to_dict(),
+            "budget": {"budget_usd": result.budget.budget_usd, "spent_usd": result.budget.spent_usd,
+                       "after_usd": result.budget.after_usd, "over": result.budget.over},
+            "findings": [vars(f) for f in result.findings], "changes": result.changes,
+            "terraform_error": result.terraform_error,
+        })  # fmt: skip
+        return
+    out.print(f"[bold]{result.lab}[/] on [bold]{result.target}[/], rendered in {result.directory}")
+    for f in result.findings:
+        colour = "red" if f.fatal else "yellow"
+        out.print(f"[{colour}]{'refuses' if f.fatal else 'note'}[/] step '{f.step}': {f.reason}")
+    if result.terraform_error:
+        out.print(f"[yellow]terraform plan did not run:[/] {result.terraform_error}")
+    else:
+        out.print(f"terraform plan: {len(result.changes)} change(s)")
+        for c in result.changes:
+            out.print(f"  {'/'.join(c['actions'])} {c['address']}")
+    out.print(views.estimate_table(result.estimate))
+    out.print(views.budget_line(result.budget))
+
+
+def _duration(text: str | None) -> int | None:
+    from labctl.catalog import parse_duration
+
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--autostop: {exc}") from None
+
+
+@app.command()
+def up(
+    lab: str,
+    target: TargetOpt = None,
+    engineer: EngineerOpt = None,
+    rows: Annotated[int | None, typer.Option(min=100, help="Rows for the data steps.")] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Tuning jobs (overrides max_jobs).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Go past the budget (recorded in the ledger).")
+    ] = False,
+    autostop: Annotated[
+        str | None, typer.Option(help="Tear endpoints down after e.g. 2h (cost enforce).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Provision a lab with Terraform and run its steps: data, train, tune, deploy..."""
+    from labctl import orchestrator, views
+
+    who = _engineer(engineer)
+    result = orchestrator.up(lab, target=target, engineer=who, catalog=_state["catalog"],
+                             reporter=_reporter(as_json), rows=rows, max_jobs=trials, force=force,
+                             autostop=_duration(autostop))  # fmt: skip
+    if as_json:
+        _print_json({"run": result.run.id, "lab": lab, "engineer": who, "target": result.run.target,
+                     "estimate_usd": result.estimate.total_usd, "steps": result.results,
+                     "warnings": result.warnings})  # fmt: skip
+        return
+    for threshold in result.budget.crossed:
+        err.print(f"[yellow]warning:[/] this run takes {who} past {threshold}% of the budget")
+    out.print(f"[green]up[/] {lab} on {result.run.target} (run {result.run.id})")
+    for name, res in result.results.items():
+        detail = res.get("url") or res.get("skipped") or ", ".join(
+            f"{k}={v:.4f}" for k, v in (res.get("metrics") or {}).items())  # fmt: skip
+        out.print(f"  {name}: {detail}")
+    out.print(views.budget_line(result.budget))
+    out.print(f"`labctl status` shows it; `labctl down {lab}` tears it down.")
+
+
+@app.command()
+def status(
+    engineer: EngineerOpt = None,
+    all_engineers: Annotated[
+        bool, typer.Option("--all-engineers", help="Everyone's runs.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """What is up, for whom, and what it burns per hour."""
+    from labctl import orchestrator, views
+
+    runs = orchestrator.status(engineer=None if all_engineers else _engineer(engineer))
+    if as_json:
+        _print_json(runs)
+    elif runs:
+        out.print(views.status_table(runs))
+    else:
+        err.print("nothing is up")
+
+
+@app.command()
+def invoke(
+    lab: str,
+    data: Annotated[str, typer.Option("--data", help="A file of records, or - for stdin.")] = "-",
+    content_type: Annotated[
+        str | None, typer.Option(help="Default: the lab's (text/csv...).")
+    ] = None,
+    accept: Annotated[str, typer.Option(help="Response type.")] = "application/json",
+    engineer: EngineerOpt = None,
+) -> None:
+    """Send records to a lab's endpoint and print its predictions."""
+    from labctl import orchestrator
+
+    backend, endpoint = orchestrator.endpoint_of(lab, engineer=_engineer(engineer))
+    try:
+        body = sys.stdin.buffer.read() if data == "-" else Path(data).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--data {data}: {exc.strerror}") from None
+    if not body.strip():
+        raise UsageError("no records to send", hint="pass --data FILE or pipe records on stdin")
+    ctype = content_type or (endpoint.attrs or {}).get("content_type", "text/csv")
+    sys.stdout.write(backend.invoke(endpoint, body, ctype, accept).decode() + "\n")
+
+
+@app.command()
+def down(
+    lab: Annotated[str | None, typer.Argument(help="The lab to tear down.")] = None,
+    all_labs: Annotated[bool, typer.Option("--all", help="Every lab that is up.")] = False,
+    target: TargetOpt = None,
+    engineer: EngineerOpt = None,
+    all_engineers: Annotated[
+        bool, typer.Option("--all-engineers", help="Everyone's labs.")
+    ] = False,
+    endpoints_only: Annotated[
+        bool, typer.Option("--endpoints-only", help="Only endpoints.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would go; do nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tear down: endpoints first, then jobs, then `terraform destroy`."""
+    from labctl import orchestrator
+
+    if bool(lab) == all_labs:
+        raise UsageError("name a lab or pass --all", hint="`labctl status` shows what is up")
+    who = None if all_engineers else _engineer(engineer)
+    items = orchestrator.teardown_plan(engineer=who, lab_name=lab, target=target,
+                                       endpoints_only=endpoints_only)  # fmt: skip
+
+    def listing(done: bool) -> list[dict[str, Any]]:
+        return [{"lab": i.run.lab, "engineer": i.run.engineer, "target": i.run.target,
+                 "run": i.run.id, "kind": i.resource.kind if i.resource else "stack",
+                 "name": i.resource.name if i.resource else "", "outcome": i.outcome,
+                 "error": i.error} for i in items]  # fmt: skip
+
+    if not items:
+        if as_json:
+            _print_json({"status": "nothing-to-do", "items": []})
+        else:
+            err.print("nothing to tear down")
+        return
+    if dry_run or not as_json:
+        for row in listing(False):
+            err.print(
+                f"  {row['lab']} ({row['target']}, {row['engineer']}): {row['kind']} {row['name']}"
+            )
+    if dry_run:
+        if as_json:
+            _print_json({"status": "dry-run", "items": listing(False)})
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("refusing to tear down without confirmation", hint="pass --yes")
+        if not typer.confirm(f"Tear down these {len(items)} resource(s)?", default=False, err=True):
+            raise typer.Exit(ExitCode.OK)
+    try:
+        orchestrator.down(items, reporter=_reporter(as_json), endpoints_only=endpoints_only)
+    finally:
+        if as_json:
+            failed = any(i.outcome == "failed" for i in items)
+            _print_json({"status": "partial" if failed else "ok", "items": listing(True)})
+    if not as_json:
+        out.print(f"[green]down[/]: {len(items)} resource(s) deleted")
+
+
+# --- prices -------------------------------------------------------------------------------------
+
+
+@prices_app.command("show")
+def prices_show(
+    cloud: Annotated[str | None, typer.Option(help="aws, gcp or databricks.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The shipped price catalog, with each row's source and date."""
+    from rich.table import Table
+
+    from labctl.prices import PriceBook
+
+    rows = PriceBook.load().rows(cloud)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} prices", title_justify="left")
+    for col in ("cloud", "usage", "region", "instance_type", "usd_per_hour", "unit", "as_of"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(r[c]) for c in ("cloud", "usage", "region", "instance_type",
+                                             "usd_per_hour", "unit", "as_of")))  # fmt: skip
+    out.print(table)
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    """Run the app; turn every error into one message and a meaningful exit code."""
+    import click
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        code = app(standalone_mode=False)
+    except LabctlError as exc:
+        if _state["debug"]:
+            err.print_exception()
+        err.print("[red]error:[/] ", end="")
+        err.print(exc.message, markup=False)
+        if exc.hint:
+            err.print("[dim]hint:[/] ", end="")
+            err.print(exc.hint, markup=False)
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        err.print("interrupted")
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        err.print("\n[yellow]interrupted[/]: what was started is in the ledger; "
+                  "`labctl status` shows it, `labctl down LAB` removes it")  # fmt: skip
+        sys.exit(ExitCode.INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)

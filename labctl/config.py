@@ -1,0 +1,119 @@
+"""Who is running labctl, where, and with which defaults.
+
+Precedence, as for every setting: command-line option > environment > config file > default.
+The config file is `~/.config/labctl/config.toml` (or `$LABCTL_CONFIG`), for example::
+
+    target = "aws"            # default for --target (local, aws, gcp, databricks, native)
+    engineer = "ana@example.com"
+
+    [aws]
+    region = "us-east-1"
+    state_bucket = "team-labctl-state"   # remote state with locking; local state if unset
+
+    [gcp]
+    project = "my-lab-project"
+    region = "us-central1"
+
+    [databricks]
+    profile = "DEFAULT"
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+import tomllib
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from labctl import paths
+from labctl.errors import LabctlError, UsageError, did_you_mean
+
+TARGETS = ("local", "aws", "gcp", "databricks")
+TargetChoice = Literal["local", "aws", "gcp", "databricks", "native"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AwsSettings(_Section):
+    region: str | None = None
+    state_bucket: str | None = None
+    state_key_prefix: str = "labctl"
+    state_lock_table: str | None = None
+
+
+class GcpSettings(_Section):
+    project: str | None = None
+    region: str = "us-central1"
+
+
+class DatabricksSettings(_Section):
+    profile: str | None = None
+    cloud: Literal["aws", "azure", "gcp"] = "aws"
+
+
+class Settings(_Section):
+    target: TargetChoice = "local"
+    engineer: str | None = None
+    aws: AwsSettings = AwsSettings()
+    gcp: GcpSettings = GcpSettings()
+    databricks: DatabricksSettings = DatabricksSettings()
+
+
+@cache
+def settings() -> Settings:
+    """The config file, then `LABCTL_TARGET` / `LABCTL_ENGINEER` on top."""
+    file = paths.user_config()
+    data: dict[str, Any] = {}
+    if file.is_file():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise LabctlError(f"cannot read {file}: {exc}") from None
+    if os.environ.get("LABCTL_TARGET"):
+        data["target"] = os.environ["LABCTL_TARGET"]
+    if os.environ.get("LABCTL_ENGINEER"):
+        data["engineer"] = os.environ["LABCTL_ENGINEER"]
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise LabctlError(
+            f"bad setting in {file} or the environment: {problems}",
+            hint=f"targets are: {', '.join((*TARGETS, 'native'))}",
+        ) from None
+
+
+def engineer(explicit: str | None = None) -> str:
+    """--engineer, else LABCTL_ENGINEER / config, else git user.email, else the OS user."""
+    if explicit:
+        return explicit
+    if settings().engineer:
+        return settings().engineer
+    try:
+        email = subprocess.run(
+            ["git", "config", "user.email"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        email = ""
+    return email or getpass.getuser()
+
+
+def resolve_target(explicit: str | None, native: str) -> str:
+    """--target, else the configured default; 'native' means the lab's own cloud."""
+    choice = explicit or settings().target
+    if choice == "native":
+        return native
+    if choice not in TARGETS:
+        raise UsageError(
+            f"unknown target '{choice}'{did_you_mean(choice, (*TARGETS, 'native'))}",
+            hint=f"targets are: {', '.join((*TARGETS, 'native'))}",
+        )
+    return choice

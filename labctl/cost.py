@@ -1,0 +1,354 @@
+"""Spend: estimates before `up`, per-engineer monthly budgets, and their enforcement.
+
+Money rules, stated once:
+- A resource costs `price_per_hour` (recorded at launch) x `instance_count` x billed hours, where
+  billed hours are the cloud's billable time when known, else the open/closed interval.
+- The local target costs $0; its figures are the cloud-equivalent, shown as such.
+- Estimates assume managed spot saves `SPOT_SAVINGS` of on-demand training where a step uses spot.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from labctl.catalog import BatchStep, DeployStep, Lab, MonitorStep, TrainStep, TuneStep
+from labctl.errors import BudgetRefused, CatalogError
+from labctl.ledger import Resource, utcnow
+from labctl.prices import DEFAULT_REGION, PriceBook
+
+if TYPE_CHECKING:
+    from labctl.catalog import Catalog
+    from labctl.ledger import Ledger, Run
+
+SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%"
+HOURS_PER_MONTH = 730
+USAGE = {  # (cloud, step kind) -> price catalog usage
+    ("aws", "train"): "training",
+    ("aws", "tune"): "training",
+    ("aws", "deploy"): "hosting",
+    ("aws", "batch"): "batch-transform",
+    ("aws", "monitor"): "processing",
+    ("gcp", "train"): "training",
+    ("gcp", "tune"): "training",
+    ("gcp", "deploy"): "prediction",
+    ("gcp", "batch"): "prediction",
+    ("gcp", "monitor"): "prediction",
+    ("databricks", "train"): "jobs-compute",
+    ("databricks", "tune"): "jobs-compute",
+    ("databricks", "deploy"): "model-serving",
+    ("databricks", "batch"): "jobs-compute",
+    ("databricks", "monitor"): "jobs-compute",
+}
+
+
+# --- estimates ----------------------------------------------------------------------------------
+
+
+@dataclass
+class EstimateLine:
+    step: str
+    kind: str
+    instance_type: str
+    count: int
+    hours: float
+    usd_per_hour: float | None  # per instance
+    usd: float | None
+    note: str = ""
+
+
+@dataclass
+class Estimate:
+    target: str
+    cloud: str  # whose prices: the target's, or the lab's cloud for the local target
+    region: str
+    lines: list[EstimateLine]
+    unpriced: list[str]
+
+    @property
+    def equivalent_usd(self) -> float:
+        return round(sum(line.usd or 0 for line in self.lines), 4)
+
+    @property
+    def total_usd(self) -> float:
+        """What the run will cost: $0 on the local target."""
+        return 0.0 if self.target == "local" else self.equivalent_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "cloud": self.cloud,
+            "region": self.region,
+            "cloud_equivalent": self.target == "local",
+            "total_usd": self.total_usd,
+            "equivalent_usd": self.equivalent_usd,
+            "steps": [vars(line) for line in self.lines],
+            "unpriced": self.unpriced,
+        }
+
+
+def estimate(
+    lab: Lab,
+    target: str,
+    region: str | None,
+    prices: PriceBook,
+    *,
+    rows: int | None = None,
+    max_jobs: int | None = None,
+) -> Estimate:
+    """Per-step cost of one `up` of `lab`, at the target's (or, locally, the lab's cloud) prices."""
+    cloud = lab.cloud if target == "local" else target
+    region = region if target != "local" and region else DEFAULT_REGION[cloud]
+    lines: list[EstimateLine] = []
+    unpriced: list[str] = []
+    trains = {s.name: s for s in lab.steps if isinstance(s, TrainStep)}
+
+    def line(step_name: str, kind: str, itype: str, count: int, hours: float, note: str) -> None:
+        usage = USAGE.get((cloud, kind))
+        price = (
+            prices.lookup(cloud=cloud, usage=usage, instance_type=itype, region=region)
+            if (usage)
+            else None
+        )
+        if price is None:
+            unpriced.append(f"{step_name}: {itype} ({usage or kind}) in {region}")
+        usd = price.usd_per_hour * count * hours if price else None
+        lines.append(
+            EstimateLine(
+                step_name,
+                kind,
+                itype,
+                count,
+                round(hours, 4),
+                price.usd_per_hour if price else None,
+                round(usd, 4) if usd is not None else None,
+                note,
+            )
+        )
+
+    for step in lab.steps:
+        match step:
+            case TrainStep():
+                hours = step.expected_runtime / 3600
+                note = "on-demand"
+                if step.spot and cloud == "aws":
+                    hours *= 1 - SPOT_SAVINGS
+                    note = f"managed spot, {SPOT_SAVINGS:.0%} saving assumed"
+                line(step.name, "train", step.instance_type, step.instance_count, hours, note)
+            case TuneStep():
+                job = trains[step.train]
+                jobs = max_jobs or step.max_jobs
+                per_job = job.expected_runtime / 3600
+                note = f"{jobs} jobs x {per_job:.2f} h"
+                if job.spot and cloud == "aws":
+                    per_job *= 1 - SPOT_SAVINGS
+                    note += ", spot"
+                line(step.name, "tune", job.instance_type, job.instance_count, jobs * per_job, note)
+            case DeployStep():
+                hours = step.expected_hours
+                variants = step.variants or []
+                instances = step.instance_count * max(len(variants), 1)
+                line(
+                    step.name,
+                    "deploy",
+                    step.instance_type,
+                    instances,
+                    hours,
+                    f"{hours:g} h session; if left on: x24 per day, x{HOURS_PER_MONTH} per month",
+                )
+            case BatchStep():
+                line(
+                    step.name,
+                    "batch",
+                    step.instance_type,
+                    step.instance_count,
+                    step.expected_runtime / 3600,
+                    "batch job",
+                )
+            case MonitorStep():
+                deploy = next(s for s in lab.steps if s.name == step.endpoint)
+                runs = deploy.expected_hours if step.schedule == "hourly" else 1  # type: ignore[attr-defined]
+                line(
+                    step.name,
+                    "monitor",
+                    step.instance_type,
+                    1,
+                    runs * 0.1,
+                    f"{step.schedule} monitoring job, ~6 min each",
+                )
+    return Estimate(target, cloud, region, lines, unpriced)
+
+
+def endpoint_burn(e: Estimate) -> float:
+    """$/h of the lab's endpoints while they stay up."""
+    return sum((line.usd_per_hour or 0) * line.count for line in e.lines if line.kind == "deploy")
+
+
+# --- team and budgets ---------------------------------------------------------------------------
+
+
+class Alerts(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    emails: list[str] = Field(default_factory=list)
+    webhook: str | None = None
+
+
+class EngineerBudget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    monthly_budget_usd: float = Field(ge=0)
+
+
+class Team(BaseModel):
+    """The `team:` section of labs.yaml, or `team.yaml` ($LABCTL_TEAM)."""
+
+    model_config = ConfigDict(extra="forbid")
+    monthly_budget_usd: float = Field(300.0, ge=0)
+    alert_thresholds: list[int] = Field(default_factory=lambda: [50, 75, 100])
+    engineers: dict[str, EngineerBudget] = Field(default_factory=dict)
+    alerts: Alerts = Field(default_factory=Alerts)
+
+    def budget_for(self, engineer: str) -> float:
+        own = self.engineers.get(engineer)
+        return own.monthly_budget_usd if own else self.monthly_budget_usd
+
+
+def team(cat: Catalog | None = None) -> Team:
+    """$LABCTL_TEAM (a team.yaml), else the catalog's `team:` section, else the defaults."""
+    file = os.environ.get("LABCTL_TEAM")
+    source, data = "labs.yaml team:", (cat.team if cat else None)
+    if file:
+        try:
+            data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
+            source = file
+        except (OSError, yaml.YAMLError) as exc:
+            raise CatalogError(f"cannot read team file {file}: {exc}") from None
+        data = data.get("team", data) if isinstance(data, dict) else data
+    try:
+        return Team.model_validate(data or {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise CatalogError(f"{source}: {problems}") from None
+
+
+def budget_inputs(engineer: str) -> dict[str, Any]:
+    """Terraform inputs for the cloud budget object (the team file is optional)."""
+    t = team(None) if os.environ.get("LABCTL_TEAM") else Team()
+    return {
+        "alert_thresholds": t.alert_thresholds,
+        "alert_emails": t.alerts.emails,
+        "monthly_budget_usd": t.budget_for(engineer) if os.environ.get("LABCTL_TEAM") else None,
+    }
+
+
+def month_bounds(
+    month: str | None = None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """[start, end) of 'YYYY-MM' (default: this month), naive UTC."""
+    now = now or utcnow()
+    if month:
+        year, mon = (int(p) for p in month.split("-"))
+    else:
+        year, mon = now.year, now.month
+    start = datetime(year, mon, 1)
+    end = datetime(year + (mon == 12), mon % 12 + 1, 1)
+    return start, end
+
+
+def cost_in(resource: Resource, start: datetime, end: datetime, now: datetime) -> float:
+    """A resource's billed cost inside [start, end); $0 on the local target or when unpriced."""
+    if resource.target == "local" or resource.price_per_hour is None:
+        return 0.0
+    rate = resource.price_per_hour * resource.instance_count
+    if resource.billable_seconds is not None:  # billed as a whole, in the month it started
+        return (
+            rate * resource.billable_seconds / 3600 if start <= resource.started_at < end else 0.0
+        )
+    lo = max(resource.started_at, start)
+    hi = min(resource.stopped_at or now, end, now)
+    return rate * max((hi - lo).total_seconds(), 0) / 3600
+
+
+@dataclass
+class BudgetCheck:
+    engineer: str
+    budget_usd: float
+    spent_usd: float
+    estimate_usd: float
+    thresholds: list[int]
+    forced: bool = False
+    crossed: list[int] = field(default_factory=list)  # thresholds this run crosses
+
+    @property
+    def after_usd(self) -> float:
+        return round(self.spent_usd + self.estimate_usd, 4)
+
+    @property
+    def over(self) -> bool:
+        return self.budget_usd >= 0 and self.after_usd > self.budget_usd
+
+
+def spent_this_month(ledger: Ledger, engineer: str, now: datetime | None = None) -> float:
+    from sqlalchemy import or_, select
+
+    now = now or utcnow()
+    start, end = month_bounds(now=now)
+    with ledger.session() as s:
+        rows = s.scalars(
+            select(Resource).where(
+                Resource.engineer == engineer,
+                Resource.target != "local",
+                Resource.started_at < end,
+                or_(Resource.stopped_at.is_(None), Resource.stopped_at >= start),
+            )
+        ).all()
+    return round(sum(cost_in(r, start, end, now) for r in rows), 4)
+
+
+def check_budget(
+    ledger: Ledger, cat: Catalog, engineer: str, estimate_usd: float, *, force: bool = False
+) -> BudgetCheck:
+    """Refuse (BudgetRefused, exit 3) when month-to-date spend + the estimate passes the budget."""
+    t = team(cat)
+    spent = spent_this_month(ledger, engineer)
+    check = BudgetCheck(engineer, t.budget_for(engineer), spent, estimate_usd, t.alert_thresholds)
+    if check.budget_usd > 0:
+        before, after = spent / check.budget_usd * 100, check.after_usd / check.budget_usd * 100
+        check.crossed = [p for p in t.alert_thresholds if before < p <= after]
+    if check.over and estimate_usd > 0:
+        if not force:
+            raise BudgetRefused(
+                f"{engineer}: spent ${spent:,.2f} this month + this lab's estimate "
+                f"${estimate_usd:,.2f} = ${check.after_usd:,.2f}, over the budget of "
+                f"${check.budget_usd:,.2f}",
+                hint="tear something down (`labctl status`), ask for a higher budget, "
+                "or pass --force (recorded in the ledger)",
+            )
+        check.forced = True
+    return check
+
+
+def record_budget_events(ledger: Ledger, run: Run, check: BudgetCheck) -> None:
+    if check.forced:
+        ledger.event(
+            "budget-override",
+            f"--force past the budget: ${check.after_usd:,.2f} of ${check.budget_usd:,.2f}",
+            run=run,
+            spent_usd=check.spent_usd,
+            estimate_usd=check.estimate_usd,
+            budget_usd=check.budget_usd,
+        )
+    for threshold in check.crossed:
+        ledger.event(
+            "budget-alert",
+            f"crossing {threshold}% of the monthly budget",
+            run=run,
+            threshold=threshold,
+        )

@@ -1,0 +1,537 @@
+"""Seeded synthetic stand-ins for the labs' public datasets (no downloads, vectorised numpy).
+
+`generate(name, rows=..., seed=..., out_dir=...)` writes under `out_dir`:
+
+- `raw/<file>`: the dataset shaped like the real one, with a header;
+- `train/<file>` and `validation/<file>`: the processed channels in the SageMaker built-in
+  algorithm convention: CSV without a header, label first, numeric features (categoricals
+  one-hot encoded); for text, BlazingText supervised lines `__label__<label> tok tok ...`;
+- `schema.json`: what was written (generator, rows, seed, label, features, content_type, ...).
+
+The split is stratified on the label, so every class (even 0.17 % fraud) reaches both channels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labctl.errors import UsageError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Num:
+    """A numeric column written with a fixed number of decimals (0 = integer)."""
+
+    values: np.ndarray
+    decimals: int = 0
+
+
+@dataclass(frozen=True)
+class Cat:
+    """A categorical column: integer codes into `levels`."""
+
+    codes: np.ndarray
+    levels: tuple[str, ...]
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.asarray(self.levels, dtype=object)[self.codes]
+
+
+Column = Num | Cat
+
+
+@dataclass
+class Dataset:
+    """What a generator builds: raw columns plus either numeric features or text documents."""
+
+    raw: dict[str, Column]
+    labels: np.ndarray
+    features: list[Num] = field(default_factory=list)
+    feature_names: list[str] = field(default_factory=list)
+    token_ids: np.ndarray | None = None  # text: all tokens, documents back to back
+    lengths: np.ndarray | None = None  # text: tokens per document
+    vocab: list[str] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Generator:
+    """A named synthetic dataset: its label, files, channel content type and builder."""
+
+    name: str
+    description: str
+    label: str
+    raw_file: str
+    channel_file: str
+    content_type: str
+    build: Callable[..., Dataset]
+
+
+# --------------------------------------------------------------------------- fast CSV text
+# Formatting millions of floats one by one is the slow part of writing a CSV from Python, so a
+# column becomes 1-2 "pieces" per row looked up in small tables of ready-made strings (integer
+# part with its sign, fractional part with the separator), and the file is one "".join.
+
+
+def _pieces(col: Column, sep: str) -> list[np.ndarray]:
+    """Object arrays of strings that, concatenated in order, spell the column plus `sep`."""
+    if isinstance(col, Cat):
+        table = np.asarray([level + sep for level in col.levels], dtype=object)
+        return [table[col.codes]]
+    values = np.asarray(col.values)
+    if col.decimals == 0 and values.dtype.kind == "U":
+        return [np.strings.add(values, sep).astype(object)]
+    scale = 10**col.decimals
+    q = np.rint(np.abs(values.astype(np.float64)) * scale).astype(np.int64)
+    whole, frac = np.divmod(q, scale)
+    neg = (values < 0) & (q > 0)
+    top = int(whole.max(initial=0)) + 1
+    digits = [str(i) for i in range(top)]
+    if col.decimals == 0:
+        table = np.asarray([d + sep for d in digits] + ["-" + d + sep for d in digits], object)
+        return [table[whole + top * neg]]
+    head = np.asarray([d + "." for d in digits] + ["-" + d + "." for d in digits], object)
+    tail = np.asarray([f"{i:0{col.decimals}d}{sep}" for i in range(scale)], dtype=object)
+    return [head[whole + top * neg], tail[frac]]
+
+
+def _csv_text(columns: list[Column], rows: np.ndarray | None = None) -> str:
+    """The CSV body (no header) of `columns`, optionally only the row indices `rows`."""
+    parts: list[np.ndarray] = []
+    for i, col in enumerate(columns):
+        sep = "\n" if i == len(columns) - 1 else ","
+        parts.extend(_pieces(col, sep))
+    grid = np.empty((len(parts[0]), len(parts)), dtype=object)
+    for j, part in enumerate(parts):
+        grid[:, j] = part
+    if rows is not None:
+        grid = grid[rows]
+    return "".join(grid.ravel().tolist())
+
+
+# --------------------------------------------------------------------------- telco churn
+
+_PAYMENT = (
+    "Electronic check",
+    "Mailed check",
+    "Bank transfer (automatic)",
+    "Credit card (automatic)",
+)
+_ADDONS = {  # add-on -> base take-up among internet customers
+    "OnlineSecurity": 0.37,
+    "OnlineBackup": 0.44,
+    "DeviceProtection": 0.44,
+    "TechSupport": 0.37,
+    "StreamingTV": 0.49,
+    "StreamingMovies": 0.50,
+}
+_NO_YES = ("No", "Yes")
+
+
+def _choice(rng: np.random.Generator, p: list[float], n: int) -> np.ndarray:
+    return np.searchsorted(np.cumsum(p), rng.random(n, dtype=np.float32) * np.float32(0.99999))
+
+
+def _telco_churn(rows: int, rng: np.random.Generator) -> Dataset:
+    """Kaggle Telco Customer Churn columns; churn driven by contract, tenure, fiber, e-check..."""
+    n = rows
+    u = rng.random((n, 16), dtype=np.float32)
+    ids = rng.integers(1000, 10000, size=n).astype(str)
+    letters = (rng.integers(0, 26, size=(n, 5), dtype=np.uint8) + ord("A")).astype(np.uint8)
+    customer_id = np.strings.add(np.strings.add(ids, "-"), letters.view("S5").ravel().astype(str))
+    male = u[:, 0] < 0.505
+    senior = u[:, 1] < 0.162
+    partner = u[:, 2] < 0.483
+    dependents = u[:, 3] < np.where(partner, 0.50, 0.10)
+    contract = _choice(rng, [0.55, 0.21, 0.24], n)
+    # tenure: month-to-month skews short, two-year skews long (the real U shape overall)
+    mean_tenure = np.array([18.0, 42.0, 57.0])[contract]
+    tenure = np.clip(rng.gamma(2.0, mean_tenure / 2.0), 0, 72).round().astype(np.int64)
+    tenure[u[:, 4] < 0.0015] = 0
+    phone = u[:, 5] < 0.903
+    multiple = np.where(phone, (u[:, 6] < 0.47).astype(np.int64), 2)  # No, Yes, No phone service
+    internet = _choice(rng, [0.344, 0.44, 0.216], n)  # DSL, Fiber optic, No
+    has_net = internet < 2
+    addons: dict[str, np.ndarray] = {}
+    for k, (col, rate) in enumerate(_ADDONS.items()):
+        # long-tenure customers buy more add-ons
+        addons[col] = has_net & (u[:, 7 + k] < np.clip(rate + (tenure - 32) / 200.0, 0.02, 0.98))
+    paperless = u[:, 13] < 0.592
+    mtm = contract == 0
+    payment = np.where(
+        mtm, _choice(rng, [0.45, 0.20, 0.17, 0.18], n), _choice(rng, [0.18, 0.26, 0.28, 0.28], n)
+    )
+    monthly = (
+        20.0
+        - 0.5 * ~phone
+        + 5.0 * (multiple == 1)
+        + np.array([25.0, 50.0, 0.0])[internet]
+        + 5.0 * sum(addons.values())
+        + rng.normal(0.0, 2.5, size=n)
+    )
+    monthly = np.clip(monthly, 18.25, 118.75).round(2)
+    total = (monthly * tenure * rng.normal(1.0, 0.04, size=n)).round(2)
+
+    logit = (
+        -2.15
+        + np.array([1.35, 0.0, -1.2])[contract]
+        - 0.035 * tenure
+        + 0.75 * (internet == 1)
+        - 0.7 * (internet == 2)
+        + 0.55 * (payment == 0)
+        + 0.3 * senior
+        + 0.35 * (has_net & ~addons["TechSupport"])
+        + 0.35 * (has_net & ~addons["OnlineSecurity"])
+        + 0.3 * paperless
+        - 0.15 * partner
+        - 0.2 * dependents
+        + 0.012 * (monthly - 65.0)
+        + rng.normal(0.0, 0.6, size=n)
+    )
+    churn = u[:, 14] < 1.0 / (1.0 + np.exp(-logit))
+
+    def yes_no(mask: np.ndarray) -> Cat:
+        return Cat(mask.astype(np.int64), _NO_YES)
+
+    raw: dict[str, Column] = {
+        "customerID": Num(customer_id),
+        "gender": Cat(male.astype(np.int64), ("Female", "Male")),
+        "SeniorCitizen": Num(senior.astype(np.int64)),
+        "Partner": yes_no(partner),
+        "Dependents": yes_no(dependents),
+        "tenure": Num(tenure),
+        "PhoneService": yes_no(phone),
+        "MultipleLines": Cat(multiple, ("No", "Yes", "No phone service")),
+        "InternetService": Cat(internet, ("DSL", "Fiber optic", "No")),
+    }
+    for col, taken in addons.items():
+        raw[col] = Cat(np.where(has_net, taken.astype(np.int64), 2), (*_NO_YES, "No internet service"))
+    raw["Contract"] = Cat(contract, ("Month-to-month", "One year", "Two year"))
+    raw["PaperlessBilling"] = yes_no(paperless)
+    raw["PaymentMethod"] = Cat(payment, _PAYMENT)
+    raw["MonthlyCharges"] = Num(monthly, 2)
+    # the real file has a blank TotalCharges for customers with zero tenure
+    total_text = np.where(tenure == 0, " ", np.char.mod("%.2f", total))
+    raw["TotalCharges"] = Num(total_text.astype(str))
+    raw["Churn"] = yes_no(churn)
+
+    features: dict[str, Num] = {
+        "gender_Male": Num(male.astype(np.int64)),
+        "SeniorCitizen": Num(senior.astype(np.int64)),
+        "Partner": Num(partner.astype(np.int64)),
+        "Dependents": Num(dependents.astype(np.int64)),
+        "tenure": Num(tenure),
+        "PhoneService": Num(phone.astype(np.int64)),
+        "PaperlessBilling": Num(paperless.astype(np.int64)),
+        "MonthlyCharges": Num(monthly, 2),
+        "TotalCharges": Num(np.where(tenure == 0, 0.0, total), 2),
+    }
+    for col in ("MultipleLines", "InternetService", *_ADDONS, "Contract", "PaymentMethod"):
+        cat = raw[col]
+        assert isinstance(cat, Cat)
+        for k, level in enumerate(cat.levels):
+            features[f"{col}_{level}"] = Num((cat.codes == k).astype(np.int64))
+    return Dataset(
+        raw=raw,
+        labels=churn.astype(np.int64),
+        features=list(features.values()),
+        feature_names=list(features),
+    )
+
+
+# --------------------------------------------------------------------------- credit card fraud
+
+_FRAUD_SHIFT = {  # component -> mean shift for fraud (signs as in the real V columns)
+    "V3": -3.0,
+    "V4": 2.5,
+    "V10": -3.0,
+    "V11": 2.0,
+    "V12": -3.5,
+    "V14": -4.0,
+    "V16": -2.0,
+    "V17": -3.5,
+}
+MIN_FRAUD = 10
+"""At least this many frauds whatever the row count, so both channels get some."""
+
+
+def _credit_card_fraud(
+    rows: int, rng: np.random.Generator, fraud_rate: float = 0.0017
+) -> Dataset:
+    """Kaggle creditcard.csv: Time, V1..V28, Amount, Class; fraud shifted on a few components."""
+    if not 0.0 < fraud_rate < 0.5:
+        raise UsageError(f"fraud_rate must be in (0, 0.5), got {fraud_rate}")
+    n = rows
+    n_fraud = min(max(math.ceil(n * fraud_rate), MIN_FRAUD), n // 2)
+    is_fraud = np.zeros(n, dtype=bool)
+    is_fraud[rng.choice(n, size=n_fraud, replace=False)] = True
+    time = np.sort(rng.uniform(0.0, 172_792.0, size=n)).round()
+    v = rng.standard_normal((n, 28), dtype=np.float32).astype(np.float64)
+    # each fraud is "strong" to a different degree; one in ten looks entirely normal
+    strength = rng.uniform(0.0, 1.3, size=n_fraud) * (rng.random(n_fraud) > 0.1)
+    for name, shift in _FRAUD_SHIFT.items():
+        j = int(name[1:]) - 1
+        v[is_fraud, j] = (v[is_fraud, j] + shift * strength) * (1.0 + 0.5 * strength)
+    amount = rng.lognormal(3.0, 1.4, size=n)
+    amount[is_fraud] = np.where(
+        rng.random(n_fraud) < 0.4,
+        rng.choice([0.0, 1.0, 0.76, 99.99], n_fraud),
+        rng.lognormal(4.0, 1.5, n_fraud),
+    )
+    amount = np.minimum(amount, 25_691.16)
+    labels = is_fraud.astype(np.int64)
+    features = [Num(time), *(Num(v[:, j], 6) for j in range(28)), Num(amount, 2)]
+    names = ["Time", *(f"V{i}" for i in range(1, 29)), "Amount"]
+    raw: dict[str, Column] = dict(zip(names, features, strict=True))
+    raw["Class"] = Num(labels)
+    return Dataset(raw=raw, labels=labels, features=features, feature_names=names)
+
+
+# --------------------------------------------------------------------------- newsgroups text
+
+_COMMON = (
+    "the of and to a in is that it for on with as was be this are by at have from or not "
+    "but an they which you one we all there their has been would can if will more about "
+    "so what when who some out up do no just like time people think know get also only "
+    "other very any new well good make could because way even said first two much then "
+    "these them after most over into see use year years many before here should still "
+    "something anyone really problem question thanks information please post article "
+    "read writes wrote point sure right work help find look need want thing things last "
+    "long little great best better world day back made same while those another since "
+    "between without under both each few however never always often number part place"
+).split()
+_TOPICS: dict[str, str] = {
+    "sci.space": "orbit nasa shuttle launch moon mars satellite rocket spacecraft lunar "
+    "astronaut mission payload solar planet jpl apollo booster telescope probe",
+    "rec.autos": "car engine dealer ford honda toyota brake tires mileage transmission "
+    "sedan clutch v8 horsepower gas oil driving highway mustang warranty",
+    "comp.graphics": "image graphics render polygon jpeg gif texture pixel shading 3d "
+    "raytracing vga palette bitmap animation vertex format viewer tiff algorithm",
+    "talk.politics.misc": "government president clinton tax congress law rights vote "
+    "policy federal senate liberal conservative election democrats republicans state "
+    "freedom citizens administration",
+    "rec.sport.hockey": "hockey nhl team game season goal playoff puck ice leafs bruins "
+    "rangers penguins coach player score wings stanley cup period",
+    "sci.med": "doctor patient disease treatment medical drug cancer symptoms pain "
+    "diet health clinical hospital infection therapy study msg vitamin blood physician",
+    "comp.sys.mac.hardware": "mac apple quadra powerbook monitor simm ram scsi drive "
+    "centris lc iisi video card disk upgrade motherboard floppy cpu system",
+    "misc.forsale": "sale offer price shipping condition sell asking obo brand mint "
+    "manual box included interested email buyer cheap items excellent pay",
+}
+# sibling groups share part of their vocabulary (comp.* with comp.*, rec.* with rec.*, ...)
+_SHARED: dict[str, str] = {
+    "sci": "science research data theory energy physics experiment results",
+    "rec": "fan fans watch win league play played race speed",
+    "comp": "computer software hardware memory program file windows pc version dos",
+    "talk": "government public country american law",
+    "misc": "new used computer condition car drive",
+}
+
+
+def _newsgroups_text(rows: int, rng: np.random.Generator) -> Dataset:
+    """~8 newsgroup topics, each its own vocabulary over a shared common one; 20-120 tokens."""
+    classes = list(_TOPICS)
+    vocab: list[str] = list(_COMMON)
+    offsets, widths = [], []
+    for topic in classes:
+        own = _TOPICS[topic].split() + _SHARED[topic.split(".")[0]].split()
+        offsets.append(len(vocab))
+        widths.append(len(own))
+        vocab.extend(own)
+    n_common = len(_COMMON)
+
+    labels = rng.integers(0, len(classes), size=rows)
+    lengths = rng.integers(20, 121, size=rows)
+    # share of topical words per document: many posts are mostly chatter
+    topical = rng.beta(1.2, 14.0, size=rows).astype(np.float32)
+    doc_of = np.repeat(np.arange(rows, dtype=np.int32), lengths)
+    total = len(doc_of)
+    u = rng.random((3, total), dtype=np.float32)
+    # one topical word in six comes from another topic (cross-posting, quoting)
+    word_topic = np.where(
+        u[1] < 1 / 6, rng.integers(0, len(classes), size=total, dtype=np.int8), labels[doc_of]
+    )
+    # Zipf-like ranks: floor((n+1)**u) - 1 has P(k) ~ 1/(k+1)
+    common_tok = (np.float32(n_common + 1) ** u[2]).astype(np.int32) - 1
+    topic_tok = np.asarray(offsets)[word_topic] + (
+        u[2] ** 1.6 * np.asarray(widths, dtype=np.float32)[word_topic]
+    ).astype(np.int32)
+    token_ids = np.where(u[0] < topical[doc_of], topic_tok, np.minimum(common_tok, n_common - 1))
+    raw: dict[str, Column] = {"newsgroup": Cat(labels, tuple(classes))}
+    return Dataset(
+        raw=raw,
+        labels=labels,
+        feature_names=["text"],
+        token_ids=token_ids,
+        lengths=lengths,
+        vocab=vocab,
+        classes=classes,
+    )
+
+
+def _docs_text(data: Dataset, prefix: np.ndarray, rows: np.ndarray | None = None) -> str:
+    """One line per document: `prefix[doc]` (label and separator) then its tokens."""
+    assert data.token_ids is not None and data.lengths is not None
+    size = len(data.vocab)
+    table = np.asarray([w + " " for w in data.vocab] + [w + "\n" for w in data.vocab], object)
+    ends = np.cumsum(data.lengths)
+    starts = ends - data.lengths
+    last = np.zeros(len(data.token_ids), dtype=bool)
+    last[ends - 1] = True
+    tokens = table[data.token_ids + size * last]
+    # each document owns the slots [start + doc, end + doc]: its prefix then its tokens
+    slots = np.empty(len(tokens) + len(prefix), dtype=object)
+    head = starts + np.arange(len(prefix))
+    mask = np.ones(len(slots), dtype=bool)
+    mask[head] = False
+    slots[head] = prefix
+    slots[mask] = tokens
+    if rows is not None:
+        keep = np.zeros(len(prefix), dtype=bool)
+        keep[rows] = True
+        slots = slots[np.repeat(keep, data.lengths + 1)]
+    return "".join(slots.tolist())
+
+
+# --------------------------------------------------------------------------- registry
+
+GENERATORS: dict[str, Generator] = {
+    g.name: g
+    for g in (
+        Generator(
+            "telco-churn",
+            "Kaggle Telco Customer Churn (7,043 customers, 21 columns), ~26% churn",
+            "Churn",
+            "telco-churn.csv",
+            "telco-churn.csv",
+            "text/csv",
+            _telco_churn,
+        ),
+        Generator(
+            "credit-card-fraud",
+            "Kaggle creditcard.csv (Time, V1..V28, Amount, Class), 0.17% fraud",
+            "Class",
+            "creditcard.csv",
+            "creditcard.csv",
+            "text/csv",
+            _credit_card_fraud,
+        ),
+        Generator(
+            "newsgroups-text",
+            "20-Newsgroups-like corpus, 8 topics, BlazingText supervised format",
+            "newsgroup",
+            "newsgroups.csv",
+            "newsgroups.txt",
+            "text/plain",
+            _newsgroups_text,
+        ),
+    )
+}
+
+
+def get(name: str) -> Generator:
+    """The generator called `name`; `UsageError` (with a suggestion) when there is none."""
+    try:
+        return GENERATORS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown data generator '{name}'{did_you_mean(name, GENERATORS)}",
+            hint="known generators: " + ", ".join(sorted(GENERATORS)),
+        ) from None
+
+
+def stratified_split(
+    labels: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, validation), sorted; each class with >= 2 rows lands in both."""
+    train: list[np.ndarray] = []
+    val: list[np.ndarray] = []
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        k = round(len(idx) * fraction)
+        if len(idx) >= 2 and fraction > 0:
+            k = min(max(k, 1), len(idx) - 1)
+        val.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _write(path: Path, text: str, header: list[str] | None = None) -> None:
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        if header is not None:
+            fh.write(",".join(header) + "\n")
+        fh.write(text)
+
+
+def generate(
+    name: str,
+    *,
+    rows: int,
+    seed: int,
+    out_dir: Path,
+    validation_fraction: float = 0.2,
+    **options: Any,
+) -> dict[str, Any]:
+    """Write raw/, train/, validation/ and schema.json for generator `name`; return the schema.
+
+    `options` go to the generator (e.g. `fraud_rate=0.01` for credit-card-fraud).
+    """
+    gen = get(name)
+    if rows < 10:
+        raise UsageError(f"rows must be at least 10, got {rows}")
+    if not 0.0 <= validation_fraction < 1.0:
+        raise UsageError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
+    rng = np.random.default_rng(seed)
+    try:
+        data = gen.build(rows, rng, **options)
+    except TypeError as exc:
+        raise UsageError(f"generator '{name}' does not take these options: {exc}") from None
+    train_idx, val_idx = stratified_split(data.labels, validation_fraction, rng)
+
+    out_dir = Path(out_dir)
+    for sub in ("raw", "train", "validation"):
+        (out_dir / sub).mkdir(parents=True, exist_ok=True)
+    header = list(data.raw)
+    if data.token_ids is not None:
+        labels = np.asarray(data.classes, dtype=object)[data.labels]
+        _write(out_dir / "raw" / gen.raw_file, _docs_text(data, labels + ","), header + ["text"])
+        prefix = "__label__" + labels + " "
+        for sub, idx in (("train", train_idx), ("validation", val_idx)):
+            _write(out_dir / sub / gen.channel_file, _docs_text(data, prefix, idx))
+    else:
+        _write(out_dir / "raw" / gen.raw_file, _csv_text(list(data.raw.values())), header)
+        columns: list[Column] = [Num(data.labels), *data.features]
+        for sub, idx in (("train", train_idx), ("validation", val_idx)):
+            _write(out_dir / sub / gen.channel_file, _csv_text(columns, idx))
+
+    schema: dict[str, Any] = {
+        "generator": name,
+        "rows": rows,
+        "seed": seed,
+        "label": gen.label,
+        "features": data.feature_names,
+        "content_type": gen.content_type,
+        "files": {
+            "raw": f"raw/{gen.raw_file}",
+            "train": f"train/{gen.channel_file}",
+            "validation": f"validation/{gen.channel_file}",
+        },
+        "train_rows": len(train_idx),
+        "validation_rows": len(val_idx),
+        "positive_rate": None if data.classes else round(float(data.labels.mean()), 6),
+    }
+    if data.classes:
+        schema["classes"] = data.classes
+    if options:
+        schema["options"] = options
+    (out_dir / "schema.json").write_text(json.dumps(schema, indent=2) + "\n", encoding="utf-8")
+    return schema

@@ -1,0 +1,343 @@
+"""The ledger: runs, billable resources and events, in SQLite or any SQLAlchemy database.
+
+Contract: a billable resource's row is written (and committed) *before* the call that creates it,
+with owner, lab, run, target, kind, instance type, count and the hourly price at launch; its
+interval is closed when it is deleted. Every write is its own short transaction, so a killed
+`labctl up` leaves a ledger that `labctl down` can finish from.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from labctl import paths
+from labctl.errors import LabctlError
+
+HEAD = "0001"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
+
+
+def utcnow() -> datetime:
+    """Naive UTC (what every backend stores faithfully, SQLite included)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + secrets.token_hex(4)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {dict[str, Any]: JSON}
+
+
+class Run(Base):
+    """One `labctl up` of a lab by an engineer on a target, until `down` ends it."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    engineer: Mapped[str] = mapped_column(String(200), index=True)
+    lab: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # RUN_STATUSES
+    workspace: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    autostop_at: Mapped[datetime | None] = mapped_column(DateTime)
+    estimate_usd: Mapped[float | None] = mapped_column(Float)
+    outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+RUN_STATUSES = ("starting", "up", "failed", "interrupted", "stopping", "down", "partial")
+ACTIVE_RUN = ("starting", "up", "failed", "interrupted", "stopping", "partial")
+
+
+class Resource(Base):
+    """A billable (or process-holding) thing a run created; open while `stopped_at` is null."""
+
+    __tablename__ = "resources"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    engineer: Mapped[str] = mapped_column(String(200), index=True)
+    lab: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))  # RESOURCE_KINDS
+    name: Mapped[str] = mapped_column(String(256))
+    provider_id: Mapped[str | None] = mapped_column(Text)  # ARN, resource name, token
+    region: Mapped[str | None] = mapped_column(String(32))
+    instance_type: Mapped[str | None] = mapped_column(String(64))
+    instance_count: Mapped[int] = mapped_column(Integer, default=1)
+    price_per_hour: Mapped[float | None] = mapped_column(Float)  # per instance, at launch
+    price_source: Mapped[str | None] = mapped_column(String(200))
+    spot: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    billable_seconds: Mapped[float | None] = mapped_column(Float)
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.stopped_at is None
+
+    def hours(self, now: datetime | None = None) -> float:
+        """Billed hours: the cloud's billable time when known, else the interval."""
+        if self.billable_seconds is not None:
+            return self.billable_seconds / 3600
+        end = self.stopped_at or now or utcnow()
+        return max((end - self.started_at).total_seconds(), 0.0) / 3600
+
+    def cost(self, now: datetime | None = None) -> float | None:
+        """Cost in USD at the price recorded at launch; None when unpriced."""
+        if self.price_per_hour is None:
+            return None
+        return self.price_per_hour * self.instance_count * self.hours(now)
+
+
+# Teardown order: endpoints first, then jobs, then everything else (DESIGN.md).
+RESOURCE_KINDS = (
+    "endpoint",
+    "endpoint-config",
+    "model",
+    "scaling-policy",
+    "monitoring-schedule",
+    "tuning-job",
+    "training-job",
+    "batch-job",
+    "pipeline",
+    "service",
+    "bucket",
+    "stack",
+)
+
+
+class Event(Base):
+    """Something worth an audit line: a forced budget override, a failure, a teardown."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    engineer: Mapped[str] = mapped_column(String(200))
+    lab: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Ledger:
+    """Short transactions over one engine. Use `Ledger()` for the configured database."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or paths.ledger_url()
+        if self.url.startswith("sqlite:///") and ":memory:" not in self.url:
+            paths.home().mkdir(parents=True, exist_ok=True)
+        try:
+            self.engine = _engine(self.url)
+            _migrate(self.engine)
+        except (OperationalError, ProgrammingError) as exc:
+            raise LabctlError(
+                f"cannot open the ledger at {_redact(self.url)}: {exc.orig}",
+                hint="check LABCTL_DB_URL / LABCTL_HOME",
+            ) from None
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._session.begin() as s:
+            yield s
+
+    # --- runs ---
+    def start_run(self, *, engineer: str, lab: str, target: str, workspace: str, **kw: Any) -> Run:
+        run = Run(
+            id=new_id("r"),
+            engineer=engineer,
+            lab=lab,
+            target=target,
+            workspace=workspace,
+            status="starting",
+            created_at=utcnow(),
+            outputs={},
+            **kw,
+        )
+        with self.session() as s:
+            s.add(run)
+        return run
+
+    def update_run(self, run_id: str, **fields: Any) -> Run:
+        with self.session() as s:
+            run = s.get_one(Run, run_id)
+            for k, v in fields.items():
+                setattr(run, k, v)
+        return run
+
+    def get_run(self, run_id: str) -> Run | None:
+        with self.session() as s:
+            return s.get(Run, run_id)
+
+    def active_runs(
+        self, *, engineer: str | None = None, lab: str | None = None, target: str | None = None
+    ) -> list[Run]:
+        """Runs that `down` has not finished, oldest first."""
+        q = select(Run).where(Run.status.in_(ACTIVE_RUN)).order_by(Run.created_at)
+        if engineer:
+            q = q.where(Run.engineer == engineer)
+        if lab:
+            q = q.where(Run.lab == lab)
+        if target:
+            q = q.where(Run.target == target)
+        with self.session() as s:
+            return list(s.scalars(q))
+
+    # --- resources ---
+    def add_resource(self, run: Run, *, kind: str, name: str, **fields: Any) -> Resource:
+        """Record a resource BEFORE creating it (status 'creating', interval open)."""
+        assert kind in RESOURCE_KINDS, kind
+        res = Resource(
+            id=new_id("x"),
+            run_id=run.id,
+            engineer=run.engineer,
+            lab=run.lab,
+            target=run.target,
+            region=fields.pop("region", run.region),
+            kind=kind,
+            name=name,
+            status="creating",
+            started_at=utcnow(),
+            attrs=fields.pop("attrs", {}),
+            **fields,
+        )
+        with self.session() as s:
+            s.add(res)
+        return res
+
+    def update_resource(
+        self, res_id: str, *, attrs: dict[str, Any] | None = None, **f: Any
+    ) -> None:
+        with self.session() as s:
+            res = s.get_one(Resource, res_id)
+            for k, v in f.items():
+                setattr(res, k, v)
+            if attrs:
+                res.attrs = {**(res.attrs or {}), **attrs}
+
+    def close_resource(self, res_id: str, *, status: str = "deleted", **fields: Any) -> None:
+        """End a resource's interval (idempotent: an already closed one keeps its end)."""
+        with self.session() as s:
+            res = s.get_one(Resource, res_id)
+            if res.stopped_at is None:
+                res.stopped_at = fields.pop("stopped_at", None) or utcnow()
+            res.status = status
+            for k, v in fields.items():
+                setattr(res, k, v)
+
+    def open_resources(self, run_id: str) -> list[Resource]:
+        with self.session() as s:
+            q = select(Resource).where(Resource.run_id == run_id, Resource.stopped_at.is_(None))
+            return list(s.scalars(q.order_by(Resource.started_at)))
+
+    def run_resources(self, run_id: str) -> list[Resource]:
+        with self.session() as s:
+            q = select(Resource).where(Resource.run_id == run_id).order_by(Resource.started_at)
+            return list(s.scalars(q))
+
+    # --- events ---
+    def event(
+        self,
+        kind: str,
+        message: str,
+        *,
+        run: Run | None = None,
+        engineer: str | None = None,
+        lab: str | None = None,
+        **data: Any,
+    ) -> None:
+        with self.session() as s:
+            s.add(
+                Event(
+                    run_id=run.id if run else None,
+                    engineer=run.engineer if run else (engineer or ""),
+                    lab=run.lab if run else lab,
+                    kind=kind,
+                    message=message,
+                    at=utcnow(),
+                    data=data,
+                )
+            )
+
+    def events(self, *, run_id: str | None = None, kind: str | None = None) -> list[Event]:
+        q = select(Event).order_by(Event.id)
+        if run_id:
+            q = q.where(Event.run_id == run_id)
+        if kind:
+            q = q.where(Event.kind == kind)
+        with self.session() as s:
+            return list(s.scalars(q))
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password (nothing secret in logs or messages)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable LABCTL_DB_URL>"
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _migrate(engine: Engine) -> None:
+    """Bring the schema to HEAD with alembic, paying for alembic only when it is behind."""
+    try:
+        with engine.connect() as conn:
+            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):
+        current = None
+    if current == HEAD:
+        return
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(paths.PACKAGE_DIR / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -1,0 +1,414 @@
+"""The flow of one lab, target-agnostic: catalog -> plan -> terraform -> steps -> ledger -> down.
+
+The CLI calls these functions and prints what they return; backends do the target's work.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from labctl import catalog as catalog_mod
+from labctl import config, cost, naming, paths
+from labctl.backends.base import Backend, Context, Finding, get_backend
+from labctl.errors import (
+    BackendError,
+    LabctlError,
+    PartialFailure,
+    Refused,
+    Unsupported,
+    UsageError,
+)
+from labctl.ledger import RESOURCE_KINDS, Ledger, Resource, Run, utcnow
+from labctl.prices import PriceBook
+from labctl.progress import Reporter
+from labctl.terraform import RootModule, Stack
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def root_module(backend: Backend, *, engineer: str, lab: str, run_id: str, ws: Path) -> RootModule:
+    """The root module for (engineer, lab, target): common inputs plus the target's own."""
+    tags = naming.tags(engineer, lab, run_id)
+    inputs: dict[str, Any] = {
+        "engineer": naming.label_value(engineer),
+        "lab": lab,
+        "run_id": run_id,
+        "name_prefix": naming.name_prefix(engineer, lab),
+        "tags": tags,
+        "labels": tags,
+        **backend.module_inputs(ws),
+    }
+    inputs.update(cost.budget_inputs(engineer))
+    return RootModule(
+        target=backend.name,
+        inputs=inputs,
+        provider_config=backend.provider_config(tags),
+        backend=backend.backend_config(engineer, lab),
+    )
+
+
+def render(
+    lab_name: str, *, target: str | None, engineer: str, out: Path, catalog: str | None
+) -> Path:
+    """Write the root module for inspection (any target; nothing is applied)."""
+    lab = catalog_mod.load(catalog).lab(lab_name)
+    backend = get_backend(config.resolve_target(target, lab.cloud))
+    ws = paths.workspace(engineer, lab_name, backend.name)
+    return root_module(backend, engineer=engineer, lab=lab_name, run_id="render", ws=ws).write(out)
+
+
+# --- plan ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanResult:
+    lab: str
+    target: str
+    engineer: str
+    directory: Path
+    findings: list[Finding]
+    estimate: cost.Estimate
+    budget: cost.BudgetCheck
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    terraform_error: str | None = None
+
+
+def plan(
+    lab_name: str,
+    *,
+    target: str | None,
+    engineer: str,
+    catalog: str | None,
+    reporter: Reporter,
+    run_terraform: bool = True,
+) -> PlanResult:
+    """Render, estimate, check the budget and run `terraform plan`; changes nothing."""
+    cat = catalog_mod.load(catalog)
+    lab = cat.lab(lab_name)
+    backend = get_backend(config.resolve_target(target, lab.cloud))
+    estimate = cost.estimate(lab, backend.name, backend.region, PriceBook.load())
+    ledger = Ledger()
+    budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd)
+    ws = paths.workspace(engineer, lab_name, backend.name)
+    directory = ws / "plan"
+    root_module(backend, engineer=engineer, lab=lab_name, run_id="plan", ws=ws).write(directory)
+    result = PlanResult(
+        lab_name, backend.name, engineer, directory, backend.check(lab), estimate, budget
+    )
+    if run_terraform:
+        try:
+            with reporter.task(f"terraform plan ({backend.name})"):
+                stack = Stack(directory, offline_plugins=backend.offline_plugins)
+                stack.init()
+                result.changes = [
+                    {"address": c.address, "actions": c.actions} for c in stack.plan()
+                ]
+        except LabctlError as exc:
+            result.terraform_error = exc.message + (f"\n{exc.hint}" if exc.hint else "")
+    return result
+
+
+# --- up -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class UpResult:
+    run: Run
+    results: dict[str, dict[str, Any]]
+    estimate: cost.Estimate
+    budget: cost.BudgetCheck
+    warnings: list[str]
+
+
+@contextmanager
+def workspace_lock(ws: Path) -> Iterator[None]:
+    """One labctl at a time per (engineer, lab, target); a second one is refused, not queued."""
+    ws.mkdir(parents=True, exist_ok=True)
+    with open(ws / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Refused(
+                f"another labctl is working on {ws.parent.name} ({ws.name}) right now",
+                hint="wait for it to finish",
+            ) from None
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield
+
+
+def up(
+    lab_name: str,
+    *,
+    target: str | None,
+    engineer: str,
+    catalog: str | None,
+    reporter: Reporter,
+    rows: int | None = None,
+    max_jobs: int | None = None,
+    force: bool = False,
+    autostop: int | None = None,
+) -> UpResult:
+    """Provision the lab with Terraform and run its steps, recording everything in the ledger."""
+    cat = catalog_mod.load(catalog)
+    lab = cat.lab(lab_name)
+    backend = get_backend(config.resolve_target(target, lab.cloud))
+    findings = backend.check(lab)
+    fatal = [f for f in findings if f.fatal]
+    if fatal:
+        raise Unsupported(
+            f"the {backend.name} target cannot run lab '{lab_name}':\n"
+            + "\n".join(f"  - step '{f.step}': {f.reason}" for f in fatal),
+            hint=f"try --target {lab.cloud}" if backend.name != lab.cloud else None,
+        )
+    warnings = [f"step '{f.step}': {f.reason}" for f in findings]
+    for w in warnings:
+        reporter.warn(w)
+    prices = PriceBook.load()
+    estimate = cost.estimate(
+        lab, backend.name, backend.region, prices, rows=rows, max_jobs=max_jobs
+    )
+    ledger = Ledger()
+    ws = paths.workspace(engineer, lab_name, backend.name)
+    with workspace_lock(ws):
+        if ledger.active_runs(engineer=engineer, lab=lab_name, target=backend.name):
+            raise Refused(
+                f"lab '{lab_name}' is already up on {backend.name} for {engineer}",
+                hint=f"`labctl status` shows it; `labctl down {lab_name}` tears it down",
+            )
+        budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=force)
+        run = ledger.start_run(
+            engineer=engineer,
+            lab=lab_name,
+            target=backend.name,
+            workspace=str(ws),
+            region=backend.region,
+            estimate_usd=estimate.total_usd,
+            autostop_at=utcnow() + timedelta(seconds=autostop) if autostop else None,
+        )
+        cost.record_budget_events(ledger, run, budget)
+        ctx = Context(
+            ledger=ledger,
+            run=run,
+            lab_name=lab_name,
+            lab=lab,
+            workspace=ws,
+            infra={},
+            prices=prices,
+            reporter=reporter,
+            rows=rows,
+            max_jobs=max_jobs,
+        )
+        try:
+            ctx.infra = _apply(backend, ctx)
+            ctx.run = ledger.update_run(run.id, outputs={**ctx.run.outputs, "infra": ctx.infra})
+            for step in lab.steps:
+                ctx.record(step, backend.run_step(step, ctx))
+            ctx.run = ledger.update_run(run.id, status="up")
+        except KeyboardInterrupt:
+            ledger.update_run(run.id, status="interrupted")
+            ledger.event("interrupted", "labctl up was interrupted", run=run)
+            raise
+        except LabctlError as exc:
+            _failed(ledger, run, lab_name, exc)
+            raise
+        except Exception as exc:  # a backend bug must still leave a ledger `down` can act on
+            err = BackendError(f"{type(exc).__name__}: {exc}")
+            _failed(ledger, run, lab_name, err)
+            raise err from exc
+    return UpResult(ctx.run, ctx.results, estimate, budget, warnings)
+
+
+def _failed(ledger: Ledger, run: Run, lab_name: str, exc: LabctlError) -> None:
+    ledger.update_run(run.id, status="failed")
+    ledger.event("failed", exc.message, run=run)
+    left = ledger.open_resources(run.id)
+    if left and not exc.hint:
+        exc.hint = f"{len(left)} resource(s) are still up: `labctl down {lab_name}` removes them"
+
+
+def _apply(backend: Backend, ctx: Context) -> dict[str, Any]:
+    """terraform init + apply, with the stack in the ledger before it exists."""
+    directory = ctx.workspace / "tf"
+    module = root_module(
+        backend, engineer=ctx.run.engineer, lab=ctx.lab_name, run_id=ctx.run.id, ws=ctx.workspace
+    )
+    module.write(directory)
+    res = ctx.ledger.add_resource(
+        ctx.run, kind="stack", name=f"terraform:{backend.name}", provider_id=str(directory)
+    )
+    with ctx.reporter.task(f"terraform apply ({backend.name})"):
+        stack = Stack(directory, offline_plugins=backend.offline_plugins)
+        stack.init()
+        outputs = stack.apply()
+    ctx.ledger.update_resource(res.id, status="running", attrs={"outputs": outputs})
+    return outputs
+
+
+# --- down ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class DownItem:
+    run: Run
+    resource: Resource | None  # None: the terraform stack of a run without a ledger row
+    outcome: str = "planned"  # planned | deleted | failed
+    error: str | None = None
+
+
+@dataclass
+class DownResult:
+    items: list[DownItem]
+    dry_run: bool
+
+    @property
+    def failed(self) -> list[DownItem]:
+        return [i for i in self.items if i.outcome == "failed"]
+
+
+def teardown_plan(
+    *,
+    engineer: str | None,
+    lab_name: str | None,
+    target: str | None = None,
+    endpoints_only: bool = False,
+) -> list[DownItem]:
+    """What `down` would delete, in order: endpoints, then jobs, then the stack, per run."""
+    ledger = Ledger()
+    items: list[DownItem] = []
+    for run in ledger.active_runs(engineer=engineer, lab=lab_name, target=target):
+        resources = sorted(
+            ledger.open_resources(run.id), key=lambda r: RESOURCE_KINDS.index(r.kind)
+        )
+        if endpoints_only:
+            resources = [r for r in resources if r.kind in ("endpoint", "endpoint-config", "model")]
+        items += [DownItem(run, r) for r in resources]
+    return items
+
+
+def down(items: list[DownItem], *, reporter: Reporter, endpoints_only: bool = False) -> DownResult:
+    """Tear down what `teardown_plan` listed; one failure does not stop the others."""
+    ledger = Ledger()
+    backends: dict[str, Backend] = {}
+    by_run: dict[str, list[DownItem]] = {}
+    for item in items:
+        by_run.setdefault(item.run.id, []).append(item)
+    for run_items in by_run.values():
+        run = run_items[0].run
+        backend = backends.setdefault(run.target, get_backend(run.target))
+        with (
+            workspace_lock(Path(run.workspace)),
+            reporter.task(
+                f"down {run.lab} ({run.target}, {run.engineer})", total=len(run_items)
+            ) as task,
+        ):
+            for item in run_items:
+                res = item.resource
+                assert res is not None
+                try:
+                    if res.kind == "stack":
+                        _destroy_stack(backend, run)
+                    else:
+                        backend.teardown(res, ledger)
+                    ledger.close_resource(res.id, status="deleted")
+                    item.outcome = "deleted"
+                except LabctlError as exc:
+                    item.outcome, item.error = "failed", exc.message
+                    ledger.update_resource(res.id, status="delete-failed")
+                    ledger.event(
+                        "teardown-failed", f"{res.kind} {res.name}: {exc.message}", run=run
+                    )
+                task.advance()
+            left = ledger.open_resources(run.id)
+            if not left:
+                ledger.update_run(run.id, status="down", ended_at=utcnow())
+            elif not endpoints_only or any(i.outcome == "failed" for i in run_items):
+                ledger.update_run(run.id, status="partial")
+    result = DownResult(items, dry_run=False)
+    if result.failed:
+        raise PartialFailure(
+            f"{len(result.failed)} of {len(items)} resource(s) could not be deleted:\n"
+            + "\n".join(
+                f"  - {i.resource.kind} {i.resource.name}: {i.error}"
+                for i in result.failed
+                if i.resource
+            ),
+            hint="they stay in the ledger: run the same `labctl down` again to retry",
+        )
+    return result
+
+
+def _destroy_stack(backend: Backend, run: Run) -> None:
+    directory = Path(run.workspace) / "tf"
+    if not (directory / "main.tf.json").exists():
+        root_module(
+            backend, engineer=run.engineer, lab=run.lab, run_id=run.id, ws=Path(run.workspace)
+        ).write(directory)
+    stack = Stack(directory, offline_plugins=backend.offline_plugins)
+    stack.init()
+    # Local state is guarded by labctl's own workspace lock; a killed `up` may leave terraform's.
+    stack.destroy(lock=backend.backend_config(run.engineer, run.lab) is not None)
+
+
+# --- status and invoke --------------------------------------------------------------------------
+
+
+def status(*, engineer: str | None) -> list[dict[str, Any]]:
+    """Active runs with their open resources and hourly burn, as plain data."""
+    ledger = Ledger()
+    now = utcnow()
+    views = []
+    for run in ledger.active_runs(engineer=engineer):
+        backend = get_backend(run.target) if run.target == "local" else None
+        resources = []
+        for r in ledger.open_resources(run.id):
+            item: dict[str, Any] = {
+                "kind": r.kind,
+                "name": r.name,
+                "status": backend.live_status(r) if backend else r.status,
+                "instance_type": r.instance_type,
+                "count": r.instance_count,
+                "usd_per_hour": r.price_per_hour * r.instance_count if r.price_per_hour else None,
+            }
+            if r.kind == "endpoint":
+                item["url"] = (r.attrs or {}).get("url")
+            resources.append(item)
+        views.append(
+            {
+                "run": run.id,
+                "lab": run.lab,
+                "engineer": run.engineer,
+                "target": run.target,
+                "status": run.status,
+                "age_seconds": int((now - run.created_at).total_seconds()),
+                "burn_usd_per_hour": round(sum(r["usd_per_hour"] or 0 for r in resources), 4),
+                "cloud_equivalent": run.target == "local",
+                "metrics": {
+                    k: v.get("metrics")
+                    for k, v in run.outputs.get("steps", {}).items()
+                    if isinstance(v, dict) and v.get("metrics")
+                },
+                "resources": resources,
+            }
+        )
+    return views
+
+
+def endpoint_of(lab_name: str, *, engineer: str) -> tuple[Backend, Resource]:
+    """The open endpoint of an engineer's run of a lab (for `invoke`)."""
+    ledger = Ledger()
+    for run in reversed(ledger.active_runs(engineer=engineer, lab=lab_name)):
+        for r in ledger.open_resources(run.id):
+            if r.kind == "endpoint":
+                return get_backend(run.target), r
+    raise UsageError(
+        f"lab '{lab_name}' has no endpoint up for {engineer}",
+        hint=f"`labctl up {lab_name}` deploys one; `labctl status` shows what is up",
+    )

@@ -1,0 +1,69 @@
+"""Every location labctl reads or writes, resolved in one place.
+
+Everything labctl writes lives under `LABCTL_HOME` (default `~/.labctl`) so tests can point it at
+a temporary folder. Shipped files (the catalog, the Terraform modules) are found inside the
+installed package (`labctl/_bundled/`, put there by the wheel build) or, in a source checkout,
+at the repository's top level.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+_BUNDLED = PACKAGE_DIR / "_bundled"
+_CHECKOUT = PACKAGE_DIR.parent
+
+
+def home() -> Path:
+    """`$LABCTL_HOME`, default `~/.labctl`."""
+    return Path(os.environ.get("LABCTL_HOME") or Path.home() / ".labctl").expanduser()
+
+
+def shipped(relative: str) -> Path:
+    """A file shipped with labctl: the wheel's bundled copy, else the source checkout's."""
+    bundled = _BUNDLED / relative
+    return bundled if bundled.exists() else _CHECKOUT / relative
+
+
+def packaged_catalog() -> Path:
+    return shipped("labs.yaml")
+
+
+def terraform_modules() -> Path:
+    return shipped("terraform/modules")
+
+
+def data_file(name: str) -> Path:
+    """A data file inside the package (`labctl/data/`), e.g. the price catalog."""
+    return PACKAGE_DIR / "data" / name
+
+
+def user_config() -> Path:
+    """`$LABCTL_CONFIG`, else `$XDG_CONFIG_HOME/labctl/config.toml` (`~/.config/...`)."""
+    if os.environ.get("LABCTL_CONFIG"):
+        return Path(os.environ["LABCTL_CONFIG"]).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "labctl" / "config.toml"
+
+
+def ledger_url() -> str:
+    """`$LABCTL_DB_URL`, else SQLite at `$LABCTL_HOME/ledger.db`."""
+    return os.environ.get("LABCTL_DB_URL") or f"sqlite:///{home() / 'ledger.db'}"
+
+
+def slug(text: str) -> str:
+    """A name safe for folders and cloud resource names: lowercase, [a-z0-9-]."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def workspace(engineer: str, lab: str, target: str) -> Path:
+    """The folder of one (engineer, lab, target): rendered Terraform, state, local bucket, logs."""
+    return home() / "workspaces" / slug(engineer) / lab / target
+
+
+def plugin_cache() -> Path:
+    """Where the shipped Terraform providers are laid out as a `-plugin-dir`."""
+    return home() / "terraform-plugins"

@@ -1,0 +1,189 @@
+"""Everything labctl shows people: rich tables and panels. Scripts get JSON from the CLI instead."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from labctl.catalog import Catalog, Lab
+    from labctl.cost import BudgetCheck, Estimate
+
+
+def lab_row(name: str, lab: Lab) -> dict[str, Any]:
+    """The JSON shape of a lab in `labctl list --json`."""
+    return {
+        "name": name,
+        "title": lab.title,
+        "cloud": lab.cloud,
+        "certs": lab.certs,
+        "domains": lab.domain_ids(),
+        "hours": {"min": lab.hours.min, "max": lab.hours.max},
+        "steps": [s.kind for s in lab.steps],
+    }
+
+
+def labs_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(rows)} labs", title_justify="left")
+    for col in ("name", "title", "cloud", "certs", "hours", "domains"):
+        table.add_column(col, overflow="fold", no_wrap=col == "name")
+    for r in rows:
+        hours = r["hours"]
+        table.add_row(
+            r["name"],
+            r["title"],
+            r["cloud"],
+            ", ".join(r["certs"]),
+            f"{hours['min']}-{hours['max']}",
+            ", ".join(d.split("/", 1)[1] for d in r["domains"]),
+        )
+    return table
+
+
+def show_lab(console: Console, name: str, lab: Lab, cat: Catalog) -> None:
+    console.print(f"[bold]{name}[/]: {lab.title}  [dim]({lab.cloud}, {lab.hours} h)[/]")
+    console.print(lab.summary)
+    console.print("\n[bold]Architecture[/]")
+    for line in lab.architecture:
+        console.print(f"  {line}")
+    console.print("\n[bold]Exam domains[/]")
+    for cert, domains in lab.domains.items():
+        titles = {d.id: d.title for d in cat.certifications[cert].domains}
+        console.print(f"  {cert}: " + "; ".join(titles.get(d, d) for d in domains))
+    console.print("\n[bold]Services[/]  " + ", ".join(lab.services))
+    console.print(f"[bold]Dataset[/]  {lab.dataset.name} (offline: {lab.dataset.offline})")
+    steps = Table(title="Steps", title_justify="left")
+    for col in ("step", "kind", "what", "instance", "count"):
+        steps.add_column(col, overflow="fold")
+    for s in lab.steps:
+        steps.add_row(s.name, s.kind, _step_what(s), getattr(s, "instance_type", "") or "",
+                      str(getattr(s, "instance_count", "") or ""))  # fmt: skip
+    console.print(steps)
+    miles = Table(title="Milestones (one 3-5 h session each)", title_justify="left")
+    for col in ("#", "milestone", "hours", "steps"):
+        miles.add_column(col, overflow="fold")
+    for i, m in enumerate(lab.milestones, 1):
+        miles.add_row(str(i), m.title, f"{m.hours:g}", ", ".join(m.steps))
+    console.print(miles)
+    console.print("[bold]Outcomes[/]")
+    for o in lab.outcomes:
+        console.print(f"  - {o}")
+
+
+def _step_what(step: Any) -> str:
+    match step.kind:
+        case "data":
+            return f"{step.generator}, {step.rows:,} rows locally"
+        case "train":
+            spot = ", spot" if step.spot else ""
+            return f"{step.algorithm}{spot}; {step.metric.name}"
+        case "tune":
+            return (
+                f"{step.strategy} over {', '.join(step.ranges)}; {step.max_jobs} jobs, "
+                f"{step.max_parallel_jobs} parallel"
+            )
+        case "deploy":
+            what = f"endpoint for {step.model}"
+            if step.variants:
+                what += "; A/B " + "/".join(f"{v.name}:{v.weight:g}" for v in step.variants)
+            if step.autoscaling:
+                a = step.autoscaling
+                what += f"; autoscaling {a.min_instances}-{a.max_instances}"
+            return what
+        case "batch":
+            return f"batch inference with {step.model}"
+        case "monitor":
+            return f"{', '.join(step.checks)} on {step.endpoint}, {step.schedule}"
+        case "pipeline":
+            return "retraining pipeline: " + " -> ".join(step.steps)
+        case "service":
+            return step.service + (" (optional)" if step.optional else "")
+    return ""
+
+
+def certs_view(cat: Catalog) -> list[dict[str, Any]]:
+    """Each certification, its domains with weights, and the labs that cover each domain."""
+    out = []
+    for cid, cert in cat.certifications.items():
+        domains = []
+        for d in cert.domains:
+            labs = [n for n, lab in cat.labs.items() if d.id in lab.domains.get(cid, [])]
+            domains.append({"id": d.id, "title": d.title, "weight": d.weight, "labs": labs})
+        out.append(
+            {"id": cid, "title": cert.title, "vendor": cert.vendor, "exam": cert.exam,
+             "domains": domains, "uncovered": [d["id"] for d in domains if not d["labs"]]}
+        )  # fmt: skip
+    return out
+
+
+def certs_table(view: list[dict[str, Any]]) -> Table:
+    table = Table(title="Certifications and lab coverage", title_justify="left", show_lines=True)
+    for col in ("cert", "domain", "weight", "labs"):
+        table.add_column(col, overflow="fold")
+    for cert in view:
+        for i, d in enumerate(cert["domains"]):
+            weight = f"{d['weight']:g}%" if d["weight"] is not None else "-"
+            labs = ", ".join(d["labs"]) or "[red]not covered[/]"
+            table.add_row(f"{cert['id']}\n[dim]{cert['exam'] or ''}[/]" if i == 0 else "",
+                          d["title"], weight, labs)  # fmt: skip
+    return table
+
+
+def money(value: float | None) -> str:
+    return "unpriced" if value is None else f"${value:,.2f}"
+
+
+def estimate_table(e: Estimate) -> Table:
+    equivalent = " (cloud-equivalent; the local target costs $0)" if e.target == "local" else ""
+    table = Table(title=f"Estimate: {e.cloud} prices, {e.region}{equivalent}", title_justify="left")
+    for col in ("step", "kind", "instance", "count", "hours", "$/h each", "cost", "note"):
+        table.add_column(
+            col, overflow="fold", justify="right" if col in ("count", "hours") else "left"
+        )
+    for line in e.lines:
+        table.add_row(line.step, line.kind, line.instance_type, str(line.count), f"{line.hours:g}",
+                      money(line.usd_per_hour), money(line.usd), line.note)  # fmt: skip
+    table.add_section()
+    table.add_row("total", "", "", "", "", "", f"[bold]{money(e.equivalent_usd)}[/]", "")
+    if e.unpriced:
+        table.caption = "could not price: " + "; ".join(e.unpriced)
+    return table
+
+
+def budget_line(b: BudgetCheck) -> str:
+    pct = b.after_usd / b.budget_usd * 100 if b.budget_usd else 0
+    colour = "red" if b.over else "yellow" if pct >= 75 else "green"
+    return (
+        f"budget {b.engineer}: spent {money(b.spent_usd)} + estimate {money(b.estimate_usd)} = "
+        f"[{colour}]{money(b.after_usd)}[/] of {money(b.budget_usd)} ({pct:.0f}%)"
+    )
+
+
+def status_table(runs: list[dict[str, Any]]) -> Table:
+    table = Table(title="What is up", title_justify="left", show_lines=True)
+    for col in ("lab", "engineer", "target", "run", "age", "status", "resources", "$/h"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
+        res_lines = []
+        for x in r["resources"]:
+            line = f"{x['kind']} {x['name']} [dim]{x['status']}[/]"
+            if x.get("url"):
+                line += f" {x['url']}"
+            res_lines.append(line)
+        burn = f"{r['burn_usd_per_hour']:.3f}" + (
+            " (cloud-equiv.)" if r["cloud_equivalent"] else ""
+        )
+        table.add_row(r["lab"], r["engineer"], r["target"], r["run"], _age(r["age_seconds"]),
+                      r["status"], "\n".join(res_lines) or "-", burn)  # fmt: skip
+    return table
+
+
+def _age(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

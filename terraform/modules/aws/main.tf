@@ -1,0 +1,350 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+
+  # Bucket names are global across all AWS accounts and IAM role names are global within the
+  # account (not per region): a short hash of account/region/prefix keeps both unique without
+  # a random provider, and stable across re-applies.
+  suffix = substr(sha1("${local.account_id}/${local.region}/${var.name_prefix}"), 0, 8)
+
+  # S3: 3-63 chars, [a-z0-9.-], must not end with "-". 63 - 1 - 8 = 54 chars of prefix.
+  bucket_name = "${trim(substr(var.name_prefix, 0, 54), "-")}-${local.suffix}"
+  # IAM role: <= 64 chars. 47 + "-sm-" + 8 = 59.
+  role_name = "${trim(substr(var.name_prefix, 0, 47), "-")}-sm-${local.suffix}"
+  # Budgets: <= 100 chars, no ":" or "\" (name_prefix is a slug).
+  budget_name = "${trim(substr(var.name_prefix, 0, 80), "-")}-monthly"
+
+  engineer_tag_value = lookup(var.tags, "labctl-engineer", var.engineer)
+
+  create_budget = var.monthly_budget_usd != null
+}
+
+# ---------------------------------------------------------------------------------------------
+# S3 bucket for the lab
+# ---------------------------------------------------------------------------------------------
+
+resource "aws_s3_bucket" "lab" {
+  bucket = local.bucket_name
+  # `labctl down` must really remove the bucket, objects and versions included.
+  force_destroy = true
+
+  tags = merge(var.tags, { Name = local.bucket_name })
+}
+
+resource "aws_s3_bucket_ownership_controls" "lab" {
+  bucket = aws_s3_bucket.lab.id
+
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "lab" {
+  bucket = aws_s3_bucket.lab.id
+
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "lab" {
+  bucket = aws_s3_bucket.lab.id
+
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "lab" {
+  bucket = aws_s3_bucket.lab.id
+
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = var.kms_key_arn == null ? "AES256" : "aws:kms"
+      kms_master_key_id = var.kms_key_arn
+    }
+    # S3 Bucket Keys cut KMS request costs; meaningless (and ignored) for SSE-S3.
+    bucket_key_enabled = var.kms_key_arn != null
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "lab" {
+  bucket = aws_s3_bucket.lab.id
+
+  rule {
+    id     = "expire-tmp"
+    status = "Enabled"
+
+    filter {
+      prefix = "tmp/"
+    }
+
+    expiration {
+      days = var.scratch_expiry_days
+    }
+  }
+
+  rule {
+    id     = "expire-checkpoints"
+    status = "Enabled"
+
+    filter {
+      prefix = "checkpoints/"
+    }
+
+    expiration {
+      days = var.scratch_expiry_days
+    }
+  }
+
+  rule {
+    id     = "noncurrent-versions-and-uploads"
+    status = "Enabled"
+
+    # Whole bucket.
+    filter {}
+
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiry_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  rule {
+    id     = "expired-delete-markers"
+    status = "Enabled"
+
+    filter {}
+
+    expiration {
+      expired_object_delete_marker = true
+    }
+  }
+
+  # Lifecycle rules on a versioned bucket must be applied after versioning is enabled.
+  depends_on = [aws_s3_bucket_versioning.lab]
+}
+
+data "aws_iam_policy_document" "bucket" {
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      aws_s3_bucket.lab.arn,
+      "${aws_s3_bucket.lab.arn}/*",
+    ]
+
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "lab" {
+  bucket = aws_s3_bucket.lab.id
+  policy = data.aws_iam_policy_document.bucket.json
+
+  # With BlockPublicPolicy the block must exist first; S3 also rejects concurrent bucket-level
+  # configuration calls, so serialise.
+  depends_on = [aws_s3_bucket_public_access_block.lab, aws_s3_bucket_ownership_controls.lab]
+}
+
+# ---------------------------------------------------------------------------------------------
+# SageMaker execution role
+# ---------------------------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "assume" {
+  statement {
+    sid     = "SageMakerAssume"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["sagemaker.amazonaws.com"]
+    }
+
+    dynamic "condition" {
+      for_each = var.trust_source_account_condition ? [local.account_id] : []
+      content {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [condition.value]
+      }
+    }
+  }
+}
+
+resource "aws_iam_role" "sagemaker" {
+  name                 = local.role_name
+  description          = "labctl SageMaker execution role for ${var.engineer}/${var.lab}"
+  assume_role_policy   = data.aws_iam_policy_document.assume.json
+  max_session_duration = 3600
+
+  tags = merge(var.tags, { Name = local.role_name })
+}
+
+# Maps each requested AWS-owned repository to the account that owns it in this region
+# (computed by the provider from its built-in table; no API call).
+data "aws_sagemaker_prebuilt_ecr_image" "repo" {
+  for_each        = toset(var.prebuilt_image_repositories)
+  repository_name = each.value
+}
+
+locals {
+  log_group_arn_prefix = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/*"
+
+  ecr_pull_repository_arns = concat(
+    [
+      for name, img in data.aws_sagemaker_prebuilt_ecr_image.repo :
+      "arn:${local.partition}:ecr:${local.region}:${img.registry_id}:repository/${name}"
+    ],
+    ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.name_prefix}*"],
+    var.extra_ecr_repository_arns,
+  )
+}
+
+data "aws_iam_policy_document" "sagemaker" {
+  statement {
+    sid       = "LabBucketList"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
+    resources = [aws_s3_bucket.lab.arn]
+  }
+
+  statement {
+    sid    = "LabBucketObjects"
+    effect = "Allow"
+    actions = [
+      "s3:GetObject",
+      "s3:PutObject",
+      "s3:DeleteObject",
+      # Large model artifacts/checkpoints go up as multipart uploads; lets SageMaker clean up
+      # a failed one.
+      "s3:AbortMultipartUpload",
+    ]
+    resources = ["${aws_s3_bucket.lab.arn}/*"]
+  }
+
+  statement {
+    sid    = "SageMakerLogs"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogGroup",
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+      "logs:DescribeLogStreams",
+    ]
+    resources = [
+      local.log_group_arn_prefix,
+      "${local.log_group_arn_prefix}:log-stream:*",
+    ]
+  }
+
+  statement {
+    sid       = "SageMakerMetrics"
+    effect    = "Allow"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"] # PutMetricData has no resource-level permissions; scoped by namespace.
+
+    condition {
+      test     = "StringLike"
+      variable = "cloudwatch:namespace"
+      values   = ["/aws/sagemaker/*"]
+    }
+  }
+
+  statement {
+    sid       = "EcrAuthToken"
+    effect    = "Allow"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"] # GetAuthorizationToken supports no resource-level permissions.
+  }
+
+  statement {
+    sid    = "EcrPull"
+    effect = "Allow"
+    actions = [
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+      "ecr:BatchCheckLayerAvailability",
+    ]
+    resources = local.ecr_pull_repository_arns
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "LabBucketKms"
+      effect    = "Allow"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "sagemaker" {
+  name   = "labctl-lab-access"
+  role   = aws_iam_role.sagemaker.id
+  policy = data.aws_iam_policy_document.sagemaker.json
+}
+
+# ---------------------------------------------------------------------------------------------
+# Optional budget
+# ---------------------------------------------------------------------------------------------
+
+locals {
+  budget_notifications = length(var.alert_emails) == 0 ? [] : concat(
+    [for t in var.alert_thresholds : { threshold = t, type = "ACTUAL" }],
+    [{ threshold = var.alert_thresholds[length(var.alert_thresholds) - 1], type = "FORECASTED" }],
+  )
+}
+
+resource "aws_budgets_budget" "engineer" {
+  count = local.create_budget ? 1 : 0
+
+  name         = local.budget_name
+  budget_type  = "COST"
+  limit_amount = tostring(var.monthly_budget_usd)
+  limit_unit   = "USD"
+  time_unit    = "MONTHLY"
+
+  # User-defined cost allocation tags are addressed as "user:<key>$<value>". The tag must be
+  # activated as a cost allocation tag in the Billing console (payer account) to be counted.
+  cost_filter {
+    name   = "TagKeyValue"
+    values = [format("user:labctl-engineer$%s", local.engineer_tag_value)]
+  }
+
+  dynamic "notification" {
+    for_each = local.budget_notifications
+    content {
+      comparison_operator        = "GREATER_THAN"
+      threshold                  = notification.value.threshold
+      threshold_type             = "PERCENTAGE"
+      notification_type          = notification.value.type
+      subscriber_email_addresses = var.alert_emails
+    }
+  }
+
+  tags = var.tags
+}

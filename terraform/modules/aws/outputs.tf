@@ -1,0 +1,29 @@
+output "bucket" {
+  description = "Name of the lab's S3 bucket."
+  value       = aws_s3_bucket.lab.id
+}
+
+output "bucket_arn" {
+  description = "ARN of the lab's S3 bucket."
+  value       = aws_s3_bucket.lab.arn
+}
+
+output "role_arn" {
+  description = "ARN of the SageMaker execution role for the lab's jobs."
+  value       = aws_iam_role.sagemaker.arn
+}
+
+output "region" {
+  description = "AWS region the lab runs in (from the provider configuration)."
+  value       = data.aws_region.current.name
+}
+
+output "account_id" {
+  description = "AWS account ID the lab runs in."
+  value       = data.aws_caller_identity.current.account_id
+}
+
+output "budget_name" {
+  description = "Name of the engineer's monthly budget, or null when monthly_budget_usd is null."
+  value       = local.create_budget ? aws_budgets_budget.engineer[0].name : null
+}

@@ -1,0 +1,111 @@
+# ---- common labctl inputs -------------------------------------------------------------------
+
+variable "engineer" {
+  type        = string
+  description = "Engineer who owns the lab (labctl slug). The budget filters cost on the labctl-engineer tag with this value."
+}
+
+variable "lab" {
+  type        = string
+  description = "Lab identifier from the labctl catalog."
+}
+
+variable "run_id" {
+  type        = string
+  description = "labctl run identifier (the labctl-run tag)."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "labctl tags (keys labctl-engineer, labctl-lab, labctl-run). Applied explicitly to every taggable resource, on top of the provider's default_tags."
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Lowercase slug naming this (engineer, lab, target), e.g. labctl-alice-churn-pipeline. Truncated and suffixed with a short hash to fit S3 (63) and IAM (64) name limits."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]*$", var.name_prefix))
+    error_message = "The name_prefix must be a lowercase slug: [a-z0-9] followed by [a-z0-9-]."
+  }
+}
+
+# ---- bucket ---------------------------------------------------------------------------------
+
+variable "kms_key_arn" {
+  type        = string
+  description = "Optional customer-managed KMS key ARN for the bucket's default encryption (aws:kms). null means SSE-S3 (AES256). When set, the SageMaker role is also granted kms:Decrypt/GenerateDataKey on this key only."
+  default     = null
+}
+
+variable "scratch_expiry_days" {
+  type        = number
+  description = "Days after which objects under tmp/ and checkpoints/ expire."
+  default     = 7
+
+  validation {
+    condition     = var.scratch_expiry_days >= 1 && floor(var.scratch_expiry_days) == var.scratch_expiry_days
+    error_message = "The scratch_expiry_days must be a whole number >= 1."
+  }
+}
+
+variable "noncurrent_version_expiry_days" {
+  type        = number
+  description = "Days after which noncurrent (overwritten or deleted) object versions are removed."
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_expiry_days >= 1 && floor(var.noncurrent_version_expiry_days) == var.noncurrent_version_expiry_days
+    error_message = "The noncurrent_version_expiry_days must be a whole number >= 1."
+  }
+}
+
+# ---- SageMaker execution role ---------------------------------------------------------------
+
+variable "prebuilt_image_repositories" {
+  type        = list(string)
+  description = "AWS-owned SageMaker/Deep Learning Container ECR repositories the role may pull from (names as accepted by the aws_sagemaker_prebuilt_ecr_image data source, resolved to the owning AWS account for the current region). Use [] to grant none."
+  default     = ["sagemaker-xgboost", "sagemaker-scikit-learn", "pytorch-training", "pytorch-inference"]
+}
+
+variable "extra_ecr_repository_arns" {
+  type        = list(string)
+  description = "Additional ECR repository ARNs the role may pull from (e.g. a team's own training image). Repositories in this account named <name_prefix>* are always allowed."
+  default     = []
+}
+
+variable "trust_source_account_condition" {
+  type        = bool
+  description = "Add an aws:SourceAccount condition (this account) to the role's trust policy, AWS's recommended cross-service confused-deputy protection for SageMaker. Disable only if a SageMaker feature you use fails to assume the role."
+  default     = true
+}
+
+# ---- budget ---------------------------------------------------------------------------------
+
+variable "monthly_budget_usd" {
+  type        = number
+  description = "Monthly cost budget in USD for the engineer (cost filtered on the labctl-engineer tag). null: no budget is created."
+  default     = null
+
+  validation {
+    condition     = var.monthly_budget_usd == null ? true : var.monthly_budget_usd > 0
+    error_message = "The monthly_budget_usd must be > 0 (or null for no budget)."
+  }
+}
+
+variable "alert_thresholds" {
+  type        = list(number)
+  description = "Budget alert thresholds, in percent of monthly_budget_usd. One ACTUAL notification per threshold; the last one also gets a FORECASTED notification."
+  default     = [50, 75, 100]
+
+  validation {
+    condition     = length(var.alert_thresholds) > 0 && alltrue([for t in var.alert_thresholds : t > 0])
+    error_message = "The alert_thresholds must be a non-empty list of positive percentages."
+  }
+}
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "Email addresses notified by the budget. AWS requires a subscriber per notification, so with [] the budget is created without notifications."
+  default     = []
+}

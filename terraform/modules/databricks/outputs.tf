@@ -1,0 +1,29 @@
+output "cluster_policy_id" {
+  description = "ID of the lab's cluster policy (pass as policy_id when creating clusters/job clusters)."
+  value       = databricks_cluster_policy.lab.id
+}
+
+output "workspace_folder" {
+  description = "Workspace folder of the lab (/Shared/labctl/<engineer>/<lab>)."
+  value       = databricks_directory.lab.path
+}
+
+output "experiment_id" {
+  description = "ID of the lab's MLflow experiment."
+  value       = databricks_mlflow_experiment.lab.id
+}
+
+output "experiment_name" {
+  description = "Full workspace path (name) of the lab's MLflow experiment."
+  value       = databricks_mlflow_experiment.lab.name
+}
+
+output "spark_version" {
+  description = "Databricks Runtime key fixed by the policy."
+  value       = var.spark_version
+}
+
+output "node_type_id" {
+  description = "Default (first allowed) node type."
+  value       = var.node_type_ids[0]
+}

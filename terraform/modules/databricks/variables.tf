@@ -1,0 +1,109 @@
+# ---- common labctl inputs -------------------------------------------------------------------
+
+variable "engineer" {
+  type        = string
+  description = "Engineer who owns the lab (labctl slug). Names the workspace folder and the labctl-engineer cluster tag fallback."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]*$", var.engineer))
+    error_message = "The engineer must be a lowercase slug ([a-z0-9-]); it becomes a workspace path segment."
+  }
+}
+
+variable "lab" {
+  type        = string
+  description = "Lab identifier from the labctl catalog. Names the workspace folder."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9_-]*$", var.lab))
+    error_message = "The lab must be a lowercase slug ([a-z0-9_-]); it becomes a workspace path segment."
+  }
+}
+
+variable "run_id" {
+  type        = string
+  description = "labctl run identifier (the labctl-run cluster tag fallback)."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "labctl tags (labctl-engineer, labctl-lab, labctl-run). The Databricks provider has no default tags: the cluster policy forces them as custom_tags on every cluster created with it (they propagate to the cloud VMs and to billing usage)."
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Lowercase slug naming this (engineer, lab, target), e.g. labctl-alice-churn-pipeline. Used as the cluster policy name (<= 100 chars)."
+}
+
+# ---- compute guardrails ---------------------------------------------------------------------
+
+variable "node_type_ids" {
+  type        = list(string)
+  description = "Allowed node types for workers and driver (the first is the default)."
+  default     = ["i3.xlarge", "m5d.large"]
+
+  validation {
+    condition     = length(var.node_type_ids) > 0
+    error_message = "At least one node type must be allowed."
+  }
+}
+
+variable "max_workers" {
+  type        = number
+  description = "Upper bound for num_workers and autoscale.max_workers."
+  default     = 4
+
+  validation {
+    condition     = var.max_workers >= 0 && floor(var.max_workers) == var.max_workers
+    error_message = "The max_workers must be a whole number >= 0."
+  }
+}
+
+variable "autotermination_minutes" {
+  type        = number
+  description = "Idle minutes after which clusters terminate; fixed by the policy (users cannot change it)."
+  default     = 30
+
+  validation {
+    condition     = var.autotermination_minutes >= 10 && var.autotermination_minutes <= 10000
+    error_message = "Databricks accepts autotermination_minutes between 10 and 10000."
+  }
+}
+
+variable "spark_version" {
+  type        = string
+  description = "Databricks Runtime key fixed by the policy (an LTS ML runtime)."
+  default     = "15.4.x-cpu-ml-scala2.12"
+}
+
+variable "max_dbus_per_hour" {
+  type        = number
+  description = "Optional cap on a cluster's DBUs per hour (the policy's dbus_per_hour virtual attribute). null: no cap beyond node types and worker count."
+  default     = null
+}
+
+variable "max_clusters_per_user" {
+  type        = number
+  description = "Maximum number of clusters one user may have with this policy."
+  default     = 1
+}
+
+variable "policy_user_names" {
+  type        = list(string)
+  description = "Workspace user names (emails) granted CAN_USE on the cluster policy. Admins can always use it."
+  default     = []
+}
+
+variable "policy_group_names" {
+  type        = list(string)
+  description = "Workspace groups granted CAN_USE on the cluster policy."
+  default     = []
+}
+
+# ---- budget ---------------------------------------------------------------------------------
+
+variable "monthly_budget_usd" {
+  type        = number
+  description = "Monthly budget in USD. Databricks budgets and budget policies are account-level only (they need an account-level provider), so this module records it in the policy description and labctl enforces it from its ledger; see README."
+  default     = null
+}

@@ -1,0 +1,119 @@
+# ---- common labctl inputs -------------------------------------------------------------------
+
+variable "engineer" {
+  type        = string
+  description = "Engineer who owns the lab (labctl slug). The budget filters cost on the labctl-engineer label with this value."
+}
+
+variable "lab" {
+  type        = string
+  description = "Lab identifier from the labctl catalog."
+}
+
+variable "run_id" {
+  type        = string
+  description = "labctl run identifier (the labctl-run label)."
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "labctl tags (labctl-engineer, labctl-lab, labctl-run). On Google Cloud they are applied as labels: merged under var.labels, which wins on conflicts."
+  default     = {}
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Google labels for every labelable resource (keys labctl-engineer, labctl-lab, labctl-run), on top of the provider's default_labels. Keys: lowercase letter first, then [a-z0-9_-]; values [a-z0-9_-]; both <= 63 chars."
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for k, v in var.labels :
+      can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))
+    ])
+    error_message = "Label keys must match ^[a-z][a-z0-9_-]{0,62}$ and values ^[a-z0-9_-]{0,63}$."
+  }
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Lowercase slug naming this (engineer, lab, target), e.g. labctl-alice-churn-pipeline. Truncated and suffixed with a short hash to fit bucket (63) and service-account id (30) limits."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]*$", var.name_prefix))
+    error_message = "The name_prefix must start with a lowercase letter and contain only [a-z0-9-]."
+  }
+}
+
+# ---- Google Cloud -----------------------------------------------------------------------------
+
+variable "project" {
+  type        = string
+  description = "Google Cloud project ID the lab runs in."
+}
+
+variable "region" {
+  type        = string
+  description = "Region for the bucket, the BigQuery dataset and Vertex AI jobs."
+  default     = "us-central1"
+}
+
+variable "scratch_expiry_days" {
+  type        = number
+  description = "Days after which objects under tmp/ and checkpoints/ are deleted."
+  default     = 7
+}
+
+variable "noncurrent_version_expiry_days" {
+  type        = number
+  description = "Days after which noncurrent (overwritten or deleted) object versions are deleted."
+  default     = 30
+}
+
+variable "bigquery_dataset" {
+  type        = bool
+  description = "Create a BigQuery dataset for the lab (dataEditor for the lab's service account on it) and grant the service account roles/bigquery.jobUser on the project."
+  default     = false
+}
+
+variable "job_submitters" {
+  type        = list(string)
+  description = "IAM members (e.g. user:alice@example.com) allowed to run jobs as the lab's service account (roles/iam.serviceAccountUser on that service account only). [] grants nobody; project owners/editors can already do it."
+  default     = []
+}
+
+# ---- budget ---------------------------------------------------------------------------------
+
+variable "billing_account" {
+  type        = string
+  description = "Billing account ID (XXXXXX-XXXXXX-XXXXXX) that pays for the project. Needed for the budget; null: no budget."
+  default     = null
+}
+
+variable "monthly_budget_usd" {
+  type        = number
+  description = "Monthly budget in USD over the cost labelled labctl-engineer=<engineer> on the billing account. null: no budget. The billing account's currency must be USD."
+  default     = null
+
+  validation {
+    condition     = var.monthly_budget_usd == null ? true : var.monthly_budget_usd > 0
+    error_message = "The monthly_budget_usd must be > 0 (or null for no budget)."
+  }
+}
+
+variable "alert_thresholds" {
+  type        = list(number)
+  description = "Budget alert thresholds in percent of monthly_budget_usd. One CURRENT_SPEND rule per threshold; the last one also gets a FORECASTED_SPEND rule."
+  default     = [50, 75, 100]
+
+  validation {
+    condition     = length(var.alert_thresholds) > 0 && alltrue([for t in var.alert_thresholds : t > 0])
+    error_message = "The alert_thresholds must be a non-empty list of positive percentages."
+  }
+}
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "Extra email recipients for budget alerts (created as Cloud Monitoring email notification channels in the project). Billing account admins/users are always notified."
+  default     = []
+}
