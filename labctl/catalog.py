@@ -485,6 +485,8 @@ def _explain(exc: ValidationError, text: str, filename: str) -> CatalogError:
         for m in difflib.get_close_matches(str(e["loc"][-1]), _fields_at(e["loc"][:-1]), 1, 0.6)
     }
     errors = [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"]) in typos)]
+    first = ("extra_forbidden", "union_tag_invalid")  # the likeliest cause of the others
+    errors.sort(key=lambda e: e["type"] not in first)
     paragraphs = []
     for err in errors[:10]:
         loc = tuple(err["loc"])

@@ -26,9 +26,11 @@ app = typer.Typer(
 )
 prices_app = typer.Typer(help="The price catalog labctl estimates and meters with.")
 app.add_typer(prices_app, name="prices")
+cost_app = typer.Typer(help="Spend per engineer against the monthly budget.")
+app.add_typer(cost_app, name="cost")
 
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 _state: dict[str, Any] = {"catalog": None, "debug": False}
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -312,19 +314,13 @@ def down(
     as_json: JsonOpt = False,
 ) -> None:
     """Tear down: endpoints first, then jobs, then `terraform destroy`."""
-    from labctl import orchestrator
-
     if bool(lab) == all_labs:
         raise UsageError("name a lab or pass --all", hint="`labctl status` shows what is up")
+    from labctl import orchestrator
+
     who = None if all_engineers else _engineer(engineer)
     items = orchestrator.teardown_plan(engineer=who, lab_name=lab, target=target,
                                        endpoints_only=endpoints_only)  # fmt: skip
-
-    def listing(done: bool) -> list[dict[str, Any]]:
-        return [{"lab": i.run.lab, "engineer": i.run.engineer, "target": i.run.target,
-                 "run": i.run.id, "kind": i.resource.kind if i.resource else "stack",
-                 "name": i.resource.name if i.resource else "", "outcome": i.outcome,
-                 "error": i.error} for i in items]  # fmt: skip
 
     if not items:
         if as_json:
@@ -332,14 +328,26 @@ def down(
         else:
             err.print("nothing to tear down")
         return
-    if dry_run or not as_json:
-        for row in listing(False):
-            err.print(
-                f"  {row['lab']} ({row['target']}, {row['engineer']}): {row['kind']} {row['name']}"
-            )
+    _teardown(items, yes=yes, dry_run=dry_run, as_json=as_json, endpoints_only=endpoints_only)
+
+
+def _teardown(items: list[Any], *, yes: bool, dry_run: bool, as_json: bool,
+              endpoints_only: bool) -> None:  # fmt: skip
+    """List, confirm (default No), tear down, report: shared by `down` and `cost enforce`."""
+    from labctl import orchestrator
+
+    def listing() -> list[dict[str, Any]]:
+        return [{"lab": i.run.lab, "engineer": i.run.engineer, "target": i.run.target,
+                 "run": i.run.id, "kind": i.resource.kind, "name": i.resource.name,
+                 "outcome": i.outcome, "error": i.error} for i in items]  # fmt: skip
+
+    for row in listing():
+        err.print(
+            f"  {row['lab']} ({row['target']}, {row['engineer']}): {row['kind']} {row['name']}"
+        )
     if dry_run:
         if as_json:
-            _print_json({"status": "dry-run", "items": listing(False)})
+            _print_json({"status": "dry-run", "items": listing()})
         return
     if not yes:
         if not sys.stdin.isatty():
@@ -351,9 +359,28 @@ def down(
     finally:
         if as_json:
             failed = any(i.outcome == "failed" for i in items)
-            _print_json({"status": "partial" if failed else "ok", "items": listing(True)})
+            _print_json({"status": "partial" if failed else "ok", "items": listing()})
     if not as_json:
         out.print(f"[green]down[/]: {len(items)} resource(s) deleted")
+
+
+@app.command()
+def doctor(as_json: JsonOpt = False) -> None:
+    """Check terraform, the ledger and each cloud's credentials; each line says what to do."""
+    from labctl import doctor as doctor_mod
+
+    checks = doctor_mod.run()
+    if as_json:
+        _print_json([c.to_dict() for c in checks])
+    else:
+        for c in checks:
+            mark = (
+                "[green]ok[/]  " if c.ok else ("[red]FAIL[/]" if c.required else "[yellow]warn[/]")
+            )
+            out.print(f"{mark} {c.area}: ", end="")
+            out.print(c.detail, markup=False)
+    if any(c.required and not c.ok for c in checks):
+        raise typer.Exit(ExitCode.ERROR)
 
 
 # --- prices -------------------------------------------------------------------------------------
@@ -380,6 +407,58 @@ def prices_show(
         table.add_row(*(str(r[c]) for c in ("cloud", "usage", "region", "instance_type",
                                              "usd_per_hour", "unit", "as_of")))  # fmt: skip
     out.print(table)
+
+
+# --- cost ---------------------------------------------------------------------------------------
+
+
+@cost_app.command("report")
+def cost_report(
+    engineer: Annotated[str | None, typer.Option(help="Only this engineer.")] = None,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month).")] = None,
+    as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV, one row per lab.")] = False,
+    html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML page.")] = None,
+) -> None:
+    """Spend per engineer vs budget: spent, burn, forecast, percent and alert level."""
+    from labctl import cost, reports
+    from labctl.ledger import Ledger
+
+    if month and not _is_month(month):
+        raise UsageError(f"--month {month}: expected YYYY-MM")
+    data = cost.report(Ledger(), _catalog(), month=month, engineer=engineer)
+    if html:
+        html.write_text(reports.html(data), encoding="utf-8")
+        err.print(f"wrote {html}")
+    if as_json:
+        _print_json(data)
+    elif as_csv:
+        sys.stdout.write(reports.csv_text(data))
+    elif not html:
+        reports.print_report(out, data)
+
+
+@cost_app.command("enforce")
+def cost_enforce(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go.")] = False,
+) -> None:
+    """For cron: tear down what engineers at 100% of budget run, and endpoints past autostop."""
+    from labctl import orchestrator
+
+    items, reasons = orchestrator.enforcement_plan(catalog=_state["catalog"])
+    if not items:
+        err.print("nothing to enforce")
+        return
+    for reason in reasons:
+        err.print(f"[yellow]enforce[/] {reason}")
+    _teardown(items, yes=yes, dry_run=dry_run, as_json=False, endpoints_only=False)
+
+
+def _is_month(text: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text))
 
 
 # --- entry point --------------------------------------------------------------------------------

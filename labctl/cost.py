@@ -352,3 +352,115 @@ def record_budget_events(ledger: Ledger, run: Run, check: BudgetCheck) -> None:
             run=run,
             threshold=threshold,
         )
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+LEVELS = ("ok", "50", "75", "100")
+
+
+def _seconds(dialect: str, lo: Any, hi: Any) -> Any:
+    """SQL for (hi - lo) in seconds, on SQLite and PostgreSQL."""
+    from sqlalchemy import func
+
+    if dialect == "sqlite":
+        return (func.julianday(hi) - func.julianday(lo)) * 86400.0
+    return func.extract("epoch", hi - lo)
+
+
+def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -> list[Any]:
+    """Per (engineer, lab, target): closed and running cost, burn and resource counts, in SQL."""
+    from sqlalchemy import and_, case, func, literal, or_, select
+
+    dialect = ledger.engine.dialect.name
+    least = func.min if dialect == "sqlite" else func.least
+    greatest = func.max if dialect == "sqlite" else func.greatest
+    r = Resource
+    cap = min(end, now)
+    rate = r.price_per_hour * r.instance_count
+    lo = greatest(r.started_at, literal(start))
+    hi = least(func.coalesce(r.stopped_at, literal(cap)), literal(cap))
+    interval_hours = greatest(_seconds(dialect, lo, hi), 0.0) / 3600.0
+    billed = case(
+        (r.billable_seconds.is_not(None),
+         case((and_(r.started_at >= start, r.started_at < end), r.billable_seconds / 3600.0),
+              else_=0.0)),
+        else_=interval_hours,
+    )  # fmt: skip
+    cost = func.coalesce(rate * billed, 0.0)
+    is_open = r.stopped_at.is_(None)
+    q = (
+        select(
+            r.engineer,
+            r.lab,
+            r.target,
+            func.sum(case((is_open, 0.0), else_=cost)).label("closed"),
+            func.sum(case((is_open, cost), else_=0.0)).label("running"),
+            func.sum(case((is_open, func.coalesce(rate, 0.0)), else_=0.0)).label("burn"),
+            func.sum(case((r.price_per_hour.is_(None), 1), else_=0)).label("unpriced"),
+            func.count().label("resources"),
+        )
+        .where(r.started_at < end, or_(is_open, r.stopped_at >= start))
+        .group_by(r.engineer, r.lab, r.target)
+    )
+    with ledger.session() as s:
+        return list(s.execute(q))
+
+
+def _blank(engineer: str) -> dict[str, Any]:
+    return {"engineer": engineer, "closed_usd": 0.0, "running_usd": 0.0, "burn_usd_per_hour": 0.0,
+            "local_equivalent_usd": 0.0, "labs": []}  # fmt: skip
+
+
+def report(
+    ledger: Ledger, cat: Catalog | None, *, month: str | None = None,
+    engineer: str | None = None, now: datetime | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Spend per engineer against the budget for a month, with a per-lab breakdown."""
+    now = now or utcnow()
+    start, end = month_bounds(month, now)
+    t = team(cat)
+    current = start <= now < end
+    hours_left = max((end - now).total_seconds(), 0) / 3600 if current else 0.0
+    people: dict[str, dict[str, Any]] = {}
+    unpriced = 0
+    for row in _spend_rows(ledger, start, end, now):
+        if engineer and row.engineer != engineer:
+            continue
+        p = people.setdefault(row.engineer, _blank(row.engineer))
+        spent = (row.closed or 0) + (row.running or 0)
+        local = row.target == "local"
+        p["labs"].append({"lab": row.lab, "target": row.target, "resources": row.resources,
+                          "spent_usd": 0.0 if local else round(spent, 4),
+                          "cloud_equivalent_usd": round(spent, 4) if local else None})  # fmt: skip
+        if local:
+            p["local_equivalent_usd"] += spent
+            continue
+        p["closed_usd"] += row.closed or 0
+        p["running_usd"] += row.running or 0
+        p["burn_usd_per_hour"] += (row.burn or 0) if current else 0
+        unpriced += row.unpriced or 0
+    if engineer and engineer not in people:
+        people[engineer] = _blank(engineer)
+    entries = []
+    for name in sorted(people):
+        p = people[name]
+        budget = t.budget_for(name)
+        spent = p["closed_usd"] + p["running_usd"]
+        percent = spent / budget * 100 if budget else 0.0
+        crossed = [th for th in sorted(t.alert_thresholds) if percent >= th]
+        entries.append({
+            **{k: round(v, 4) if isinstance(v, float) else v for k, v in p.items()},
+            "budget_usd": budget,
+            "spent_usd": round(spent, 4),
+            "forecast_usd": round(spent + p["burn_usd_per_hour"] * hours_left, 4),
+            "percent": round(percent, 2),
+            "level": str(crossed[-1]) if crossed else "ok",
+        })  # fmt: skip
+    return {
+        "month": f"{start:%Y-%m}",
+        "engineers": entries,
+        "total_budget_usd": round(sum(e["budget_usd"] for e in entries), 4),
+        "total_spent_usd": round(sum(e["spent_usd"] for e in entries), 4),
+        "unpriced_resources": unpriced,
+    }

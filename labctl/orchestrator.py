@@ -245,8 +245,12 @@ def _apply(backend: Backend, ctx: Context) -> dict[str, Any]:
         ctx.run, kind="stack", name=f"terraform:{backend.name}", provider_id=str(directory)
     )
     with ctx.reporter.task(f"terraform apply ({backend.name})"):
-        stack = Stack(directory, offline_plugins=backend.offline_plugins)
-        stack.init()
+        try:
+            stack = Stack(directory, offline_plugins=backend.offline_plugins)
+            stack.init()
+        except LabctlError:
+            ctx.ledger.close_resource(res.id, status="not-created")  # init creates nothing
+            raise
         outputs = stack.apply()
     ctx.ledger.update_resource(res.id, status="running", attrs={"outputs": outputs})
     return outputs
@@ -412,3 +416,32 @@ def endpoint_of(lab_name: str, *, engineer: str) -> tuple[Backend, Resource]:
         f"lab '{lab_name}' has no endpoint up for {engineer}",
         hint=f"`labctl up {lab_name}` deploys one; `labctl status` shows what is up",
     )
+
+
+def enforcement_plan(*, catalog: str | None) -> tuple[list[DownItem], list[str]]:
+    """What `cost enforce` tears down: everything of engineers at or over 100% of their budget,
+    and endpoints past their `--autostop`. Returns the items and why each group is there."""
+    cat = catalog_mod.load(catalog)
+    ledger = Ledger()
+    now = utcnow()
+    items: list[DownItem] = []
+    reasons: list[str] = []
+    seen: set[str] = set()
+    for entry in cost.report(ledger, cat, now=now)["engineers"]:
+        if entry["level"] == "100":
+            found = teardown_plan(engineer=entry["engineer"], lab_name=None)
+            items += found
+            seen |= {i.resource.id for i in found if i.resource}
+            reasons.append(f"{entry['engineer']}: ${entry['spent_usd']:,.2f} of "
+                           f"${entry['budget_usd']:,.2f} ({entry['percent']:.0f}%)")  # fmt: skip
+    for run in ledger.active_runs():
+        if run.autostop_at and run.autostop_at <= now:
+            found = [i for i in teardown_plan(engineer=run.engineer, lab_name=run.lab,
+                                              target=run.target, endpoints_only=True)
+                     if i.resource and i.resource.id not in seen]  # fmt: skip
+            if found:
+                items += found
+                reasons.append(
+                    f"{run.lab} ({run.engineer}): past its autostop {run.autostop_at:%H:%M}"
+                )
+    return items, reasons

@@ -1,0 +1,73 @@
+"""The local target's figures: `up churn-pipeline` wall time, endpoint latency, `down` time.
+
+python bench/local_up.py [--rows 100000] [--trials 20] [--requests 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from shutil import which
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=1000)
+    args = parser.parse_args()
+    labctl = which("labctl") or "labctl"
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "LABCTL_HOME": home, "LABCTL_ENGINEER": "bench"}
+
+        def run(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([labctl, *argv], env=env, capture_output=True, text=True,
+                                  check=True)  # fmt: skip
+
+        start = time.perf_counter()
+        up = run("up", "churn-pipeline", "--rows", str(args.rows), "--trials", str(args.trials),
+                 "--json")  # fmt: skip
+        up_s = time.perf_counter() - start
+        steps = json.loads(up.stdout)["steps"]
+        print(f"up churn-pipeline ({args.rows:,} rows, {args.trials} trials): {up_s:.1f} s wall")
+        for name, res in steps.items():
+            if res.get("metrics"):
+                print(f"  {name}: {res['metrics']}")
+
+        status = json.loads(run("status", "--json").stdout)
+        url = next(r["url"] for s in status for r in s["resources"] if r["kind"] == "endpoint")
+        schema = json.loads(next(Path(home).glob("workspaces/*/*/local/bucket/data/*/schema.json"))
+                            .read_text())  # fmt: skip
+        row = ",".join("1" for _ in schema["features"]).encode()
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port))
+        latencies = []
+        for _ in range(args.requests):
+            t = time.perf_counter()
+            conn.request("POST", "/invocations", body=row,
+                         headers={"Content-Type": "text/csv", "Accept": "text/csv"})  # fmt: skip
+            response = conn.getresponse()
+            response.read()
+            latencies.append((time.perf_counter() - t) * 1000)
+            assert response.status == 200
+        latencies.sort()
+        p99 = latencies[int(len(latencies) * 0.99) - 1]
+        print(
+            f"endpoint single-record latency over {args.requests} keep-alive requests: "
+            f"p50 {statistics.median(latencies):.2f} ms, p99 {p99:.2f} ms"
+        )
+
+        start = time.perf_counter()
+        run("down", "--all", "--yes")
+        print(f"down --all: {time.perf_counter() - start:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

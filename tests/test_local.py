@@ -1,0 +1,155 @@
+"""The embedded local target end to end: real terraform, real training, a real model server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.local, pytest.mark.slow]
+
+
+def token_processes() -> list[str]:
+    """Command lines of processes labctl started (they carry -X labctl_token=...)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(part.startswith(b"labctl_token=") for part in cmd):
+                stat = (entry / "stat").read_text()
+                if ") Z" not in stat:
+                    found.append(b" ".join(cmd).decode(errors="replace"))
+    return found
+
+
+def port_open(url: str) -> bool:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def terraform_state(home: Path) -> list[str]:
+    states = list(home.glob("workspaces/*/*/local/tf/terraform.tfstate"))
+    resources = []
+    for state in states:
+        resources += json.loads(state.read_text()).get("resources", [])
+    return resources
+
+
+def endpoint_url(cli) -> str:
+    status = cli("status", "--json")
+    assert status.code == 0, status.stderr
+    urls = [r["url"] for run in status.json() for r in run["resources"] if r["kind"] == "endpoint"]
+    assert len(urls) == 1, status.stdout
+    return urls[0]
+
+
+def test_churn_pipeline_up_invoke_down(cli, home):
+    up = cli("up", "churn-pipeline", "--rows", "3000", "--trials", "4")
+    assert up.code == 0, up.stderr + up.stdout
+    url = endpoint_url(cli)
+    runs = cli("status", "--json").json()
+    assert runs[0]["lab"] == "churn-pipeline" and runs[0]["target"] == "local"
+    assert runs[0]["cloud_equivalent"] is True and runs[0]["burn_usd_per_hour"] > 0
+    assert runs[0]["metrics"]["train"]["validation:auc"] > 0.7
+
+    schema_file = next(home.glob("workspaces/*/churn-pipeline/local/bucket/data/*/schema.json"))
+    schema = json.loads(schema_file.read_text())
+    row = ",".join(["0"] * len(schema["features"]))
+    request = urllib.request.Request(f"{url}/invocations", data=row.encode(), method="POST",
+                                     headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert 0.0 <= float(response.read().decode().strip()) <= 1.0
+    invoked = cli("invoke", "churn-pipeline", input=row + "\n" + row + "\n")
+    assert invoked.code == 0, invoked.stderr
+    assert len(json.loads(invoked.stdout)["predictions"]) == 2
+
+    again = cli("up", "churn-pipeline")
+    assert again.code == 3 and "already up" in again.stderr
+
+    dry = cli("down", "--all", "--dry-run")
+    assert dry.code == 0 and "endpoint" in dry.stderr and port_open(url)
+    refused = cli("down", "--all")  # no tty, no --yes: refuse rather than guess
+    assert refused.code == 2 and port_open(url)
+
+    down = cli("down", "--all", "--yes")
+    assert down.code == 0, down.stderr
+    assert not port_open(url)
+    assert token_processes() == []
+    assert terraform_state(home) == []
+    assert not list(home.glob("workspaces/*/churn-pipeline/local/bucket"))
+    second = cli("down", "--all", "--yes")
+    assert second.code == 0 and "nothing to tear down" in second.stderr
+    assert cli("status", "--json").json() == []
+
+
+@pytest.mark.parametrize("lab", ["fraud-detection", "document-classification"])
+def test_other_specialty_labs_run_locally(cli, home, lab):
+    up = cli("up", lab, "--rows", "3000", "--trials", "3", "--json")
+    assert up.code == 0, up.stderr
+    result = up.json()
+    kinds = {s["kind"] for s in json.loads(cli("show", lab, "--json").stdout)["steps"]}
+    if "batch" in kinds:
+        batch = next(v for v in result["steps"].values() if "records" in v)
+        assert batch["records"] > 0 and list(Path(batch["output"]).glob("*.out"))
+    assert endpoint_url(cli).startswith("http://127.0.0.1:")
+    assert cli("down", lab, "--yes").code == 0
+    assert token_processes() == []
+
+
+def start_up(home: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "labctl", "up", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+
+
+def wait_for(predicate, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def tuning_started(home: Path) -> bool:
+    """A tuning trial's job folder exists (trial jobs end in a 3-digit trial number)."""
+    return any(re.search(r"-\d{3}$", p.name)
+               for p in home.glob("workspaces/*/churn-pipeline/local/jobs/*"))
+
+
+def deploying(home: Path) -> bool:
+    return any(home.glob("workspaces/*/churn-pipeline/local/endpoints/*/server.log"))
+
+
+@pytest.mark.parametrize(("sig", "phase"), [(signal.SIGINT, "tune"), (signal.SIGKILL, "tune"),
+                                            (signal.SIGINT, "deploy"), (signal.SIGKILL, "deploy")])
+def test_killed_up_then_down_leaves_nothing(cli, home, sig, phase):
+    proc = start_up(home, "churn-pipeline", "--rows", "20000", "--trials", "12")
+    try:
+        wait_for(lambda: tuning_started(home) if phase == "tune" else deploying(home))
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, proc.stderr.read().decode()
+    down = cli("down", "churn-pipeline", "--yes")
+    assert down.code == 0, down.stderr
+    wait_for(lambda: token_processes() == [], timeout=10)
+    assert terraform_state(home) == []
+    assert not list(home.glob("workspaces/*/churn-pipeline/local/bucket"))
+    assert cli("status", "--json").json() == []
