@@ -470,8 +470,6 @@ def _interrupt(signum: int, _frame: Any) -> None:
 
 def main() -> None:
     """Run the app; turn every error into one message and a meaningful exit code."""
-    import click
-
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = app(standalone_mode=False)
@@ -484,12 +482,15 @@ def main() -> None:
             err.print("[dim]hint:[/] ", end="")
             err.print(exc.hint, markup=False)
         sys.exit(int(exc.exit_code))
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
         err.print("interrupted")
         sys.exit(ExitCode.INTERRUPTED)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(ExitCode.USAGE)
+    except typer.TyperException as exc:  # the parser's usage errors
+        show = getattr(exc, "show", None)
+        show() if show else err.print(exc.message, markup=False)
+        sys.exit(ExitCode.USAGE if exc.exit_code == 2 else ExitCode.ERROR)
     except KeyboardInterrupt:
         err.print("\n[yellow]interrupted[/]: what was started is in the ledger; "
                   "`labctl status` shows it, `labctl down LAB` removes it")  # fmt: skip

@@ -29,6 +29,64 @@ def _scores(forest: Any, x: np.ndarray) -> np.ndarray:
     return -forest.score_samples(x)
 
 
+def flatten_forest(forest: Any) -> dict[str, Any]:
+    """The fitted IsolationForest as padded numpy arrays, for `flat_scores`.
+
+    sklearn scores a request tree by tree through joblib (~10 ms for one row); walking all trees
+    at once, one level per numpy step, gives the same scores in well under a millisecond.
+    """
+    from sklearn.ensemble._iforest import _average_path_length
+
+    trees = [est.tree_ for est in forest.estimators_]
+    width = max(t.node_count for t in trees)
+    shape = (len(trees), width)
+    left = np.full(shape, -1, dtype=np.int64)
+    right = np.full(shape, -1, dtype=np.int64)
+    feature = np.zeros(shape, dtype=np.int64)
+    threshold = np.zeros(shape, dtype=np.float64)
+    leaf_value = np.zeros(shape, dtype=np.float64)
+    for i, (tree, features) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
+        n = tree.node_count
+        left[i, :n] = tree.children_left
+        right[i, :n] = tree.children_right
+        feature[i, :n] = np.asarray(features)[np.maximum(tree.feature, 0)]
+        threshold[i, :n] = tree.threshold
+        leaf_value[i, :n] = (
+            forest._decision_path_lengths[i] + forest._average_path_length_per_tree[i] - 1.0
+        )
+    denominator = len(trees) * float(_average_path_length([forest._max_samples])[0])
+    return {
+        "left": left,
+        "right": right,
+        "feature": feature,
+        "threshold": threshold,
+        "leaf_value": leaf_value,
+        "denominator": denominator,
+        "depth": max(est.get_depth() for est in forest.estimators_),
+    }
+
+
+def flat_scores(flat: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Anomaly scores in (0, 1] (higher = more anomalous), identical to sklearn's."""
+    x = np.asarray(x, dtype=np.float32)
+    n_trees = flat["left"].shape[0]
+    trees = np.arange(n_trees)[None, :]
+    rows = np.arange(len(x))[:, None]
+    node = np.zeros((len(x), n_trees), dtype=np.int64)
+    for _ in range(flat["depth"]):
+        lft = flat["left"][trees, node]
+        inner = lft >= 0
+        if not inner.any():
+            break
+        value = x[rows, flat["feature"][trees, node]]
+        go_left = value <= flat["threshold"][trees, node]
+        node = np.where(inner, np.where(go_left, lft, flat["right"][trees, node]), node)
+    depths = flat["leaf_value"][trees, node].sum(axis=1)
+    if flat["denominator"] == 0:
+        return np.ones(len(x))
+    return 2.0 ** (-depths / flat["denominator"])
+
+
 def train() -> None:
     """Fit the forest, pick the threshold, evaluate on validation, save model/model.joblib."""
     from sklearn.ensemble import IsolationForest
@@ -85,9 +143,9 @@ def train() -> None:
 
 
 def model_fn(model_dir: str) -> dict[str, Any]:
-    """Load model/model.joblib: {"forest", "threshold", "feature_dim"}."""
+    """Load model/model.joblib: {"forest", "threshold", "feature_dim"} (+ "flat" for speed)."""
     model = joblib.load(Path(model_dir) / MODEL_FILE)
-    model["forest"].n_jobs = 1
+    model["flat"] = flatten_forest(model["forest"])
     return model
 
 
@@ -99,6 +157,8 @@ def input_fn(body: bytes, content_type: str) -> np.ndarray:
 def predict_fn(data: np.ndarray, model: dict[str, Any]) -> np.ndarray:
     """An anomaly score per row; higher = more anomalous."""
     contract.check_width(data, model["feature_dim"])
+    if "flat" in model:
+        return flat_scores(model["flat"], data)
     return _scores(model["forest"], data)
 
 

@@ -116,7 +116,10 @@ def input_fn(body: bytes, content_type: str) -> dict[str, Any]:
         except json.JSONDecodeError as exc:
             raise ValueError(f"payload is not valid JSON: {exc}") from None
         if isinstance(data, dict):
-            k = int((data.get("configuration") or {}).get("k", 1))
+            try:
+                k = int((data.get("configuration") or {}).get("k", 1))
+            except (TypeError, ValueError, AttributeError):
+                raise ValueError("configuration.k must be an integer") from None
             data = data.get("instances")
         if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
             raise ValueError('JSON payload must be {"instances": ["text", ...]}')
