@@ -409,6 +409,27 @@ def prices_show(
     out.print(table)
 
 
+@prices_app.command("refresh")
+def prices_refresh() -> None:
+    """Rebuild the AWS prices from the AWS Price List API (needs credentials); on failure the
+    catalog in use is kept. The refreshed copy lives in $LABCTL_HOME/prices.csv."""
+    import shutil
+    import tempfile
+
+    from labctl import paths
+    from labctl.prices import refresh_aws, refreshed_path
+
+    target = refreshed_path()
+    source = target if target.is_file() else paths.data_file("prices.csv")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        staging = Path(tmp) / "prices.csv"
+        shutil.copyfile(source, staging)
+        written = refresh_aws(staging)  # raises, keeping the catalog, when AWS is unreachable
+        staging.replace(target)
+    err.print(f"wrote {written} AWS prices to {target}")
+
+
 # --- cost ---------------------------------------------------------------------------------------
 
 

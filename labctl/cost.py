@@ -283,12 +283,13 @@ class BudgetCheck:
     spent_usd: float
     estimate_usd: float
     thresholds: list[int]
+    reserved_usd: float = 0.0  # estimates of this engineer's runs still starting
     forced: bool = False
     crossed: list[int] = field(default_factory=list)  # thresholds this run crosses
 
     @property
     def after_usd(self) -> float:
-        return round(self.spent_usd + self.estimate_usd, 4)
+        return round(self.spent_usd + self.reserved_usd + self.estimate_usd, 4)
 
     @property
     def over(self) -> bool:
@@ -318,14 +319,19 @@ def check_budget(
     """Refuse (BudgetRefused, exit 3) when month-to-date spend + the estimate passes the budget."""
     t = team(cat)
     spent = spent_this_month(ledger, engineer)
-    check = BudgetCheck(engineer, t.budget_for(engineer), spent, estimate_usd, t.alert_thresholds)
+    reserved = sum(r.estimate_usd or 0 for r in ledger.active_runs(engineer=engineer)
+                   if r.status == "starting" and r.target != "local")  # fmt: skip
+    check = BudgetCheck(engineer, t.budget_for(engineer), spent, estimate_usd, t.alert_thresholds,
+                        reserved_usd=round(reserved, 4))  # fmt: skip
     if check.budget_usd > 0:
-        before, after = spent / check.budget_usd * 100, check.after_usd / check.budget_usd * 100
+        before = (spent + reserved) / check.budget_usd * 100
+        after = check.after_usd / check.budget_usd * 100
         check.crossed = [p for p in t.alert_thresholds if before < p <= after]
     if check.over and estimate_usd > 0:
         if not force:
+            starting = f" + ${reserved:,.2f} for runs starting now" if reserved else ""
             raise BudgetRefused(
-                f"{engineer}: spent ${spent:,.2f} this month + this lab's estimate "
+                f"{engineer}: spent ${spent:,.2f} this month{starting} + this lab's estimate "
                 f"${estimate_usd:,.2f} = ${check.after_usd:,.2f}, over the budget of "
                 f"${check.budget_usd:,.2f}",
                 hint="tear something down (`labctl status`), ask for a higher budget, "
@@ -333,6 +339,20 @@ def check_budget(
             )
         check.forced = True
     return check
+
+
+def reserve(
+    ledger: Ledger, cat: Catalog, *, engineer: str, estimate_usd: float, force: bool = False,
+    **run_fields: Any,
+) -> tuple[BudgetCheck, Run]:  # fmt: skip
+    """Check the budget and record the run as one step under the engineer's lock, so two
+    concurrent `up`s cannot both squeeze under one budget (the first one's estimate counts
+    for the second while it is starting)."""
+    with ledger.engineer_lock(engineer):
+        check = check_budget(ledger, cat, engineer, estimate_usd, force=force)
+        run = ledger.start_run(engineer=engineer, estimate_usd=estimate_usd, **run_fields)
+    record_budget_events(ledger, run, check)
+    return check, run
 
 
 def record_budget_events(ledger: Ledger, run: Run, check: BudgetCheck) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from labctl import paths
 from labctl.errors import LabctlError
 
-HEAD = "0001"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
+HEAD = "0002"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
 
 
 def utcnow() -> datetime:
@@ -117,13 +117,13 @@ class Resource(Base):
         return self.price_per_hour * self.instance_count * self.hours(now)
 
 
-# Teardown order: endpoints first, then jobs, then everything else (DESIGN.md).
+# Teardown order: what hangs on an endpoint, endpoints, then jobs, then the rest (DESIGN.md).
 RESOURCE_KINDS = (
+    "monitoring-schedule",
+    "scaling-policy",
     "endpoint",
     "endpoint-config",
     "model",
-    "scaling-policy",
-    "monitoring-schedule",
     "tuning-job",
     "training-job",
     "batch-job",
@@ -149,6 +149,14 @@ class Event(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class EngineerLock(Base):
+    """One row per engineer, locked (SELECT ... FOR UPDATE) while a budget check reserves a run."""
+
+    __tablename__ = "engineer_locks"
+
+    engineer: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
 class Ledger:
     """Short transactions over one engine. Use `Ledger()` for the configured database."""
 
@@ -170,6 +178,32 @@ class Ledger:
     def session(self) -> Iterator[Session]:
         with self._session.begin() as s:
             yield s
+
+    @contextmanager
+    def engineer_lock(self, engineer: str) -> Iterator[None]:
+        """Serialise budget checks of one engineer across processes and machines.
+
+        Design choice: on PostgreSQL a row lock held for the block (a team's shared ledger); on
+        SQLite, which lives on one machine, an exclusive file lock beside LABCTL_HOME's ledger.
+        """
+        if self.engine.dialect.name == "sqlite":
+            import fcntl
+
+            folder = paths.home() / "locks"
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / f"budget-{paths.slug(engineer)}.lock", "w") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                yield
+            return
+        from sqlalchemy.dialects.postgresql import insert
+
+        with self.session() as s:
+            s.execute(insert(EngineerLock).values(engineer=engineer).on_conflict_do_nothing())
+        with self.session() as s:
+            s.execute(
+                select(EngineerLock).where(EngineerLock.engineer == engineer).with_for_update()
+            )
+            yield
 
     # --- runs ---
     def start_run(self, *, engineer: str, lab: str, target: str, workspace: str, **kw: Any) -> Run:
@@ -338,6 +372,22 @@ def _migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(paths.PACKAGE_DIR / "migrations"))
-    with engine.begin() as conn:
+    with _migration_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7154525)"))  # one migrator at a time
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, "head")  # a no-op when another process got there first
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """SQLite: an exclusive lock on a file beside the database while it is migrated."""
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield

@@ -183,17 +183,18 @@ def up(
                 f"lab '{lab_name}' is already up on {backend.name} for {engineer}",
                 hint=f"`labctl status` shows it; `labctl down {lab_name}` tears it down",
             )
-        budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=force)
-        run = ledger.start_run(
+        budget, run = cost.reserve(
+            ledger,
+            cat,
             engineer=engineer,
+            estimate_usd=estimate.total_usd,
+            force=force,
             lab=lab_name,
             target=backend.name,
             workspace=str(ws),
             region=backend.region,
-            estimate_usd=estimate.total_usd,
             autostop_at=utcnow() + timedelta(seconds=autostop) if autostop else None,
         )
-        cost.record_budget_events(ledger, run, budget)
         ctx = Context(
             ledger=ledger,
             run=run,
@@ -230,8 +231,10 @@ def _failed(ledger: Ledger, run: Run, lab_name: str, exc: LabctlError) -> None:
     ledger.update_run(run.id, status="failed")
     ledger.event("failed", exc.message, run=run)
     left = ledger.open_resources(run.id)
-    if left and not exc.hint:
-        exc.hint = f"{len(left)} resource(s) are still up: `labctl down {lab_name}` removes them"
+    down = f"`labctl down {lab_name}`"
+    if left and down not in (exc.hint or ""):
+        note = f"{len(left)} resource(s) are still up: {down} removes them"
+        exc.hint = f"{exc.hint}; {note}" if exc.hint else note
 
 
 def _apply(backend: Backend, ctx: Context) -> dict[str, Any]:

@@ -167,8 +167,13 @@ def test_any_damage_is_a_catalog_error_or_valid(line, junk):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(st.sampled_from(["title", "kind", "name", "rows", "bogus", "generator"]),
-                       st.one_of(st.integers(), st.text(max_size=5), st.none()), max_size=4))
+@given(
+    st.dictionaries(
+        st.sampled_from(["title", "kind", "name", "rows", "bogus", "generator"]),
+        st.one_of(st.integers(), st.text(max_size=5), st.none()),
+        max_size=4,
+    )
+)
 def test_random_steps_never_crash(step):
     doc = yaml.safe_load(GOOD)
     doc["labs"]["lab-one"]["steps"].append(step)
@@ -178,8 +183,10 @@ def test_random_steps_never_crash(step):
         assert "labs.yaml:" in exc.message
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("2h", 7200), ("1h30m", 5400), ("45m", 2700),
-                                                 (90, 90), ("1d", 86400), ("10s", 10)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("2h", 7200), ("1h30m", 5400), ("45m", 2700), (90, 90), ("1d", 86400), ("10s", 10)],
+)
 def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 

@@ -18,17 +18,19 @@ def at(text: str) -> datetime:
 
 
 @pytest.fixture
-def ledger(home, tmp_path, monkeypatch):
+def ledger(db, tmp_path, monkeypatch):
     team = tmp_path / "team.yaml"
-    team.write_text("team:\n  monthly_budget_usd: 300\n  engineers:\n"
-                    "    ana: {monthly_budget_usd: 10}\n")
+    team.write_text(
+        "team:\n  monthly_budget_usd: 300\n  engineers:\n    ana: {monthly_budget_usd: 10}\n"
+    )
     monkeypatch.setenv("LABCTL_TEAM", str(team))
     led = Ledger()
 
     def add(engineer, target, kind, price, count, start, stop=None, billable=None, spot=False):
         run = led.start_run(engineer=engineer, lab=f"lab-{kind}", target=target, workspace="/w")
-        res = led.add_resource(run, kind=kind, name=kind, price_per_hour=price,
-                               instance_count=count, spot=spot)
+        res = led.add_resource(
+            run, kind=kind, name=kind, price_per_hour=price, instance_count=count, spot=spot
+        )
         led.update_resource(res.id, started_at=at(start))
         if stop:
             led.close_resource(res.id, stopped_at=at(stop), billable_seconds=billable)
@@ -38,8 +40,9 @@ def ledger(home, tmp_path, monkeypatch):
     add("ana", "aws", "model", 1.0, 2, "2026-10-31T20:00", "2026-11-01T04:00")  # 4 h in Nov
     add("ana", "aws", "batch-job", 5.0, 1, "2026-10-10T00:00", "2026-10-11T00:00")  # October
     add("bob", "local", "endpoint", 0.115, 1, "2026-11-20T02:00")  # $0, 1.15 equivalent
-    add("bob", "aws", "tuning-job", 3.825, 2, "2026-11-05T00:00", "2026-11-05T03:00", 600,
-        spot=True)
+    add(
+        "bob", "aws", "tuning-job", 3.825, 2, "2026-11-05T00:00", "2026-11-05T03:00", 600, spot=True
+    )
     add("carol", "gcp", "training-job", 1.0, 1, "2026-10-31T23:00", "2026-11-01T02:00", 7200)
     add("dave", "aws", "endpoint", None, 1, "2026-11-20T02:00")  # unpriced
     return led
@@ -94,3 +97,40 @@ def test_estimate_prices_every_step_of_churn_on_aws():
     assert e.total_usd > 0 and not [u for u in e.unpriced if "train" in u]
     local = cost.estimate(lab, "local", None, PriceBook.load())
     assert local.total_usd == 0 and local.equivalent_usd == pytest.approx(e.equivalent_usd)
+
+
+def test_concurrent_ups_cannot_both_squeeze_under_one_budget(db, tmp_path, monkeypatch):
+    """Two engineers' sessions racing for the last $30 of a $50 budget: exactly one wins."""
+    import threading
+
+    team = tmp_path / "team50.yaml"
+    team.write_text("team:\n  monthly_budget_usd: 50\n")
+    monkeypatch.setenv("LABCTL_TEAM", str(team))
+    cat = catalog.load()
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def attempt() -> None:
+        ledger = Ledger()
+        barrier.wait()
+        try:
+            cost.reserve(
+                ledger,
+                cat,
+                engineer="erin",
+                estimate_usd=30.0,
+                lab="churn-pipeline",
+                target="aws",
+                workspace="/w",
+            )
+            outcomes.append("up")
+        except BudgetRefused:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["refused", "refused", "refused", "up"]
+    assert len(Ledger().active_runs(engineer="erin")) == 1

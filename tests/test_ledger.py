@@ -17,11 +17,17 @@ def test_head_matches_the_migration_scripts():
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD
 
 
-def test_resource_is_open_until_closed_and_costs_its_interval(home):
+def test_resource_is_open_until_closed_and_costs_its_interval(db):
     ledger = Ledger()
     run = ledger.start_run(engineer="ana", lab="churn-pipeline", target="aws", workspace="/w")
-    res = ledger.add_resource(run, kind="endpoint", name="ep", instance_type="ml.m5.large",
-                              instance_count=2, price_per_hour=0.115)
+    res = ledger.add_resource(
+        run,
+        kind="endpoint",
+        name="ep",
+        instance_type="ml.m5.large",
+        instance_count=2,
+        price_per_hour=0.115,
+    )
     assert [r.id for r in ledger.open_resources(run.id)] == [res.id]
     start = utcnow() - timedelta(hours=3)
     ledger.update_resource(res.id, started_at=start)
@@ -33,7 +39,7 @@ def test_resource_is_open_until_closed_and_costs_its_interval(home):
     assert ledger.open_resources(run.id) == []
 
 
-def test_billable_seconds_win_over_the_interval(home):
+def test_billable_seconds_win_over_the_interval(db):
     ledger = Ledger()
     run = ledger.start_run(engineer="ana", lab="l", target="aws", workspace="/w")
     res = ledger.add_resource(run, kind="training-job", name="j", price_per_hour=0.23, spot=True)
@@ -42,6 +48,6 @@ def test_billable_seconds_win_over_the_interval(home):
     assert abs(job.cost() - 0.115) < 1e-9
 
 
-def test_reopening_a_ledger_keeps_its_rows(home):
+def test_reopening_a_ledger_keeps_its_rows(db):
     run = Ledger().start_run(engineer="ana", lab="l", target="local", workspace="/w")
     assert [r.id for r in Ledger().active_runs(engineer="ana")] == [run.id]

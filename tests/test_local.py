@@ -79,8 +79,12 @@ def test_churn_pipeline_up_invoke_down(cli, home):
     schema_file = next(home.glob("workspaces/*/churn-pipeline/local/bucket/data/*/schema.json"))
     schema = json.loads(schema_file.read_text())
     row = ",".join(["0"] * len(schema["features"]))
-    request = urllib.request.Request(f"{url}/invocations", data=row.encode(), method="POST",
-                                     headers={"Content-Type": "text/csv", "Accept": "text/csv"})
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=row.encode(),
+        method="POST",
+        headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert 0.0 <= float(response.read().decode().strip()) <= 1.0
     invoked = cli("invoke", "churn-pipeline", input=row + "\n" + row + "\n")
@@ -121,8 +125,12 @@ def test_other_specialty_labs_run_locally(cli, home, lab):
 
 
 def start_up(home: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "labctl", "up", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())
+    return subprocess.Popen(
+        [sys.executable, "-m", "labctl", "up", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+    )
 
 
 def wait_for(predicate, timeout: float = 120.0) -> None:
@@ -136,16 +144,24 @@ def wait_for(predicate, timeout: float = 120.0) -> None:
 
 def tuning_started(home: Path) -> bool:
     """A tuning trial's job folder exists (trial jobs end in a 3-digit trial number)."""
-    return any(re.search(r"-\d{3}$", p.name)
-               for p in home.glob("workspaces/*/churn-pipeline/local/jobs/*"))
+    return any(
+        re.search(r"-\d{3}$", p.name) for p in home.glob("workspaces/*/churn-pipeline/local/jobs/*")
+    )
 
 
 def deploying(home: Path) -> bool:
     return any(home.glob("workspaces/*/churn-pipeline/local/endpoints/*/server.log"))
 
 
-@pytest.mark.parametrize(("sig", "phase"), [(signal.SIGINT, "tune"), (signal.SIGKILL, "tune"),
-                                            (signal.SIGINT, "deploy"), (signal.SIGKILL, "deploy")])
+@pytest.mark.parametrize(
+    ("sig", "phase"),
+    [
+        (signal.SIGINT, "tune"),
+        (signal.SIGKILL, "tune"),
+        (signal.SIGINT, "deploy"),
+        (signal.SIGKILL, "deploy"),
+    ],
+)
 def test_killed_up_then_down_leaves_nothing(cli, home, sig, phase):
     proc = start_up(home, "churn-pipeline", "--rows", "20000", "--trials", "12")
     try:

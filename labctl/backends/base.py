@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from labctl.errors import MissingExtra, Unsupported
 
 if TYPE_CHECKING:
-    from labctl.prices import PriceBook
-
     from labctl.catalog import Lab, StepBase
     from labctl.ledger import Ledger, Resource, Run
+    from labctl.prices import PriceBook
     from labctl.progress import Reporter
 
 

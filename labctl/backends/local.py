@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labctl.prices import DEFAULT_REGION
-
 from labctl import datagen
 from labctl.backends.base import Backend, Context, Finding
 from labctl.catalog import (
@@ -45,6 +43,7 @@ from labctl.catalog import (
 from labctl.entrypoints import contract
 from labctl.errors import BackendError
 from labctl.ledger import Ledger, Resource
+from labctl.prices import DEFAULT_REGION
 
 # catalog algorithm -> (entry point module, request content type, what it stands in for)
 ALGORITHMS: dict[str, tuple[str, str, str]] = {

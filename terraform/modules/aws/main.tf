@@ -12,14 +12,16 @@ locals {
   # Bucket names are global across all AWS accounts and IAM role names are global within the
   # account (not per region): a short hash of account/region/prefix keeps both unique without
   # a random provider, and stable across re-applies.
-  suffix = substr(sha1("${local.account_id}/${local.region}/${var.name_prefix}"), 0, 8)
+  # labctl slugs may contain "_", which S3 bucket names reject.
+  slug   = replace(var.name_prefix, "_", "-")
+  suffix = substr(sha1("${local.account_id}/${local.region}/${local.slug}"), 0, 8)
 
   # S3: 3-63 chars, [a-z0-9.-], must not end with "-". 63 - 1 - 8 = 54 chars of prefix.
-  bucket_name = "${trim(substr(var.name_prefix, 0, 54), "-")}-${local.suffix}"
+  bucket_name = "${trim(substr(local.slug, 0, 54), "-")}-${local.suffix}"
   # IAM role: <= 64 chars. 47 + "-sm-" + 8 = 59.
-  role_name = "${trim(substr(var.name_prefix, 0, 47), "-")}-sm-${local.suffix}"
+  role_name = "${trim(substr(local.slug, 0, 47), "-")}-sm-${local.suffix}"
   # Budgets: <= 100 chars, no ":" or "\" (name_prefix is a slug).
-  budget_name = "${trim(substr(var.name_prefix, 0, 80), "-")}-monthly"
+  budget_name = "${trim(substr(local.slug, 0, 80), "-")}-monthly"
 
   engineer_tag_value = lookup(var.tags, "labctl-engineer", var.engineer)
 
@@ -203,22 +205,25 @@ resource "aws_iam_role" "sagemaker" {
   tags = merge(var.tags, { Name = local.role_name })
 }
 
-# Maps each requested AWS-owned repository to the account that owns it in this region
-# (computed by the provider from its built-in table; no API call).
-data "aws_sagemaker_prebuilt_ecr_image" "repo" {
-  for_each        = toset(var.prebuilt_image_repositories)
-  repository_name = each.value
-}
-
 locals {
   log_group_arn_prefix = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/*"
 
+  # AWS-owned image registries are one AWS account per region, and the account differs between
+  # algorithms/frameworks (and changes as regions are added), so by default the account is left
+  # open and the grant is pinned to the repository *names* in this region; labctl picks the exact
+  # image URI. prebuilt_image_account_ids pins the accounts too. (The provider's
+  # aws_sagemaker_prebuilt_ecr_image data source is not used: it rejects repository names missing
+  # from its built-in table, e.g. sagemaker-model-monitor-analyzer.)
+  prebuilt_accounts = length(var.prebuilt_image_account_ids) > 0 ? var.prebuilt_image_account_ids : ["*"]
+
   ecr_pull_repository_arns = concat(
-    [
-      for name, img in data.aws_sagemaker_prebuilt_ecr_image.repo :
-      "arn:${local.partition}:ecr:${local.region}:${img.registry_id}:repository/${name}"
-    ],
-    ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${var.name_prefix}*"],
+    flatten([
+      for name in var.prebuilt_image_repositories : [
+        for account in local.prebuilt_accounts :
+        "arn:${local.partition}:ecr:${local.region}:${account}:repository/${name}"
+      ]
+    ]),
+    ["arn:${local.partition}:ecr:${local.region}:${local.account_id}:repository/${local.slug}*"],
     var.extra_ecr_repository_arns,
   )
 }
@@ -269,7 +274,9 @@ data "aws_iam_policy_document" "sagemaker" {
     condition {
       test     = "StringLike"
       variable = "cloudwatch:namespace"
-      values   = ["/aws/sagemaker/*"]
+      # Training/processing/endpoint metrics use "/aws/sagemaker/...", Model Monitor publishes
+      # under "aws/sagemaker/Endpoints/data-metrics" and "aws/sagemaker/ModelMonitoring/...".
+      values = ["/aws/sagemaker/*", "aws/sagemaker/*"]
     }
   }
 

@@ -25,8 +25,8 @@ variable "name_prefix" {
   description = "Lowercase slug naming this (engineer, lab, target), e.g. labctl-alice-churn-pipeline. Truncated and suffixed with a short hash to fit S3 (63) and IAM (64) name limits."
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9-]*$", var.name_prefix))
-    error_message = "The name_prefix must be a lowercase slug: [a-z0-9] followed by [a-z0-9-]."
+    condition     = can(regex("^[a-z0-9][a-z0-9_-]*$", var.name_prefix))
+    error_message = "The name_prefix must be a lowercase slug: [a-z0-9] followed by [a-z0-9_-] (underscores become hyphens in resource names)."
   }
 }
 
@@ -64,8 +64,24 @@ variable "noncurrent_version_expiry_days" {
 
 variable "prebuilt_image_repositories" {
   type        = list(string)
-  description = "AWS-owned SageMaker/Deep Learning Container ECR repositories the role may pull from (names as accepted by the aws_sagemaker_prebuilt_ecr_image data source, resolved to the owning AWS account for the current region). Use [] to grant none."
-  default     = ["sagemaker-xgboost", "sagemaker-scikit-learn", "pytorch-training", "pytorch-inference"]
+  description = "Names of the AWS-owned SageMaker algorithm / Deep Learning Container ECR repositories the role may pull from in this region (e.g. sagemaker-xgboost, blazingtext, sagemaker-model-monitor-analyzer). Use [] to grant none."
+  default     = ["sagemaker-xgboost", "sagemaker-scikit-learn"]
+
+  validation {
+    condition     = alltrue([for r in var.prebuilt_image_repositories : can(regex("^[a-z0-9][a-z0-9._/-]*$", r))])
+    error_message = "Repository names are lowercase ECR names without wildcards."
+  }
+}
+
+variable "prebuilt_image_account_ids" {
+  type        = list(string)
+  description = "Optional: the AWS-owned registry account IDs serving prebuilt_image_repositories in this region. [] (default) leaves the account open and pins the grant to the repository names in this region only."
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.prebuilt_image_account_ids : can(regex("^[0-9]{12}$", a))])
+    error_message = "Account IDs are 12 digits."
+  }
 }
 
 variable "extra_ecr_repository_arns" {

@@ -5,8 +5,8 @@ variable "engineer" {
   description = "Engineer who owns the lab (labctl slug). Names the workspace folder and the labctl-engineer cluster tag fallback."
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9-]*$", var.engineer))
-    error_message = "The engineer must be a lowercase slug ([a-z0-9-]); it becomes a workspace path segment."
+    condition     = can(regex("^[a-z0-9_][a-z0-9_-]*$", var.engineer))
+    error_message = "The engineer must be a lowercase slug ([a-z0-9_-]); it becomes a workspace path segment."
   }
 }
 

@@ -4,11 +4,13 @@ locals {
   engineer_label = lookup(local.labels, "labctl-engineer", var.engineer)
 
   # Bucket names are global: a short hash of project/prefix keeps them unique and stable.
-  suffix = substr(sha1("${var.project}/${var.name_prefix}"), 0, 8)
+  # labctl slugs may contain "_", which service-account ids reject (and bucket names discourage).
+  slug   = replace(var.name_prefix, "_", "-")
+  suffix = substr(sha1("${var.project}/${local.slug}"), 0, 8)
   # Bucket: 3-63 chars, [a-z0-9_.-], start/end alphanumeric. 54 + "-" + 8 = 63.
-  bucket_name = "${trim(substr(var.name_prefix, 0, 54), "-")}-${local.suffix}"
+  bucket_name = "${trim(substr(local.slug, 0, 54), "-")}-${local.suffix}"
   # Service account id: 6-30 chars, ^[a-z]([-a-z0-9]*[a-z0-9])$. 21 + "-" + 8 = 30.
-  sa_account_id = "${trim(substr(var.name_prefix, 0, 21), "-")}-${local.suffix}"
+  sa_account_id = "${trim(substr(local.slug, 0, 21), "-")}-${local.suffix}"
   # BigQuery dataset id: letters, digits, underscores; <= 1024.
   dataset_id = replace(var.name_prefix, "-", "_")
 
@@ -200,7 +202,7 @@ resource "google_billing_budget" "engineer" {
 
   billing_account = var.billing_account
   # display_name is limited to 60 characters.
-  display_name = substr("${var.name_prefix}-monthly", 0, 60)
+  display_name = substr("${local.slug}-monthly", 0, 60)
 
   budget_filter {
     # A single label key/value pair (the API allows exactly one): the engineer's labelled spend

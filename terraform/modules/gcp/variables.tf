@@ -40,8 +40,8 @@ variable "name_prefix" {
   description = "Lowercase slug naming this (engineer, lab, target), e.g. labctl-alice-churn-pipeline. Truncated and suffixed with a short hash to fit bucket (63) and service-account id (30) limits."
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]*$", var.name_prefix))
-    error_message = "The name_prefix must start with a lowercase letter and contain only [a-z0-9-]."
+    condition     = can(regex("^[a-z][a-z0-9_-]*$", var.name_prefix))
+    error_message = "The name_prefix must start with a lowercase letter and contain only [a-z0-9_-] (underscores become hyphens in resource names)."
   }
 }
 
