@@ -11,14 +11,15 @@ import statistics
 import subprocess
 import tempfile
 import time
-from shutil import which
+
+from _common import labctl_bin
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    labctl = which("labctl") or "labctl"
+    labctl = labctl_bin()
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "LABCTL_HOME": home, "LABCTL_ENGINEER": "bench"}
         for argv in (["--help"], ["list"], ["list", "--json"], ["status"]):

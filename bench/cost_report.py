@@ -12,7 +12,8 @@ import subprocess
 import tempfile
 import time
 from datetime import datetime, timedelta
-from shutil import which
+
+from _common import labctl_bin
 
 
 def build(url: str, rows: int, engineers: int) -> None:
@@ -38,14 +39,17 @@ def build(url: str, rows: int, engineers: int) -> None:
         start = min(start, now - timedelta(minutes=1))
         open_ = rng.random() < 0.01
         billable = rng.random() < 0.3
+        stop = None if open_ else start + timedelta(minutes=rng.randrange(5, 600))
+        seconds = rng.randrange(60, 3600) if billable and not open_ else None
         batch.append({
             "id": f"x{i:08d}", "run_id": run["id"], "engineer": run["engineer"],
             "lab": run["lab"], "target": "aws", "kind": rng.choice(kinds), "name": f"n{i}",
             "instance_type": "ml.m5.xlarge", "instance_count": 1 + i % 2,
             "price_per_hour": None if i % 997 == 0 else 0.23, "spot": billable,
             "status": "running" if open_ else "deleted", "started_at": start,
-            "stopped_at": None if open_ else start + timedelta(minutes=rng.randrange(5, 600)),
-            "billable_seconds": rng.randrange(60, 3600) if billable and not open_ else None,
+            "stopped_at": stop, "billable_seconds": seconds,
+            "billed_hours": None if open_ else Resource(  # what close_resource stores
+                started_at=start, stopped_at=stop, billable_seconds=seconds).hours(),
             "attrs": {},
         })  # fmt: skip
         if len(batch) == 50_000:
@@ -75,7 +79,7 @@ def main() -> None:
         times = []
         for _ in range(args.runs):
             t = time.perf_counter()
-            subprocess.run([which("labctl") or "labctl", "cost", "report", "--json"], env=env,
+            subprocess.run([labctl_bin(), "cost", "report", "--json"], env=env,
                            check=True, capture_output=True)  # fmt: skip
             times.append(time.perf_counter() - t)
         times.sort()

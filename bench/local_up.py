@@ -14,7 +14,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from shutil import which
+
+from _common import labctl_bin
 
 
 def main() -> None:
@@ -23,7 +24,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
-    labctl = which("labctl") or "labctl"
+    labctl = labctl_bin()
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "LABCTL_HOME": home, "LABCTL_ENGINEER": "bench"}
 

@@ -20,12 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from labctl.catalog import BatchStep, DeployStep, Lab, MonitorStep, TrainStep, TuneStep
 from labctl.errors import BudgetRefused, CatalogError
-from labctl.ledger import Resource, utcnow
+from labctl.ledger import Resource, Run, utcnow
 from labctl.prices import DEFAULT_REGION, PriceBook
 
 if TYPE_CHECKING:
     from labctl.catalog import Catalog
-    from labctl.ledger import Ledger, Run
+    from labctl.ledger import Ledger
 
 SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%"
 HOURS_PER_MONTH = 730
@@ -389,7 +389,13 @@ def _seconds(dialect: str, lo: Any, hi: Any) -> Any:
 
 
 def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -> list[Any]:
-    """Per (engineer, lab, target): closed and running cost, burn and resource counts, in SQL."""
+    """Per run: engineer, lab, target, closed and running cost, burn, unpriced and resource counts.
+
+    Design choice: grouped by run_id and read from a covering index in that order, so SQLite
+    aggregates without sorting or touching the table; a resource closed inside the month uses the
+    billed hours stored when it closed, and only open or month-straddling ones need date
+    arithmetic, clipped to the month first (SQLite's ISO strings compare in time order).
+    """
     from sqlalchemy import and_, case, func, literal, or_, select
 
     dialect = ledger.engine.dialect.name
@@ -398,10 +404,13 @@ def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -
     r = Resource
     cap = min(end, now)
     rate = r.price_per_hour * r.instance_count
-    lo = greatest(r.started_at, literal(start))
-    hi = least(func.coalesce(r.stopped_at, literal(cap)), literal(cap))
+    lo = greatest(r.started_at, literal(start, r.started_at.type))
+    hi = least(func.coalesce(r.stopped_at, literal(cap, r.started_at.type)),
+               literal(cap, r.started_at.type))  # fmt: skip
     interval_hours = greatest(_seconds(dialect, lo, hi), 0.0) / 3600.0
+    inside = and_(r.billed_hours.is_not(None), r.started_at >= start, r.stopped_at < end)
     billed = case(
+        (inside, r.billed_hours),  # closed within the month: no date arithmetic at all
         (r.billable_seconds.is_not(None),
          case((and_(r.started_at >= start, r.started_at < end), r.billable_seconds / 3600.0),
               else_=0.0)),
@@ -409,11 +418,9 @@ def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -
     )  # fmt: skip
     cost = func.coalesce(rate * billed, 0.0)
     is_open = r.stopped_at.is_(None)
-    q = (
+    per_run = (
         select(
-            r.engineer,
-            r.lab,
-            r.target,
+            r.run_id,
             func.sum(case((is_open, 0.0), else_=cost)).label("closed"),
             func.sum(case((is_open, cost), else_=0.0)).label("running"),
             func.sum(case((is_open, func.coalesce(rate, 0.0)), else_=0.0)).label("burn"),
@@ -421,7 +428,11 @@ def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -
             func.count().label("resources"),
         )
         .where(r.started_at < end, or_(is_open, r.stopped_at >= start))
-        .group_by(r.engineer, r.lab, r.target)
+        .group_by(r.run_id)
+        .subquery()
+    )
+    q = select(Run.engineer, Run.lab, Run.target, *per_run.c).join(
+        per_run, Run.id == per_run.c.run_id
     )
     with ledger.session() as s:
         return list(s.execute(q))
@@ -429,7 +440,7 @@ def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -
 
 def _blank(engineer: str) -> dict[str, Any]:
     return {"engineer": engineer, "closed_usd": 0.0, "running_usd": 0.0, "burn_usd_per_hour": 0.0,
-            "local_equivalent_usd": 0.0, "labs": []}  # fmt: skip
+            "local_equivalent_usd": 0.0, "by_lab": {}}  # fmt: skip
 
 
 def report(
@@ -450,9 +461,11 @@ def report(
         p = people.setdefault(row.engineer, _blank(row.engineer))
         spent = (row.closed or 0) + (row.running or 0)
         local = row.target == "local"
-        p["labs"].append({"lab": row.lab, "target": row.target, "resources": row.resources,
-                          "spent_usd": 0.0 if local else round(spent, 4),
-                          "cloud_equivalent_usd": round(spent, 4) if local else None})  # fmt: skip
+        lab = p["by_lab"].setdefault((row.lab, row.target), {
+            "lab": row.lab, "target": row.target, "resources": 0, "spent_usd": 0.0,
+            "cloud_equivalent_usd": 0.0 if local else None})  # fmt: skip
+        lab["resources"] += row.resources
+        lab["cloud_equivalent_usd" if local else "spent_usd"] += spent
         if local:
             p["local_equivalent_usd"] += spent
             continue
@@ -465,12 +478,19 @@ def report(
     entries = []
     for name in sorted(people):
         p = people[name]
+        labs = [
+            {**lab, "spent_usd": round(lab["spent_usd"], 4),
+             "cloud_equivalent_usd": None if lab["cloud_equivalent_usd"] is None
+             else round(lab["cloud_equivalent_usd"], 4)}
+            for _, lab in sorted(p.pop("by_lab").items())
+        ]  # fmt: skip
         budget = t.budget_for(name)
         spent = p["closed_usd"] + p["running_usd"]
         percent = spent / budget * 100 if budget else 0.0
         crossed = [th for th in sorted(t.alert_thresholds) if percent >= th]
         entries.append({
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in p.items()},
+            "labs": labs,
             "budget_usd": budget,
             "spent_usd": round(spent, 4),
             "forecast_usd": round(spent + p["burn_usd_per_hour"] * hours_left, 4),

@@ -35,7 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from labctl import paths
 from labctl.errors import LabctlError
 
-HEAD = "0002"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
+HEAD = "0003"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
 
 
 def utcnow() -> datetime:
@@ -97,6 +97,7 @@ class Resource(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     billable_seconds: Mapped[float | None] = mapped_column(Float)
+    billed_hours: Mapped[float | None] = mapped_column(Float)  # fixed once closed (`hours()`)
     attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     @property
@@ -278,6 +279,8 @@ class Ledger:
                 setattr(res, k, v)
             if attrs:
                 res.attrs = {**(res.attrs or {}), **attrs}
+            if res.stopped_at is not None:
+                res.billed_hours = res.hours()
 
     def close_resource(self, res_id: str, *, status: str = "deleted", **fields: Any) -> None:
         """End a resource's interval (idempotent: an already closed one keeps its end)."""
@@ -288,6 +291,7 @@ class Ledger:
             res.status = status
             for k, v in fields.items():
                 setattr(res, k, v)
+            res.billed_hours = res.hours()
 
     def open_resources(self, run_id: str) -> list[Resource]:
         with self.session() as s:
