@@ -38,6 +38,10 @@ TargetOpt = Annotated[
     str | None,
     typer.Option("--target", "-t", help="local, aws, gcp, databricks or native (the lab's cloud)."),
 ]
+AutostopOpt = Annotated[
+    str | None,
+    typer.Option(help="Endpoints stop after e.g. 2h (priced so; else until month end)."),
+]
 EngineerOpt = Annotated[
     str | None,
     typer.Option(help="Whose lab (default: LABCTL_ENGINEER, git user.email, OS user)."),
@@ -169,13 +173,18 @@ def render(
 
 @app.command()
 def plan(
-    lab: str, target: TargetOpt = None, engineer: EngineerOpt = None, as_json: JsonOpt = False
+    lab: str,
+    target: TargetOpt = None,
+    engineer: EngineerOpt = None,
+    autostop: AutostopOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Render, estimate cost, check the budget and run `terraform plan`; changes nothing."""
     from labctl import orchestrator, views
 
     result = orchestrator.plan(lab, target=target, engineer=_engineer(engineer),
-                               catalog=_state["catalog"], reporter=_reporter(as_json))  # fmt: skip
+                               catalog=_state["catalog"], reporter=_reporter(as_json),
+                               autostop=_duration(autostop))  # fmt: skip
     if as_json:
         _print_json({
             "lab": result.lab, "target": result.target, "engineer": result.engineer,
@@ -223,9 +232,7 @@ def up(
     force: Annotated[
         bool, typer.Option(help="Go past the budget (recorded in the ledger).")
     ] = False,
-    autostop: Annotated[
-        str | None, typer.Option(help="Tear endpoints down after e.g. 2h (cost enforce).")
-    ] = None,
+    autostop: AutostopOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Provision a lab with Terraform and run its steps: data, train, tune, deploy..."""

@@ -94,15 +94,14 @@ class Estimate:
 
 
 def estimate(
-    lab: Lab,
-    target: str,
-    region: str | None,
-    prices: PriceBook,
-    *,
-    rows: int | None = None,
-    max_jobs: int | None = None,
-) -> Estimate:
-    """Per-step cost of one `up` of `lab`, at the target's (or, locally, the lab's cloud) prices."""
+    lab: Lab, target: str, region: str | None, prices: PriceBook, *,
+    rows: int | None = None, max_jobs: int | None = None, endpoint_hours: float | None = None,
+) -> Estimate:  # fmt: skip
+    """Per-step cost of one `up` of `lab`, at the target's (or, locally, the lab's cloud) prices.
+
+    Endpoints bill until deleted: they are priced for `endpoint_hours` (what `up` commits to: its
+    --autostop, else the rest of the month), or for the lab's study session when not given.
+    """
     cloud = lab.cloud if target == "local" else target
     region = region if target != "local" and region else DEFAULT_REGION[cloud]
     lines: list[EstimateLine] = []
@@ -151,17 +150,16 @@ def estimate(
                     note += ", spot"
                 line(step.name, "tune", job.instance_type, job.instance_count, jobs * per_job, note)
             case DeployStep():
-                hours = step.expected_hours
+                hours = step.expected_hours if endpoint_hours is None else endpoint_hours
                 variants = step.variants or []
                 instances = step.instance_count * max(len(variants), 1)
-                line(
-                    step.name,
-                    "deploy",
-                    step.instance_type,
-                    instances,
-                    hours,
-                    f"{hours:g} h session; if left on: x24 per day, x{HOURS_PER_MONTH} per month",
-                )
+                line(step.name, "deploy", step.instance_type, instances, hours, "")
+                if lines[-1].usd_per_hour is not None:
+                    burn = lines[-1].usd_per_hour * instances
+                    lines[-1].note = (
+                        f"{hours:.4g} h; ${burn:.3f}/h = ${burn * 24:,.2f}/day, "
+                        f"${burn * HOURS_PER_MONTH:,.2f}/month if left on"
+                    )
             case BatchStep():
                 line(
                     step.name,
@@ -173,7 +171,8 @@ def estimate(
                 )
             case MonitorStep():
                 deploy = next(s for s in lab.steps if s.name == step.endpoint)
-                runs = deploy.expected_hours if step.schedule == "hourly" else 1  # type: ignore[attr-defined]
+                live = deploy.expected_hours if endpoint_hours is None else endpoint_hours  # type: ignore[attr-defined]
+                runs = live if step.schedule == "hourly" else max(live / 24, 1)
                 line(
                     step.name,
                     "monitor",
@@ -183,6 +182,14 @@ def estimate(
                     f"{step.schedule} monitoring job, ~6 min each",
                 )
     return Estimate(target, cloud, region, lines, unpriced)
+
+
+def committed_endpoint_hours(autostop_seconds: int | None, now: datetime | None = None) -> float:
+    """How long `up` commits an endpoint for: its --autostop, else until the month ends."""
+    if autostop_seconds:
+        return autostop_seconds / 3600
+    now = now or utcnow()
+    return (month_bounds(now=now)[1] - now).total_seconds() / 3600
 
 
 def endpoint_burn(e: Estimate) -> float:

@@ -238,7 +238,8 @@ class Ledger:
         self, *, engineer: str | None = None, lab: str | None = None, target: str | None = None
     ) -> list[Run]:
         """Runs that `down` has not finished, oldest first."""
-        q = select(Run).where(Run.status.in_(ACTIVE_RUN)).order_by(Run.created_at)
+        q = select(Run).where(Run.status.in_(ACTIVE_RUN), Run.ended_at.is_(None))
+        q = q.order_by(Run.created_at)
         if engineer:
             q = q.where(Run.engineer == engineer)
         if lab:

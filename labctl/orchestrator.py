@@ -87,13 +87,15 @@ def plan(
     engineer: str,
     catalog: str | None,
     reporter: Reporter,
+    autostop: int | None = None,
     run_terraform: bool = True,
 ) -> PlanResult:
     """Render, estimate, check the budget and run `terraform plan`; changes nothing."""
     cat = catalog_mod.load(catalog)
     lab = cat.lab(lab_name)
     backend = get_backend(config.resolve_target(target, lab.cloud))
-    estimate = cost.estimate(lab, backend.name, backend.region, PriceBook.load())
+    estimate = cost.estimate(lab, backend.name, backend.region, PriceBook.load(),
+                             endpoint_hours=cost.committed_endpoint_hours(autostop))  # fmt: skip
     ledger = Ledger()
     budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd)
     ws = paths.workspace(engineer, lab_name, backend.name)
@@ -173,8 +175,9 @@ def up(
         reporter.warn(w)
     prices = PriceBook.load()
     estimate = cost.estimate(
-        lab, backend.name, backend.region, prices, rows=rows, max_jobs=max_jobs
-    )
+        lab, backend.name, backend.region, prices, rows=rows, max_jobs=max_jobs,
+        endpoint_hours=cost.committed_endpoint_hours(autostop),
+    )  # fmt: skip
     ledger = Ledger()
     ws = paths.workspace(engineer, lab_name, backend.name)
     with workspace_lock(ws):
@@ -231,6 +234,8 @@ def _failed(ledger: Ledger, run: Run, lab_name: str, exc: LabctlError) -> None:
     ledger.update_run(run.id, status="failed")
     ledger.event("failed", exc.message, run=run)
     left = ledger.open_resources(run.id)
+    if not left:
+        ledger.update_run(run.id, ended_at=utcnow())  # nothing to tear down: the run is over
     down = f"`labctl down {lab_name}`"
     if left and down not in (exc.hint or ""):
         note = f"{len(left)} resource(s) are still up: {down} removes them"

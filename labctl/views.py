@@ -132,8 +132,8 @@ def certs_table(view: list[dict[str, Any]]) -> Table:
     return table
 
 
-def money(value: float | None) -> str:
-    return "unpriced" if value is None else f"${value:,.2f}"
+def money(value: float | None, digits: int = 2) -> str:
+    return "unpriced" if value is None else f"${value:,.{digits}f}"
 
 
 def estimate_table(e: Estimate) -> Table:
@@ -145,7 +145,7 @@ def estimate_table(e: Estimate) -> Table:
         )
     for line in e.lines:
         table.add_row(line.step, line.kind, line.instance_type, str(line.count), f"{line.hours:g}",
-                      money(line.usd_per_hour), money(line.usd), line.note)  # fmt: skip
+                      money(line.usd_per_hour, 3), money(line.usd), line.note)  # fmt: skip
     table.add_section()
     table.add_row("total", "", "", "", "", "", f"[bold]{money(e.equivalent_usd)}[/]", "")
     if e.unpriced:

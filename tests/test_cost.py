@@ -134,3 +134,38 @@ def test_concurrent_ups_cannot_both_squeeze_under_one_budget(db, tmp_path, monke
         t.join()
     assert sorted(outcomes) == ["refused", "refused", "refused", "up"]
     assert len(Ledger().active_runs(engineer="erin")) == 1
+
+
+def test_up_over_budget_exits_3_and_force_is_recorded(cli, home, tmp_path, monkeypatch):
+    """Team budget $50 with $45 spent: `up --target aws` is refused with the three numbers;
+    --force goes ahead (here it then stops at terraform init: no registry) and is recorded."""
+    from datetime import timedelta
+
+    from labctl.ledger import utcnow
+
+    team = tmp_path / "team.yaml"
+    team.write_text("team:\n  monthly_budget_usd: 50\n")
+    monkeypatch.setenv("LABCTL_TEAM", str(team))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    ledger = Ledger()
+    run = ledger.start_run(engineer="tester@example.com", lab="fraud-detection", target="aws",
+                           workspace="/w")  # fmt: skip
+    res = ledger.add_resource(run, kind="endpoint", name="old", price_per_hour=45.0)
+    ledger.update_resource(res.id, started_at=utcnow() - timedelta(hours=2))
+    ledger.close_resource(res.id, stopped_at=utcnow() - timedelta(hours=1))
+    ledger.update_run(run.id, status="down", ended_at=utcnow())
+
+    refused = cli("up", "churn-pipeline", "--target", "aws")
+    assert refused.code == 3, refused.stderr
+    assert (
+        "$45.00" in refused.stderr and "$50.00" in refused.stderr and "estimate $" in refused.stderr
+    )
+    assert not Ledger().events(kind="budget-override")
+
+    forced = cli("up", "churn-pipeline", "--target", "aws", "--force")
+    assert forced.code != 3 and "Traceback" not in forced.stderr
+    (event,) = Ledger().events(kind="budget-override")
+    assert event.data["budget_usd"] == 50 and event.data["spent_usd"] == pytest.approx(45.0, abs=0.01)
+    assert Ledger().active_runs(engineer="tester@example.com") == []  # nothing was left open
