@@ -167,5 +167,6 @@ def test_up_over_budget_exits_3_and_force_is_recorded(cli, home, tmp_path, monke
     forced = cli("up", "churn-pipeline", "--target", "aws", "--force")
     assert forced.code != 3 and "Traceback" not in forced.stderr
     (event,) = Ledger().events(kind="budget-override")
-    assert event.data["budget_usd"] == 50 and event.data["spent_usd"] == pytest.approx(45.0, abs=0.01)
+    assert event.data["budget_usd"] == 50
+    assert event.data["spent_usd"] == pytest.approx(45.0, abs=0.01)
     assert Ledger().active_runs(engineer="tester@example.com") == []  # nothing was left open

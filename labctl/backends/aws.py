@@ -305,18 +305,17 @@ class AwsBackend(Backend):
             spot=step.spot,
             attrs={"step": step.name, "algorithm": step.algorithm, "hyperparameters": hps},
         )
-        with _not_created_on_error(ctx, res):
-            created = self._api(
-                "sagemaker",
-                "create_training_job",
-                step=step.name,
-                TrainingJobName=name,
-                HyperParameters=hps,
-                Tags=_tags(ctx),
-                **spec,
-            )
-        ctx.ledger.update_resource(
-            res.id, status="InProgress", provider_id=created["TrainingJobArn"]
+        self._create(
+            ctx,
+            res,
+            "create_training_job",
+            status="InProgress",
+            arn_key="TrainingJobArn",
+            step=step.name,
+            TrainingJobName=name,
+            HyperParameters=hps,
+            Tags=_tags(ctx),
+            **spec,
         )
         timeout = spec["StoppingCondition"].get(
             "MaxWaitTimeInSeconds", spec["StoppingCondition"]["MaxRuntimeInSeconds"]
@@ -396,19 +395,18 @@ class AwsBackend(Backend):
                 "warm_start_from": parents,
             },
         )
-        with _not_created_on_error(ctx, res):
-            created = self._api(
-                "sagemaker",
-                "create_hyper_parameter_tuning_job",
-                step=step.name,
-                HyperParameterTuningJobName=name,
-                HyperParameterTuningJobConfig=tuning_config,
-                TrainingJobDefinition={"StaticHyperParameters": static, **spec},
-                Tags=_tags(ctx),
-                **kwargs,
-            )
-        ctx.ledger.update_resource(
-            res.id, status="InProgress", provider_id=created["HyperParameterTuningJobArn"]
+        self._create(
+            ctx,
+            res,
+            "create_hyper_parameter_tuning_job",
+            status="InProgress",
+            arn_key="HyperParameterTuningJobArn",
+            step=step.name,
+            HyperParameterTuningJobName=name,
+            HyperParameterTuningJobConfig=tuning_config,
+            TrainingJobDefinition={"StaticHyperParameters": static, **spec},
+            Tags=_tags(ctx),
+            **kwargs,
         )
         per_job = spec["StoppingCondition"].get(
             "MaxWaitTimeInSeconds", spec["StoppingCondition"]["MaxRuntimeInSeconds"]
@@ -507,18 +505,17 @@ class AwsBackend(Backend):
                 },
             }
         cfg = self._add(ctx, "endpoint-config", config_name, attrs={"step": step.name})
-        with _not_created_on_error(ctx, cfg):
-            created = self._api(
-                "sagemaker",
-                "create_endpoint_config",
-                step=step.name,
-                EndpointConfigName=config_name,
-                ProductionVariants=production,
-                Tags=_tags(ctx),
-                **kwargs,
-            )
-        ctx.ledger.update_resource(
-            cfg.id, status="created", provider_id=created["EndpointConfigArn"]
+        created = self._create(
+            ctx,
+            cfg,
+            "create_endpoint_config",
+            status="created",
+            arn_key="EndpointConfigArn",
+            step=step.name,
+            EndpointConfigName=config_name,
+            ProductionVariants=production,
+            Tags=_tags(ctx),
+            **kwargs,
         )
 
         # One ledger row for the endpoint: its instances across variants, priced at launch.
@@ -555,16 +552,17 @@ class AwsBackend(Backend):
             with_price=False,
             **price,
         )
-        with _not_created_on_error(ctx, ep):
-            created = self._api(
-                "sagemaker",
-                "create_endpoint",
-                step=step.name,
-                EndpointName=endpoint,
-                EndpointConfigName=config_name,
-                Tags=_tags(ctx),
-            )
-        ctx.ledger.update_resource(ep.id, status="Creating", provider_id=created["EndpointArn"])
+        created = self._create(
+            ctx,
+            ep,
+            "create_endpoint",
+            status="Creating",
+            arn_key="EndpointArn",
+            step=step.name,
+            EndpointName=endpoint,
+            EndpointConfigName=config_name,
+            Tags=_tags(ctx),
+        )
         with ctx.reporter.task(f"deploy {endpoint} ({len(variants)} variant(s))") as task:
             desc = self._wait(
                 f"endpoint {endpoint}",
@@ -620,33 +618,32 @@ class AwsBackend(Backend):
             instance_count=step.instance_count,
             attrs={"step": step.name, "model": model, "output": output},
         )
-        with _not_created_on_error(ctx, res):
-            created = self._api(
-                "sagemaker",
-                "create_transform_job",
-                step=step.name,
-                TransformJobName=name,
-                ModelName=model,
-                BatchStrategy="MultiRecord",
-                TransformInput={
-                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
-                    "ContentType": algo.batch_type,
-                    "SplitType": "Line",
-                    "CompressionType": "None",
-                },
-                TransformOutput={
-                    "S3OutputPath": output,
-                    "Accept": algo.batch_accept,
-                    "AssembleWith": "Line",
-                },
-                TransformResources={
-                    "InstanceType": step.instance_type,
-                    "InstanceCount": step.instance_count,
-                },
-                Tags=_tags(ctx),
-            )
-        ctx.ledger.update_resource(
-            res.id, status="InProgress", provider_id=created["TransformJobArn"]
+        self._create(
+            ctx,
+            res,
+            "create_transform_job",
+            status="InProgress",
+            arn_key="TransformJobArn",
+            step=step.name,
+            TransformJobName=name,
+            ModelName=model,
+            BatchStrategy="MultiRecord",
+            TransformInput={
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": source}},
+                "ContentType": algo.batch_type,
+                "SplitType": "Line",
+                "CompressionType": "None",
+            },
+            TransformOutput={
+                "S3OutputPath": output,
+                "Accept": algo.batch_accept,
+                "AssembleWith": "Line",
+            },
+            TransformResources={
+                "InstanceType": step.instance_type,
+                "InstanceCount": step.instance_count,
+            },
+            Tags=_tags(ctx),
         )
         with ctx.reporter.task(f"batch {name} ({step.instance_type})") as task:
             desc = self._wait(
@@ -1129,20 +1126,21 @@ class AwsBackend(Backend):
         res = self._add(
             ctx, "model", name, attrs={"step": step_name, "source": model_step}, with_price=False
         )
-        with _not_created_on_error(ctx, res):
-            created = self._api(
-                "sagemaker",
-                "create_model",
-                step=step_name,
-                ModelName=name,
-                PrimaryContainer={
-                    "Image": aws_images.image_uri(algorithm, self.region),
-                    "ModelDataUrl": source["model_artifact"],
-                },
-                ExecutionRoleArn=_infra(ctx, "role_arn"),
-                Tags=_tags(ctx),
-            )
-        ctx.ledger.update_resource(res.id, status="created", provider_id=created["ModelArn"])
+        self._create(
+            ctx,
+            res,
+            "create_model",
+            status="created",
+            arn_key="ModelArn",
+            step=step_name,
+            ModelName=name,
+            PrimaryContainer={
+                "Image": aws_images.image_uri(algorithm, self.region),
+                "ModelDataUrl": source["model_artifact"],
+            },
+            ExecutionRoleArn=_infra(ctx, "role_arn"),
+            Tags=_tags(ctx),
+        )
         return name
 
     def _model_for(self, ctx: Context, step_name: str, model_step: str) -> str:
@@ -1240,6 +1238,17 @@ class AwsBackend(Backend):
                 config=Config(retries={"mode": "standard"}, user_agent_extra="labctl"),
             )
         return self._clients[key]
+
+    def _create(
+        self, ctx: Context, res: Resource, operation: str, *, status: str, arn_key: str,
+        **request: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Call a SageMaker create API for a resource already in the ledger: its row gets the
+        ARN and status, or is closed as not-created when the call fails."""
+        with _not_created_on_error(ctx, res):
+            created = self._api("sagemaker", operation, **request)
+        ctx.ledger.update_resource(res.id, status=status, provider_id=created[arn_key])
+        return created
 
     def _api(
         self,
