@@ -251,11 +251,27 @@ def up(
         err.print(f"[yellow]warning:[/] this run takes {who} past {threshold}% of the budget")
     out.print(f"[green]up[/] {lab} on {result.run.target} (run {result.run.id})")
     for name, res in result.results.items():
-        detail = res.get("url") or res.get("skipped") or ", ".join(
-            f"{k}={v:.4f}" for k, v in (res.get("metrics") or {}).items())  # fmt: skip
-        out.print(f"  {name}: {detail}")
+        out.print(f"  {name}: ", end="")
+        out.print(_step_summary(res), markup=False)
     out.print(views.budget_line(result.budget))
     out.print(f"`labctl status` shows it; `labctl down {lab}` tears it down.")
+
+
+def _step_summary(res: dict[str, Any]) -> str:
+    """One line per step result: endpoint URL, metrics, rows, output or why it was skipped."""
+    if res.get("skipped"):
+        return f"skipped ({res['skipped']})"
+    parts = [res[k] for k in ("url",) if res.get(k)]
+    parts += [f"{k}={v:.4f}" for k, v in (res.get("metrics") or {}).items() if ":" in k]
+    if "rows" in res:
+        parts.append(f"{res['rows']:,} rows in {res.get('dir') or res.get('s3_uri', '')}")
+    if "records" in res:
+        parts.append(f"{res['records']:,} records scored into {res.get('output', '')}")
+    if "baseline" in res:
+        parts.append(f"baseline in {res['baseline']}")
+    if "trials" in res:
+        parts.append(f"{res['trials']} trials, {res.get('pruned', 0)} pruned")
+    return "; ".join(str(p) for p in parts) or "done"
 
 
 @app.command()

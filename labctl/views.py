@@ -163,21 +163,20 @@ def budget_line(b: BudgetCheck) -> str:
 
 
 def status_table(runs: list[dict[str, Any]]) -> Table:
-    table = Table(title="What is up", title_justify="left", show_lines=True)
-    for col in ("lab", "engineer", "target", "run", "age", "status", "resources", "$/h"):
+    """One row per resource, grouped by run, so URLs and statuses stay on one line."""
+    table = Table(title="What is up", title_justify="left")
+    for col in ("lab", "engineer", "target", "age", "resource", "status", "$/h"):
         table.add_column(col, overflow="fold")
     for r in runs:
-        res_lines = []
-        for x in r["resources"]:
-            line = f"{x['kind']} {x['name']} [dim]{x['status']}[/]"
-            if x.get("url"):
-                line += f" {x['url']}"
-            res_lines.append(line)
-        burn = f"{r['burn_usd_per_hour']:.3f}" + (
-            " (cloud-equiv.)" if r["cloud_equivalent"] else ""
-        )
-        table.add_row(r["lab"], r["engineer"], r["target"], r["run"], _age(r["age_seconds"]),
-                      r["status"], "\n".join(res_lines) or "-", burn)  # fmt: skip
+        equiv = " (cloud-equiv.)" if r["cloud_equivalent"] else ""
+        head = [r["lab"], r["engineer"], r["target"], _age(r["age_seconds"])]
+        for i, x in enumerate(r["resources"] or [{"kind": "-", "name": "", "status": r["status"]}]):
+            what = f"{x['kind']} {x.get('url') or x['name']}"
+            burn = f"{x['usd_per_hour']:.3f}" if x.get("usd_per_hour") else ""
+            table.add_row(*(head if i == 0 else [""] * 4), what, x["status"], burn)
+        total = f"[bold]{r['burn_usd_per_hour']:.3f}{equiv}[/]"
+        table.add_row("", "", "", "", f"[bold]run {r['run']}[/]", r["status"], total,
+                      end_section=True)  # fmt: skip
     return table
 
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labctl import datagen
 from labctl.backends.base import Backend, Context, Finding
 from labctl.catalog import (
     BatchStep,
@@ -88,6 +87,8 @@ class LocalBackend(Backend):
     # --- what this target can do ------------------------------------------------------------
 
     def check(self, lab: Lab) -> list[Finding]:
+        from labctl import datagen  # numpy: only for the commands that run steps
+
         findings = super().check(lab)
         for step in lab.steps:
             match step:
@@ -131,6 +132,8 @@ class LocalBackend(Backend):
     # --- steps ------------------------------------------------------------------------------
 
     def data(self, *, step: DataStep, ctx: Context) -> dict[str, Any]:
+        from labctl import datagen
+
         rows = ctx.rows or step.rows
         out = _bucket(ctx) / "data" / step.name
         with ctx.reporter.task(f"data {step.name}: {rows:,} rows of {step.generator}"):
