@@ -16,7 +16,7 @@ from typing import Any
 
 from labctl import catalog as catalog_mod
 from labctl import config, cost, naming, paths
-from labctl.backends.base import Backend, Context, Finding, get_backend
+from labctl.backends.base import Backend, Context, Finding, backend_for_render, get_backend
 from labctl.errors import (
     BackendError,
     LabctlError,
@@ -59,7 +59,7 @@ def render(
 ) -> Path:
     """Write the root module for inspection (any target; nothing is applied)."""
     lab = catalog_mod.load(catalog).lab(lab_name)
-    backend = get_backend(config.resolve_target(target, lab.cloud))
+    backend = backend_for_render(config.resolve_target(target, lab.cloud))
     ws = paths.workspace(engineer, lab_name, backend.name)
     return root_module(backend, engineer=engineer, lab=lab_name, run_id="render", ws=ws).write(out)
 

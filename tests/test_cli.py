@@ -122,3 +122,23 @@ def test_missing_extra_names_the_pip_command(cli):
     if result.code == 1 and "pip install 'labctl[gcp]'" in result.stderr:
         return  # google-cloud-aiplatform is not installed here: the hint names the extra
     assert result.code in (1, 3) and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("lab", "target", "provider"),
+    [("movie-recommender", "gcp", "google"), ("distributed-tuning", "databricks", None)],
+)
+def test_render_any_target_without_its_sdk(cli, tmp_path, lab, target, provider):
+    out = tmp_path / target
+    result = cli("render", lab, "--target", target, "--out", str(out))
+    assert result.code == 0, result.stderr
+    doc = json.loads((out / "main.tf.json").read_text())
+    assert doc["module"]["lab"]["source"] == f"./modules/{target}"
+    assert doc["module"]["lab"]["tags"]["labctl-lab"] == lab
+    if provider:
+        assert set(doc["provider"][provider]["default_labels"]) == {
+            "labctl-engineer",
+            "labctl-lab",
+            "labctl-run",
+        }
+    assert (out / "modules" / target / "main.tf").exists()

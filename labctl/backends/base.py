@@ -130,3 +130,45 @@ def get_backend(target: str) -> Backend:
             raise Unsupported(f"the {target} target is not implemented in this version") from None
         raise MissingExtra(extra or target, exc.name or sdk or target) from None
     return getattr(module, class_name)()
+
+
+class RenderOnly(Backend):
+    """A target whose backend (or SDK) is not available here: its root module can still be
+    rendered for inspection, from the configuration alone; it runs nothing."""
+
+    def __init__(self, target: str) -> None:
+        self.name = target  # type: ignore[misc]
+
+    def check(self, lab: Lab) -> list[Finding]:
+        return [Finding(s.name, f"the {self.name} backend is not available") for s in lab.steps]
+
+    def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
+        from labctl.config import settings
+
+        if self.name == "gcp":
+            return {"project": settings().gcp.project, "region": settings().gcp.region}
+        return {}
+
+    def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
+        from labctl.config import settings
+
+        if self.name == "gcp":
+            gcp = settings().gcp
+            block = {"project": gcp.project, "region": gcp.region, "default_labels": tags}
+            return {"google": {k: v for k, v in block.items() if v is not None}}
+        if self.name == "databricks" and settings().databricks.profile:
+            return {"databricks": {"profile": settings().databricks.profile}}
+        return {}
+
+    def teardown(self, resource: Resource, ledger: Ledger) -> None:
+        raise Unsupported(f"the {self.name} backend is not available to delete {resource.name}")
+
+
+def backend_for_render(target: str) -> Backend:
+    """The target's backend, or a RenderOnly stand-in for one not built yet or not installed."""
+    try:
+        return get_backend(target)
+    except (MissingExtra, Unsupported):
+        if target == "aws":  # its backend owns its provider settings: install the extra
+            raise
+        return RenderOnly(target)
