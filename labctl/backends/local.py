@@ -674,8 +674,12 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and ") Z" in stat.read_text())
+    try:  # a zombie still answers kill(0); /proc tells; a process gone meanwhile is not alive
+        return ") Z" not in Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc").is_dir()
+    except OSError:
+        return True
 
 
 def _tail(job_dir: Path) -> str:
