@@ -158,7 +158,7 @@ class AwsBackend(Backend):
         findings = super().check(lab)
         for step in lab.steps:
             match step:
-                case DataStep() if step.generator not in datagen.GENERATORS:
+                case DataStep() if not datagen.available(step.generator):
                     findings.append(Finding(step.name, f"no generator '{step.generator}' yet"))
                 case TrainStep() if step.algorithm not in ALGORITHMS:
                     findings.append(

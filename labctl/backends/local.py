@@ -10,6 +10,8 @@ so `labctl down` finds it even when `labctl up` was killed before it could recor
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import json
 import os
 import shutil
@@ -21,10 +23,11 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from labctl import entrypoints
 from labctl.backends.base import Backend, Context, Finding
 from labctl.catalog import (
     BatchStep,
@@ -44,19 +47,14 @@ from labctl.errors import BackendError
 from labctl.ledger import Ledger, Resource
 from labctl.prices import DEFAULT_REGION
 
-# catalog algorithm -> (entry point module, request content type, what it stands in for)
-ALGORITHMS: dict[str, tuple[str, str, str]] = {
-    "xgboost": ("labctl.entrypoints.xgboost_tabular", "text/csv", "SageMaker built-in XGBoost"),
-    "random-cut-forest": (
-        "labctl.entrypoints.anomaly",
-        "text/csv",
-        "Random Cut Forest, as an IsolationForest",
-    ),
-    "blazingtext": (
-        "labctl.entrypoints.text_classifier",
-        "application/json",
-        "BlazingText, as TF-IDF + a linear model",
-    ),
+# cloud service -> the module of its local analogue (a `SERVICES` dict: service -> function)
+ANALOGUES: dict[str, str] = {
+    "bigquery": "labctl.analogues.bigquery",
+    "bigquery-ml": "labctl.analogues.bigquery",
+    "delta-live-tables": "labctl.analogues.databricks",
+    "feature-store": "labctl.analogues.databricks",
+    "mlflow-model-registry": "labctl.analogues.databricks",
+    "mlflow-tracking": "labctl.analogues.databricks",
 }
 USAGE = {"training-job": "training", "endpoint": "hosting", "batch-job": "batch-transform"}
 READY_TIMEOUT = 120.0
@@ -69,6 +67,7 @@ class JobResult:
     metrics: dict[str, float]
     seconds: float
     pruned: bool = False
+    tracking: dict[str, Any] = field(default_factory=dict)  # e.g. the job's MLflow run
 
 
 class _Pruned(Exception):
@@ -92,15 +91,16 @@ class LocalBackend(Backend):
         findings = super().check(lab)
         for step in lab.steps:
             match step:
-                case DataStep() if step.generator not in datagen.GENERATORS:
+                case DataStep() if not datagen.available(step.generator):
                     findings.append(
                         Finding(
                             step.name, f"no local generator '{step.generator}' for this dataset yet"
                         )
                     )
-                case TrainStep() if step.algorithm not in ALGORITHMS:
-                    findings.append(Finding(step.name, f"no local stand-in for '{step.algorithm}'"))
-                case ServiceStep():
+                case TrainStep() if _entry(step) is None:
+                    what = f"script '{step.entry_point}'" if step.entry_point else step.algorithm
+                    findings.append(Finding(step.name, f"no local stand-in for {what}"))
+                case ServiceStep() if _analogue(step.service) is None:
                     findings.append(
                         Finding(
                             step.name,
@@ -148,14 +148,17 @@ class LocalBackend(Backend):
 
     def train(self, *, step: TrainStep, ctx: Context) -> dict[str, Any]:
         name = f"{step.name}-{ctx.run.id}"
-        with ctx.reporter.task(f"train {name} ({ALGORITHMS[step.algorithm][2]})"):
+        entry = _entry(step)
+        assert entry is not None  # check() refused the lab otherwise
+        with ctx.reporter.task(f"train {name} ({entry.stands_in})"):
             job = self._run_job(ctx, step, name, dict(step.hyperparameters))
         return {
             "job": job.name,
             "model_dir": str(job.model_dir),
             "metrics": job.metrics,
-            "entry_point": ALGORITHMS[step.algorithm][0],
+            "entry_point": entry.module,
             "seconds": round(job.seconds, 2),
+            **({"tracking": job.tracking} if job.tracking else {}),
         }
 
     def tune(self, *, step: TuneStep, ctx: Context) -> dict[str, Any]:
@@ -250,7 +253,7 @@ class LocalBackend(Backend):
             "best_job": jobs[best.number].name,
             "best_hyperparameters": best.params,
             "model_dir": str(jobs[best.number].model_dir),
-            "entry_point": ALGORITHMS[train.algorithm][0],
+            "entry_point": _entry(train).module,  # type: ignore[union-attr]
             "metrics": {step.objective.name: best.value},
             "trials": len(study.trials),
             "pruned": pruned,
@@ -277,7 +280,7 @@ class LocalBackend(Backend):
                 "token": token,
                 "ready_file": str(ready),
                 "model": variant,
-                "content_type": ALGORITHMS[ctx.lab.step(_train_of(ctx.lab, variant)).algorithm][1],
+                "content_type": entrypoints.EntryPoint(model["entry_point"], "").content_type(),
             },
         )
         cmd = [
@@ -324,9 +327,10 @@ class LocalBackend(Backend):
         model = ctx.results[step.model]
         data = ctx.results[step.data]
         name = f"{step.name}-{ctx.run.id}"
-        content_type = ALGORITHMS[ctx.lab.step(_train_of(ctx.lab, step.model)).algorithm][1]
+        entry = entrypoints.EntryPoint(model["entry_point"], "")
         inputs = _bucket(ctx) / "batch-input" / name
-        _strip_labels(Path(data["dir"]) / "validation", inputs, data["schema"])
+        make_input = getattr(entry.load(), "batch_input", _strip_labels)
+        make_input(Path(data["dir"]) / "validation", inputs, data["schema"])
         out = _bucket(ctx) / "output" / name
         res = ctx.ledger.add_resource(
             ctx.run,
@@ -339,7 +343,7 @@ class LocalBackend(Backend):
         started = time.monotonic()
         try:
             with ctx.reporter.task(f"batch {name}"):
-                batch_type = "text/plain" if content_type == "application/json" else content_type
+                batch_type = entry.batch_content_type()
                 counts = serving.batch_transform(
                     model["entry_point"],
                     Path(model["model_dir"]),
@@ -378,7 +382,11 @@ class LocalBackend(Backend):
         return {"skipped": "pipelines are scheduled on cloud targets", "steps": step.steps}
 
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
-        return {"skipped": f"'{step.service}' is a cloud service"}
+        run = _analogue(step.service)
+        if run is None:
+            return {"skipped": f"'{step.service}' is a cloud service"}
+        with ctx.reporter.task(f"service {step.name}: {step.service}, local analogue"):
+            return run(step=step, ctx=ctx)
 
     # --- teardown, status, invoke -------------------------------------------------------------
 
@@ -450,7 +458,8 @@ class LocalBackend(Backend):
         threads: int | None = None,
     ) -> JobResult:
         """One training job: ledger row, job folder, subprocess, metrics, model to the bucket."""
-        entry, _, _ = ALGORITHMS[step.algorithm]
+        entry = _entry(step)
+        assert entry is not None
         data = ctx.results[step.data]
         token = f"job-{name}"
         res = ctx.ledger.add_resource(
@@ -480,7 +489,8 @@ class LocalBackend(Backend):
         }
         if threads:
             env["SM_NUM_CPUS"] = str(threads)
-        cmd = [sys.executable, "-X", f"labctl_token={token}", "-m", entry]
+        env.update(tracking_env(ctx))
+        cmd = [sys.executable, "-X", f"labctl_token={token}", "-m", entry.module]
         started = time.monotonic()
         status, pruned = "Failed", False
         with self._live_lock:
@@ -533,11 +543,13 @@ class LocalBackend(Backend):
             ctx.ledger.close_resource(res.id, status=status, billable_seconds=seconds)
         metrics_file = job_dir / "output" / "data" / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+        tracking_file = job_dir / "output" / "data" / "tracking.json"
+        tracking = json.loads(tracking_file.read_text()) if tracking_file.exists() else {}
         model_dir = _bucket(ctx) / "models" / name
         if not pruned:
             shutil.copytree(job_dir / "model", model_dir, dirs_exist_ok=True)
-            ctx.ledger.update_resource(res.id, attrs={"metrics": metrics})
-        return JobResult(name, model_dir, metrics, seconds, pruned)
+            ctx.ledger.update_resource(res.id, attrs={"metrics": metrics, **tracking})
+        return JobResult(name, model_dir, metrics, seconds, pruned, tracking)
 
     def _kill_live(self) -> None:
         with self._live_lock:
@@ -552,6 +564,32 @@ class LocalBackend(Backend):
 
 def _bucket(ctx: Context) -> Path:
     return Path(ctx.infra.get("bucket") or ctx.workspace / "bucket")
+
+
+def _entry(step: TrainStep) -> entrypoints.EntryPoint | None:
+    return entrypoints.resolve(step.algorithm, step.entry_point)
+
+
+def _analogue(service: str) -> Any:
+    """The function that runs `service`'s local analogue, or None when there is none."""
+    module = ANALOGUES.get(service)
+    if module is None or importlib.util.find_spec(module) is None:
+        return None
+    return importlib.import_module(module).SERVICES.get(service)
+
+
+def tracking_env(ctx: Context) -> dict[str, str]:
+    """MLflow tracking and registry for the lab's jobs: a SQLite store in its workspace.
+
+    A job that tracks a run writes `output/data/tracking.json` (e.g. `{"mlflow_run_id": ...}`),
+    which lands in the job's ledger row and step result, so `labctl status` can show it.
+    """
+    return {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{ctx.workspace / 'mlflow.db'}",
+        "MLFLOW_REGISTRY_URI": f"sqlite:///{ctx.workspace / 'mlflow.db'}",
+        "MLFLOW_EXPERIMENT_NAME": ctx.lab_name,
+        "LABCTL_RUN_ID": str(ctx.run.id),
+    }
 
 
 def _train_of(lab: Lab, step_name: str) -> str:

@@ -20,6 +20,9 @@ import numpy as np
 
 from labctl.entrypoints import contract
 
+CONTENT_TYPE = "application/json"  # endpoint requests
+BATCH_CONTENT_TYPE = "text/plain"  # batch transform: one document per line
+
 MODEL_FILE = "model.joblib"
 PREFIX = "__label__"
 
