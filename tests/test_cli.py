@@ -9,8 +9,11 @@ import sys
 import pytest
 
 MLS = {"churn-pipeline", "fraud-detection", "document-classification"}
-# "google" and "google.cloud" alone are namespace stubs that aiplatform's nspkg.pth makes at start-up
-CLOUD_SDKS = ("boto3", "botocore", "google.cloud.", "google.auth", "databricks", "mlflow", "pyspark")
+# bare "google" and "google.cloud" are namespace stubs that aiplatform's .pth makes at start-up
+CLOUD_SDKS = (
+    *("boto3", "botocore", "google.cloud.", "google.auth"),
+    *("databricks", "mlflow", "pyspark"),
+)
 HEAVY = ("xgboost", "optuna", "sklearn", "pandas", "sqlalchemy", "alembic")
 
 
