@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import re
 import tempfile
@@ -37,7 +36,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from labctl import config, datagen, naming
+from labctl import channels, config, datagen, naming
 from labctl.backends import aws_images
 from labctl.backends.base import Backend, Context, Finding
 from labctl.catalog import (
@@ -268,12 +267,14 @@ class AwsBackend(Backend):
             )
             text = schema.get("content_type") == "text/plain"
             if "train-features" in needs:
-                _strip_labels(out / "train", out / "train-features", text=text, jsonl=False)
+                channels.strip_labels(out / "train", out / "train-features", text=text, jsonl=False)
             if "batch-input" in needs:
-                _strip_labels(out / "validation", out / "batch-input", text=text, jsonl=text)
+                channels.strip_labels(
+                    out / "validation", out / "batch-input", text=text, jsonl=text
+                )
             baseline = None
             if "baseline" in needs and not text:
-                _baseline(out / "train", schema, out / "baseline")
+                channels.baseline(out / "train", schema, out / "baseline")
                 baseline = f"s3://{bucket}/{prefix}/baseline/"
             files = sorted(p for p in out.rglob("*") if p.is_file())
             for file in files:
@@ -281,10 +282,9 @@ class AwsBackend(Backend):
                 task.advance(0, description=f"data {step.name}: uploading {key}")
                 self._upload(step.name, file, bucket, key)
             folders = sorted({p.name for p in out.iterdir() if p.is_dir()} - {"raw", "baseline"})
-        channels = {d: f"s3://{bucket}/{prefix}/{d}/" for d in folders}
         return {
             "s3_uri": f"s3://{bucket}/{prefix}/",
-            "channels": channels,
+            "channels": {d: f"s3://{bucket}/{prefix}/{d}/" for d in folders},
             "raw": f"s3://{bucket}/{prefix}/raw/",
             "baseline": baseline,
             "rows": rows,
@@ -1633,76 +1633,3 @@ def _monitor_findings(lab: Lab, step: MonitorStep) -> list[Finding]:
             Finding(step.name, f"deploy step '{deploy.name}' captures no traffic to monitor")
         )
     return findings
-
-
-def _strip_labels(src: Path, dst: Path, *, text: bool, jsonl: bool) -> None:
-    """Drop the label column (CSV) or `__label__` token (text); text as JSON lines if asked."""
-    dst.mkdir(parents=True, exist_ok=True)
-    sep = " " if text else ","
-    for file in sorted(p for p in src.iterdir() if p.is_file()):
-        name = file.with_suffix(".jsonl").name if jsonl else file.name
-        with file.open(encoding="utf-8") as fin, (dst / name).open("w", encoding="utf-8") as fout:
-            for line in fin:
-                if line.strip():
-                    rest = line.rstrip("\n").partition(sep)[2]
-                    fout.write((json.dumps({"source": rest}) if jsonl else rest) + "\n")
-
-
-def _baseline(train_dir: Path, schema: dict[str, Any], out: Path) -> None:
-    """statistics.json and constraints.json of the features, in Model Monitor's format."""
-    import pandas as pd
-
-    out.mkdir(parents=True, exist_ok=True)
-    frames = [pd.read_csv(f, header=None) for f in sorted(train_dir.iterdir()) if f.is_file()]
-    frame = pd.concat(frames, ignore_index=True).iloc[:, 1:]  # label first
-    names = schema.get("features") or []
-    if len(names) != frame.shape[1]:
-        names = [f"_c{i}" for i in range(frame.shape[1])]
-    features = []
-    constraints = []
-    for name, (_, col) in zip(names, frame.items(), strict=True):
-        integral = bool((col.dropna() % 1 == 0).all())
-        kind = "Integral" if integral else "Fractional"
-        features.append(
-            {
-                "name": name,
-                "inferred_type": kind,
-                "numerical_statistics": {
-                    "common": {
-                        "num_present": int(col.notna().sum()),
-                        "num_missing": int(col.isna().sum()),
-                    },
-                    "mean": float(col.mean()),
-                    "sum": float(col.sum()),
-                    "std_dev": float(col.std(ddof=0)),
-                    "min": float(col.min()),
-                    "max": float(col.max()),
-                },
-            }
-        )
-        constraints.append(
-            {
-                "name": name,
-                "inferred_type": kind,
-                "completeness": 1.0,
-                "num_constraints": {"is_non_negative": bool(col.min() >= 0)},
-            }
-        )
-    statistics = {"version": 0.0, "dataset": {"item_count": len(frame)}, "features": features}
-    rules = {
-        "version": 0.0,
-        "features": constraints,
-        "monitoring_config": {
-            "evaluate_constraints": "Enabled",
-            "emit_metrics": "Enabled",
-            "datatype_check_threshold": 1.0,
-            "domain_content_threshold": 1.0,
-            "distribution_constraints": {
-                "perform_comparison": "Enabled",
-                "comparison_threshold": 0.1,
-                "comparison_method": "Robust",
-            },
-        },
-    }
-    (out / "statistics.json").write_text(json.dumps(statistics, indent=1), encoding="utf-8")
-    (out / "constraints.json").write_text(json.dumps(rules, indent=1), encoding="utf-8")

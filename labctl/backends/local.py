@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labctl import entrypoints
+from labctl import channels, entrypoints
 from labctl.backends.base import Backend, Context, Finding
 from labctl.catalog import (
     BatchStep,
@@ -368,7 +368,7 @@ class LocalBackend(Backend):
         assert isinstance(train, TrainStep)
         data = ctx.results[train.data]
         out = _bucket(ctx) / "monitoring" / step.name
-        baseline = _baseline(Path(data["dir"]) / "train", data["schema"], out)
+        baseline = channels.baseline(Path(data["dir"]) / "train", data["schema"], out)
         capture = _bucket(ctx) / "datacapture" / ctx.results[step.endpoint]["endpoint"]
         return {
             "baseline": str(out),
@@ -732,48 +732,5 @@ def _tail_file(path: Path, lines: int = 8) -> str:
 
 
 def _strip_labels(src: Path, dst: Path, schema: dict[str, Any]) -> None:
-    """Batch input is features only: drop the label column (CSV) or `__label__` token (text)."""
-    dst.mkdir(parents=True, exist_ok=True)
-    text = schema.get("content_type") == "text/plain"
-    for file in sorted(p for p in src.iterdir() if p.is_file()):
-        with file.open() as fin, (dst / file.name).open("w") as fout:
-            for line in fin:
-                if line.strip():
-                    fout.write(line.split(" ", 1)[1] if text else line.split(",", 1)[1])
-
-
-def _baseline(train_dir: Path, schema: dict[str, Any], out: Path) -> int:
-    """statistics.json and constraints.json like Model Monitor's suggested baseline."""
-    out.mkdir(parents=True, exist_ok=True)
-    if schema.get("content_type") == "text/plain":
-        (out / "statistics.json").write_text(json.dumps({"dataset": {"item_count": 0}}))
-        return 0
-    import numpy as np
-
-    files = sorted(p for p in train_dir.iterdir() if p.is_file())
-    matrix = np.vstack([np.loadtxt(f, delimiter=",", ndmin=2) for f in files])[:, 1:]
-    names = schema.get("features") or [f"f{i}" for i in range(matrix.shape[1])]
-    features = [
-        {
-            "name": n,
-            "inferred_type": "Fractional",
-            "numerical_statistics": {
-                "mean": float(col.mean()),
-                "std_dev": float(col.std()),
-                "min": float(col.min()),
-                "max": float(col.max()),
-            },
-        }
-        for n, col in zip(names, matrix.T, strict=False)
-    ]
-    stats = {"version": 0.0, "dataset": {"item_count": int(matrix.shape[0])}, "features": features}
-    constraints = {
-        "version": 0.0,
-        "features": [
-            {"name": f["name"], "inferred_type": "Fractional", "completeness": 1.0}
-            for f in features
-        ],
-    }
-    (out / "statistics.json").write_text(json.dumps(stats, indent=1))
-    (out / "constraints.json").write_text(json.dumps(constraints, indent=1))
-    return len(features)
+    """The default batch input: the validation channel without its labels."""
+    channels.strip_labels(src, dst, text=schema.get("content_type") == "text/plain")
