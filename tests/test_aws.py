@@ -20,7 +20,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from labctl import catalog as catalog_mod
-from labctl.backends import aws_images
+from labctl.backends import aws_algorithms
 from labctl.backends.aws import AwsBackend, aws_error, parameter_ranges, sm_name
 from labctl.backends.base import Context
 from labctl.errors import BackendError, LabctlError, Unsupported
@@ -251,7 +251,7 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert train_source["S3DataDistributionType"] == "ShardedByS3Key"
         assert train_source["S3Uri"].endswith("/train-features/")
         assert channels["test"]["ContentType"] == "text/csv;label_size=1"
-        assert rcf["AlgorithmSpecification"]["TrainingImage"] == aws_images.image_uri(
+        assert rcf["AlgorithmSpecification"]["TrainingImage"] == aws_algorithms.image_uri(
             "random-cut-forest", "us-east-1"
         )
         features = (
@@ -430,7 +430,7 @@ def test_spot_training_is_billed_by_billable_seconds(tmp_path, home):
             "TrainingJobName": name,
             "HyperParameters": ANY,
             "AlgorithmSpecification": {
-                "TrainingImage": aws_images.image_uri("xgboost", "us-east-1"),
+                "TrainingImage": aws_algorithms.image_uri("xgboost", "us-east-1"),
                 "TrainingInputMode": "File",
             },
             "RoleArn": "arn:aws:iam::123456789012:role/lab",
@@ -567,10 +567,10 @@ def test_access_denied_without_a_named_permission_names_the_operation():
 
 def test_unknown_region_is_a_clear_error():
     with pytest.raises(LabctlError) as err:
-        aws_images.image_uri("xgboost", "mars-north-1")
+        aws_algorithms.image_uri("xgboost", "mars-north-1")
     assert "mars-north-1" in err.value.message
     assert "us-east-1" in err.value.hint and "eu-west-1" in err.value.hint
-    assert aws_images.image_uri("blazingtext", "cn-north-1").endswith(
+    assert aws_algorithms.image_uri("blazingtext", "cn-north-1").endswith(
         ".amazonaws.com.cn/blazingtext:1"
     )
     cat = catalog_mod.load(REPO / "labs.yaml")

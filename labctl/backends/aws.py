@@ -27,7 +27,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,14 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from labctl import channels, config, datagen, naming
-from labctl.backends import aws_images
+from labctl.backends import aws_algorithms
+from labctl.backends.aws_algorithms import ALGORITHMS
+from labctl.backends.aws_errors import (
+    CREDENTIALS_HINT,
+    aws_error,
+    is_credentials_error,
+    is_gone,
+)
 from labctl.backends.base import Backend, Context, Finding
 from labctl.catalog import (
     BatchStep,
@@ -74,59 +80,6 @@ SCALING = {
     "linear": "Linear",
     "logarithmic": "Logarithmic",
     "reverse-logarithmic": "ReverseLogarithmic",
-}
-IAM_PREFIX = {"sagemaker-runtime": "sagemaker", "sts": "sts", "s3": "s3"}
-CREDENTIALS_HINT = "refresh your AWS credentials (e.g. `aws sso login`), then run `labctl doctor`"
-
-
-@dataclass(frozen=True)
-class Channel:
-    name: str  # the algorithm's channel
-    source: str  # the data step's folder
-    content_type: str
-    distribution: str = "FullyReplicated"
-
-
-@dataclass(frozen=True)
-class Algorithm:
-    """How a built-in algorithm is fed and called."""
-
-    channels: tuple[Channel, ...]
-    request_type: str  # endpoint requests
-    accept: str
-    batch_type: str  # batch transform input (one record per line)
-    batch_accept: str
-
-
-ALGORITHMS: dict[str, Algorithm] = {
-    "xgboost": Algorithm(
-        (Channel("train", "train", "text/csv"), Channel("validation", "validation", "text/csv")),
-        "text/csv",
-        "text/csv",
-        "text/csv",
-        "text/csv",
-    ),
-    # RCF trains unsupervised on features only, sharded; the labelled `test` channel scores it.
-    "random-cut-forest": Algorithm(
-        (
-            Channel("train", "train-features", "text/csv", "ShardedByS3Key"),
-            Channel("test", "validation", "text/csv;label_size=1"),
-        ),
-        "text/csv",
-        "application/json",
-        "text/csv",
-        "application/jsonlines",
-    ),
-    "blazingtext": Algorithm(
-        (
-            Channel("train", "train", "text/plain"),
-            Channel("validation", "validation", "text/plain"),
-        ),
-        "application/json",
-        "application/json",
-        "application/jsonlines",
-        "application/jsonlines",
-    ),
 }
 
 
@@ -169,7 +122,7 @@ class AwsBackend(Backend):
                     )
                 case TrainStep():
                     try:
-                        aws_images.image_uri(step.algorithm, self.region)
+                        aws_algorithms.image_uri(step.algorithm, self.region)
                     except LabctlError as exc:
                         findings.append(Finding(step.name, f"{exc.message}; {exc.hint}"))
                 case ServiceStep():
@@ -200,7 +153,7 @@ class AwsBackend(Backend):
     def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
         return {
             "scratch_expiry_days": 7,
-            "prebuilt_image_repositories": aws_images.repositories(),
+            "prebuilt_image_repositories": aws_algorithms.repositories(),
         }
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
@@ -719,7 +672,7 @@ class AwsBackend(Backend):
                     "StatisticsResource": {"S3Uri": f"{data['baseline']}statistics.json"},
                 },
                 DataQualityAppSpecification={
-                    "ImageUri": aws_images.image_uri("model-monitor", self.region)
+                    "ImageUri": aws_algorithms.image_uri("model-monitor", self.region)
                 },
                 DataQualityJobInput={
                     "EndpointInput": {
@@ -770,7 +723,7 @@ class AwsBackend(Backend):
                 "sagemaker",
                 "delete_data_quality_job_definition",
                 step=step.name,
-                tolerate=_is_gone,
+                tolerate=is_gone,
                 JobDefinitionName=definition,
             )
             ctx.ledger.close_resource(res.id, status="not-created")
@@ -789,7 +742,7 @@ class AwsBackend(Backend):
                 "sagemaker",
                 "delete_data_quality_job_definition",
                 step=step.name,
-                tolerate=_is_gone,
+                tolerate=is_gone,
                 JobDefinitionName=definition,
             )
             ctx.ledger.close_resource(res.id, status="not-created")
@@ -948,7 +901,7 @@ class AwsBackend(Backend):
                 "sagemaker",
                 op,
                 region=resource.region,
-                tolerate=_is_gone,
+                tolerate=is_gone,
                 **{key: resource.name},
             )
         except BackendError as exc:
@@ -1008,7 +961,7 @@ class AwsBackend(Backend):
         stopping: dict[str, int] = {"MaxRuntimeInSeconds": step.max_runtime}
         spec: dict[str, Any] = {
             "AlgorithmSpecification": {
-                "TrainingImage": aws_images.image_uri(step.algorithm, self.region),
+                "TrainingImage": aws_algorithms.image_uri(step.algorithm, self.region),
                 "TrainingInputMode": "File",
             },
             "RoleArn": _infra(ctx, "role_arn"),
@@ -1087,7 +1040,7 @@ class AwsBackend(Backend):
                     "sagemaker",
                     "describe_training_job",
                     step=step_name,
-                    tolerate=_is_gone,
+                    tolerate=is_gone,
                     TrainingJobName=job["TrainingJobName"],
                 )
                 if desc and desc.get("BillableTimeInSeconds") is not None:
@@ -1135,7 +1088,7 @@ class AwsBackend(Backend):
             step=step_name,
             ModelName=name,
             PrimaryContainer={
-                "Image": aws_images.image_uri(algorithm, self.region),
+                "Image": aws_algorithms.image_uri(algorithm, self.region),
                 "ModelDataUrl": source["model_artifact"],
             },
             ExecutionRoleArn=_infra(ctx, "role_arn"),
@@ -1273,7 +1226,7 @@ class AwsBackend(Backend):
             raise aws_error(exc, service=service, step=step) from None
         except BotoCoreError as exc:
             where = f"step '{step}': " if step else ""
-            if _is_credentials_error(exc):
+            if is_credentials_error(exc):
                 raise BackendError(
                     f"{where}no usable AWS credentials: {exc}", hint=CREDENTIALS_HINT
                 ) from None
@@ -1287,7 +1240,7 @@ class AwsBackend(Backend):
             service: str, op: str, also: Callable[[ClientError], bool] | None = None, **kw: Any
         ) -> Any:
             def tolerate(exc: ClientError) -> bool:
-                return _is_gone(exc) or bool(also and also(exc))
+                return is_gone(exc) or bool(also and also(exc))
 
             return self._api(service, op, region=region, tolerate=tolerate, **kw)
 
@@ -1317,7 +1270,7 @@ class AwsBackend(Backend):
         except ClientError as exc:
             raise aws_error(exc, service="s3", step=step_name) from None
         except BotoCoreError as exc:
-            if _is_credentials_error(exc):
+            if is_credentials_error(exc):
                 raise BackendError(
                     f"step '{step_name}': no usable AWS credentials: {exc}",
                     hint=CREDENTIALS_HINT,
@@ -1356,85 +1309,6 @@ class AwsBackend(Backend):
                     hint="it keeps running on AWS; `labctl status` shows it",
                 )
             self._sleep(self.poll_seconds)
-
-
-# --- errors -------------------------------------------------------------------------------------
-
-_GONE_CODES = {
-    "ResourceNotFound",
-    "ResourceNotFoundException",
-    "ObjectNotFoundException",
-    "NoSuchEntity",
-    "NoSuchBucket",
-    "NoSuchKey",
-}
-_GONE_MESSAGE = re.compile(
-    r"could not find|cannot find|not found|does not exist|no scalable target|no scaling polic",
-    re.IGNORECASE,
-)
-_CREDENTIAL_CODES = {
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "RequestExpired",
-    "InvalidClientTokenId",
-    "UnrecognizedClientException",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-}
-_ACCESS_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
-
-
-def _is_gone(exc: ClientError) -> bool:
-    """Does this error say the resource does not exist (so a delete has nothing to do)?"""
-    err = exc.response.get("Error", {})
-    code = err.get("Code", "")
-    return code in _GONE_CODES or (
-        code == "ValidationException" and bool(_GONE_MESSAGE.search(err.get("Message", "")))
-    )
-
-
-def _is_credentials_error(exc: BotoCoreError) -> bool:
-    return type(exc).__name__ in (
-        "NoCredentialsError",
-        "PartialCredentialsError",
-        "CredentialRetrievalError",
-        "TokenRetrievalError",
-        "SSOTokenLoadError",
-        "UnauthorizedSSOTokenError",
-        "NoAuthTokenError",
-    )
-
-
-def aws_error(exc: ClientError, *, service: str, step: str | None = None) -> BackendError:
-    """A botocore ClientError as a BackendError: the step, the operation, the AWS code, a hint."""
-    err = exc.response.get("Error", {})
-    code = str(err.get("Code") or "Unknown")
-    message = str(err.get("Message") or exc).strip()
-    operation = exc.operation_name
-    where = f"step '{step}': " if step else ""
-    hint: str | None = None
-    if code in _ACCESS_CODES:
-        found = re.search(r"perform: ([\w-]+:\w+)", message)
-        permission = found.group(1) if found else f"{IAM_PREFIX.get(service, service)}:{operation}"
-        hint = (
-            f"your AWS identity lacks the `{permission}` permission: ask your AWS administrator "
-            "to grant it (or use a profile that has it), then run `labctl doctor`"
-        )
-    elif code == "ResourceLimitExceeded":
-        hint = (
-            "request a quota increase in Service Quotas (Amazon SageMaker) for the instance type "
-            "named above - spot training has its own quotas - or choose a smaller instance_type "
-            "in labs.yaml"
-        )
-    elif code == "ValidationException":
-        hint = message
-    elif code in _CREDENTIAL_CODES:
-        hint = CREDENTIALS_HINT
-    elif code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
-        hint = "AWS is throttling requests: wait a minute and run the command again"
-    elif code in ("ResourceInUse", "ResourceInUseException"):
-        hint = "a resource with this name already exists: `labctl status` shows what is up"
-    return BackendError(f"{where}{operation} failed with {code}: {message}", hint=hint)
 
 
 @contextlib.contextmanager
@@ -1492,7 +1366,7 @@ def doctor(session: Any = None) -> list[tuple[str, bool, str]]:
             )
         )
     else:
-        known = region in aws_images.IMAGES["xgboost"].registries
+        known = region in aws_algorithms.IMAGES["xgboost"].registries
         lines.append(
             (
                 "region",

@@ -1,4 +1,4 @@
-"""Built-in SageMaker algorithm images: which AWS-owned ECR registry serves each region.
+"""Built-in SageMaker algorithms: how each is fed and called, and the image that runs it.
 
 The images of SageMaker's built-in algorithms live in ECR repositories owned by AWS, one registry
 (account) per region, and the account differs between algorithms in some regions. The tables come
@@ -148,7 +148,56 @@ IMAGES: dict[str, Image] = {
     "model-monitor": Image("sagemaker-model-monitor-analyzer", "latest", _MODEL_MONITOR),
 }
 
-ALGORITHMS = ("xgboost", "blazingtext", "random-cut-forest")
+
+@dataclass(frozen=True)
+class Channel:
+    name: str  # the algorithm's channel
+    source: str  # the data step's folder
+    content_type: str
+    distribution: str = "FullyReplicated"
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """How a built-in algorithm is fed and called."""
+
+    channels: tuple[Channel, ...]
+    request_type: str  # endpoint requests
+    accept: str
+    batch_type: str  # batch transform input (one record per line)
+    batch_accept: str
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    "xgboost": Algorithm(
+        (Channel("train", "train", "text/csv"), Channel("validation", "validation", "text/csv")),
+        "text/csv",
+        "text/csv",
+        "text/csv",
+        "text/csv",
+    ),
+    # RCF trains unsupervised on features only, sharded; the labelled `test` channel scores it.
+    "random-cut-forest": Algorithm(
+        (
+            Channel("train", "train-features", "text/csv", "ShardedByS3Key"),
+            Channel("test", "validation", "text/csv;label_size=1"),
+        ),
+        "text/csv",
+        "application/json",
+        "text/csv",
+        "application/jsonlines",
+    ),
+    "blazingtext": Algorithm(
+        (
+            Channel("train", "train", "text/plain"),
+            Channel("validation", "validation", "text/plain"),
+        ),
+        "application/json",
+        "application/json",
+        "application/jsonlines",
+        "application/jsonlines",
+    ),
+}
 
 
 def image_uri(algorithm: str, region: str) -> str:
