@@ -58,7 +58,7 @@ def test_churn_rate_is_realistic(tmp_path: Path) -> None:
 
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path: Path) -> None:
-    for name in ("telco-churn", "credit-card-fraud", "newsgroups-text"):
+    for name in sorted(n for n, m in datagen.MODULES.items() if m == "labctl.datagen.tabular"):
         a = datagen.generate(name, rows=500, seed=5, out_dir=tmp_path / "a")
         datagen.generate(name, rows=500, seed=5, out_dir=tmp_path / "b")
         datagen.generate(name, rows=500, seed=6, out_dir=tmp_path / "c")
@@ -97,6 +97,27 @@ def test_newsgroups_blazingtext_format(tmp_path: Path) -> None:
         assert 20 <= len(tokens) <= 120
     raw = (tmp_path / "raw" / "newsgroups.csv").read_text().splitlines()
     assert raw[0] == "newsgroup,text" and len(raw) == 1001
+
+
+def test_bank_marketing_shape_and_rate(tmp_path: Path) -> None:
+    schema = datagen.generate("bank-marketing", rows=20_000, seed=3, out_dir=tmp_path)
+    header = (tmp_path / schema["files"]["raw"]).read_text().splitlines()[0].split(",")
+    assert header[-1] == "y" and len(header) == 17  # bank-full.csv's columns
+    assert 0.09 <= schema["positive_rate"] <= 0.14  # the real file: 11.7 % subscribe
+    first = (tmp_path / schema["files"]["train"]).read_text().splitlines()[0].split(",")
+    assert first[0] in ("0", "1") and len(first) == 1 + len(schema["features"])
+
+
+def test_reviews_polarity_is_learnable_but_not_trivial(tmp_path: Path) -> None:
+    schema = datagen.generate("amazon-reviews-text", rows=4_000, seed=3, out_dir=tmp_path)
+    assert schema["classes"] == ["negative", "positive"]
+    lines = (tmp_path / schema["files"]["train"]).read_text().splitlines()
+    positive = {"great", "love", "excellent", "perfect", "works", "recommend"}
+    hits = [
+        (line.startswith("__label__positive"), bool(positive & set(line.split()))) for line in lines
+    ]
+    agree = sum(label == seen for label, seen in hits) / len(hits)
+    assert 0.6 < agree < 0.97, agree  # sentiment words tell, but not always
 
 
 def test_unknown_generator_suggests(tmp_path: Path) -> None:

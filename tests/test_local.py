@@ -58,11 +58,15 @@ def terraform_state(home: Path) -> list[str]:
     return resources
 
 
-def endpoint_url(cli) -> str:
+def endpoint_urls(cli) -> list[str]:
     status = cli("status", "--json")
     assert status.code == 0, status.stderr
-    urls = [r["url"] for run in status.json() for r in run["resources"] if r["kind"] == "endpoint"]
-    assert len(urls) == 1, status.stdout
+    return [r["url"] for run in status.json() for r in run["resources"] if r["kind"] == "endpoint"]
+
+
+def endpoint_url(cli) -> str:
+    urls = endpoint_urls(cli)
+    assert len(urls) == 1, urls
     return urls[0]
 
 
@@ -110,17 +114,29 @@ def test_churn_pipeline_up_invoke_down(cli, home):
     assert cli("status", "--json").json() == []
 
 
-@pytest.mark.parametrize("lab", ["fraud-detection", "document-classification"])
-def test_other_specialty_labs_run_locally(cli, home, lab):
+@pytest.mark.parametrize(
+    "lab",
+    [
+        "fraud-detection",
+        "document-classification",
+        "mlops-multi-env",
+        "distributed-training-inference",
+    ],
+)
+def test_other_aws_labs_run_locally(cli, home, lab):
     up = cli("up", lab, "--rows", "3000", "--trials", "3", "--json")
     assert up.code == 0, up.stderr
     result = up.json()
+    trained = [v["metrics"] for v in result["steps"].values() if "metrics" in v]
+    assert trained and all(any(k.startswith("validation:") for k in m) for m in trained)
     kinds = {s["kind"] for s in json.loads(cli("show", lab, "--json").stdout)["steps"]}
     if "batch" in kinds:
         batch = next(v for v in result["steps"].values() if "records" in v)
         assert batch["records"] > 0 and list(Path(batch["output"]).glob("*.out"))
-    assert endpoint_url(cli).startswith("http://127.0.0.1:")
+    urls = endpoint_urls(cli)
+    assert urls and all(port_open(url) for url in urls)
     assert cli("down", lab, "--yes").code == 0
+    assert not any(port_open(url) for url in urls)
     assert token_processes() == []
 
 

@@ -26,6 +26,8 @@ MODULES: dict[str, str] = {
     "telco-churn": "labctl.datagen.tabular",
     "credit-card-fraud": "labctl.datagen.tabular",
     "newsgroups-text": "labctl.datagen.tabular",
+    "bank-marketing": "labctl.datagen.tabular",
+    "amazon-reviews-text": "labctl.datagen.tabular",
     "movielens-interactions": "labctl.datagen.movielens",
     "synthetic-images": "labctl.datagen.images",
     "store-sales": "labctl.datagen.store_sales",

@@ -265,6 +265,113 @@ def _telco_churn(rows: int, rng: np.random.Generator) -> Dataset:
     )
 
 
+# --------------------------------------------------------------------------- bank marketing
+
+_JOBS = (  # UCI Bank Marketing's job levels and their shares
+    ("blue-collar", 0.215),
+    ("management", 0.209),
+    ("technician", 0.168),
+    ("admin.", 0.114),
+    ("services", 0.092),
+    ("retired", 0.050),
+    ("self-employed", 0.035),
+    ("entrepreneur", 0.033),
+    ("unemployed", 0.029),
+    ("housemaid", 0.027),
+    ("student", 0.021),
+    ("unknown", 0.007),
+)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_SHARE = [0.031, 0.059, 0.011, 0.065, 0.304, 0.118, 0.153, 0.138, 0.013, 0.016, 0.088, 0.004]
+
+
+def _bank_marketing(rows: int, rng: np.random.Generator) -> Dataset:
+    """UCI Bank Marketing (bank-full.csv) columns; ~12% subscribe, driven by the last call's
+    duration, a previous success, the contact channel, the month and the customer's situation."""
+    n = rows
+    u = rng.random((n, 6), dtype=np.float32)
+    job = _choice(rng, [p for _, p in _JOBS], n)
+    retired, student = job == 5, job == 10
+    age = np.where(
+        retired,
+        rng.normal(62, 7, n),
+        np.where(student, rng.normal(25, 4, n), rng.normal(40, 9.5, n)),
+    )
+    age = np.clip(age, 18, 95).round().astype(np.int64)
+    marital = _choice(rng, [0.602, 0.283, 0.115], n)  # married, single, divorced
+    education = _choice(rng, [0.151, 0.513, 0.294, 0.042], n)  # primary..tertiary, unknown
+    default = u[:, 0] < 0.018
+    balance = np.round(rng.lognormal(6.6, 1.4, n) - 350.0).astype(np.int64)
+    housing = u[:, 1] < np.where(retired | student, 0.2, 0.6)
+    loan = u[:, 2] < 0.16
+    contact = _choice(rng, [0.648, 0.064, 0.288], n)  # cellular, telephone, unknown
+    day = rng.integers(1, 32, n)
+    month = _choice(rng, _MONTH_SHARE, n)
+    duration = np.clip(rng.lognormal(5.2, 0.9, n), 0, 4918).round().astype(np.int64)
+    campaign = np.clip(rng.geometric(0.36, n), 1, 63)
+    contacted = u[:, 3] < 0.18
+    pdays = np.where(contacted, rng.integers(1, 871, n), -1)
+    previous = np.where(contacted, rng.geometric(0.4, n), 0)
+    # previous outcome among those contacted before: failure, other, success
+    poutcome = np.where(contacted, _choice(rng, [0.6, 0.22, 0.18], n), 3)
+
+    logit = (
+        -2.3
+        + 0.0045 * (duration - 180)
+        + 2.3 * (poutcome == 2)
+        - 1.1 * (contact == 2)
+        + 0.9 * np.isin(month, (2, 8, 9, 11))  # mar, sep, oct, dec
+        - 0.45 * (month == 4)  # may
+        + 0.7 * (retired | student)
+        - 0.75 * housing
+        - 0.45 * loan
+        + 0.25 * (education == 2)
+        - 0.09 * (campaign - 1)
+        + rng.normal(0.0, 0.5, size=n)
+    )
+    subscribed = u[:, 4] < 1.0 / (1.0 + np.exp(-logit))
+
+    def no_yes(mask: np.ndarray) -> Cat:
+        return Cat(mask.astype(np.int64), ("no", "yes"))
+
+    raw: dict[str, Column] = {
+        "age": Num(age),
+        "job": Cat(job, tuple(j for j, _ in _JOBS)),
+        "marital": Cat(marital, ("married", "single", "divorced")),
+        "education": Cat(education, ("primary", "secondary", "tertiary", "unknown")),
+        "default": no_yes(default),
+        "balance": Num(balance),
+        "housing": no_yes(housing),
+        "loan": no_yes(loan),
+        "contact": Cat(contact, ("cellular", "telephone", "unknown")),
+        "day": Num(day),
+        "month": Cat(month, _MONTHS),
+        "duration": Num(duration),
+        "campaign": Num(campaign),
+        "pdays": Num(pdays),
+        "previous": Num(previous),
+        "poutcome": Cat(poutcome, ("failure", "other", "success", "unknown")),
+        "y": no_yes(subscribed),
+    }
+    numeric = (age, balance, day, duration, campaign, pdays, previous, default, housing, loan)
+    names = ("age", "balance", "day", "duration", "campaign", "pdays", "previous")
+    names += ("default", "housing", "loan")
+    features = {
+        name: Num(np.asarray(v, dtype=np.int64)) for name, v in zip(names, numeric, strict=True)
+    }
+    for col in ("job", "marital", "education", "contact", "month", "poutcome"):
+        cat = raw[col]
+        assert isinstance(cat, Cat)
+        for k, level in enumerate(cat.levels):
+            features[f"{col}_{level}"] = Num((cat.codes == k).astype(np.int64))
+    return Dataset(
+        raw=raw,
+        labels=subscribed.astype(np.int64),
+        features=list(features.values()),
+        feature_names=list(features),
+    )
+
+
 # --------------------------------------------------------------------------- credit card fraud
 
 _FRAUD_SHIFT = {  # component -> mean shift for fraud (signs as in the real V columns)
@@ -355,40 +462,74 @@ _SHARED: dict[str, str] = {
 
 def _newsgroups_text(rows: int, rng: np.random.Generator) -> Dataset:
     """~8 newsgroup topics, each its own vocabulary over a shared common one; 20-120 tokens."""
-    classes = list(_TOPICS)
+    own = {t: f"{words} {_SHARED[t.split('.')[0]]}" for t, words in _TOPICS.items()}
+    return _topic_text(rows, rng, own, "newsgroup", lengths=(20, 121), topical=(1.5, 12.0))
+
+
+_SENTIMENT: dict[str, str] = {  # Amazon Reviews Polarity's two classes
+    "negative": "broke broken return refund disappointed waste poor cheap junk stopped "
+    "defective worst terrible useless flimsy returned awful fails missing died",
+    "positive": "great love excellent perfect works recommend happy sturdy quality "
+    "easy amazing best fantastic reliable comfortable favorite beautiful solid fast value",
+}
+_PRODUCT = (
+    "product item bought battery price shipping box seller amazon order size color "
+    "charger cable case screen sound book kitchen phone fit month week days used"
+)
+
+
+def _amazon_reviews_text(rows: int, rng: np.random.Generator) -> Dataset:
+    """Product reviews with a negative/positive label; sentiment words over product chatter."""
+    own = {label: f"{words} {_PRODUCT}" for label, words in _SENTIMENT.items()}
+    return _topic_text(rows, rng, own, "polarity", lengths=(15, 90), topical=(2.0, 10.0))
+
+
+def _topic_text(
+    rows: int,
+    rng: np.random.Generator,
+    own: dict[str, str],
+    label: str,
+    *,
+    lengths: tuple[int, int],
+    topical: tuple[float, float],
+) -> Dataset:
+    """Documents whose class shows in a share of class words (`own`) over common English.
+
+    `lengths` bounds the tokens per document; `topical` is the beta prior of each document's
+    share of class words (many posts are mostly chatter).
+    """
+    classes = list(own)
     vocab: list[str] = list(_COMMON)
     offsets, widths = [], []
-    for topic in classes:
-        own = _TOPICS[topic].split() + _SHARED[topic.split(".")[0]].split()
+    for cls in classes:
+        words = own[cls].split()
         offsets.append(len(vocab))
-        widths.append(len(own))
-        vocab.extend(own)
+        widths.append(len(words))
+        vocab.extend(words)
     n_common = len(_COMMON)
 
     labels = rng.integers(0, len(classes), size=rows)
-    lengths = rng.integers(20, 121, size=rows)
-    # share of topical words per document: many posts are mostly chatter
-    topical = rng.beta(1.5, 12.0, size=rows).astype(np.float32)
-    doc_of = np.repeat(np.arange(rows, dtype=np.int32), lengths)
+    sizes = rng.integers(*lengths, size=rows)
+    share = rng.beta(*topical, size=rows).astype(np.float32)
+    doc_of = np.repeat(np.arange(rows, dtype=np.int32), sizes)
     total = len(doc_of)
     u = rng.random((3, total), dtype=np.float32)
-    # one topical word in six comes from another topic (cross-posting, quoting)
-    word_topic = np.where(
+    # one class word in six comes from another class (cross-posting, quoting, "not great")
+    word_class = np.where(
         u[1] < 1 / 6, rng.integers(0, len(classes), size=total, dtype=np.int8), labels[doc_of]
     )
     # Zipf-like ranks: floor((n+1)**u) - 1 has P(k) ~ 1/(k+1)
     common_tok = (np.float32(n_common + 1) ** u[2]).astype(np.int32) - 1
-    topic_tok = np.asarray(offsets)[word_topic] + (
-        u[2] ** 1.6 * np.asarray(widths, dtype=np.float32)[word_topic]
+    class_tok = np.asarray(offsets)[word_class] + (
+        u[2] ** 1.6 * np.asarray(widths, dtype=np.float32)[word_class]
     ).astype(np.int32)
-    token_ids = np.where(u[0] < topical[doc_of], topic_tok, np.minimum(common_tok, n_common - 1))
-    raw: dict[str, Column] = {"newsgroup": Cat(labels, tuple(classes))}
+    token_ids = np.where(u[0] < share[doc_of], class_tok, np.minimum(common_tok, n_common - 1))
     return Dataset(
-        raw=raw,
+        raw={label: Cat(labels, tuple(classes))},
         labels=labels,
         feature_names=["text"],
         token_ids=token_ids,
-        lengths=lengths,
+        lengths=sizes,
         vocab=vocab,
         classes=classes,
     )
@@ -440,6 +581,24 @@ GENERATORS: dict[str, Generator] = {
             "creditcard.csv",
             "text/csv",
             _credit_card_fraud,
+        ),
+        Generator(
+            "bank-marketing",
+            "UCI Bank Marketing (bank-full.csv, 17 columns), ~12% subscribe",
+            "y",
+            "bank-full.csv",
+            "bank-marketing.csv",
+            "text/csv",
+            _bank_marketing,
+        ),
+        Generator(
+            "amazon-reviews-text",
+            "Amazon Reviews Polarity-like reviews, negative/positive, BlazingText format",
+            "polarity",
+            "reviews.csv",
+            "reviews.txt",
+            "text/plain",
+            _amazon_reviews_text,
         ),
         Generator(
             "newsgroups-text",
