@@ -482,14 +482,79 @@ def cost_report(
         reports.print_report(out, data)
 
 
+@cost_app.command("sync")
+def cost_sync(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month).")] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            "-t",
+            help="aws, gcp or databricks; repeat for several "
+            "(default: every cloud the ledger has runs on that month).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read the bills; write nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replace estimates with the clouds' billed figures for the days their bills cover."""
+    from labctl import actuals, cost
+    from labctl.ledger import Ledger
+
+    if month and not _is_month(month):
+        raise UsageError(f"--month {month}: expected YYYY-MM")
+    for t in target or []:
+        if t not in actuals.BILLED_TARGETS:
+            raise UsageError(f"--target {t}: bills are read for aws, gcp and databricks only")
+    results = actuals.sync(Ledger(), cost.team(_catalog()), month=month,
+                           targets=list(dict.fromkeys(target)) if target else None,
+                           dry_run=dry_run)  # fmt: skip
+    failed = [r for r in results if r.status == "error"]
+    if as_json:
+        _print_json({"dry_run": dry_run, "targets": [r.to_dict() for r in results]})
+    elif not results:
+        err.print("nothing to sync: no cloud runs in the ledger that month; name --target to "
+                  "sync one anyway")  # fmt: skip
+    for r in [] if as_json else results:
+        if r.status == "error":
+            err.print(f"[red]{r.target}[/]: ", end="")
+            err.print(r.error, markup=False)
+            if r.hint:
+                err.print("[dim]hint:[/] ", end="")
+                err.print(r.hint, markup=False)
+        elif r.status == "nothing-to-sync":
+            err.print(f"{r.target}: {r.hint}", markup=False)
+        else:
+            through = r.to_dict()["billed_through"]
+            verb = "would write" if dry_run else "wrote"
+            out.print(f"{r.target} {r.month}: billed through {through}: {verb} {r.rows} row(s), "
+                      f"${r.total_usd:,.2f}", markup=False)  # fmt: skip
+            for who, usd in r.by_engineer.items():
+                out.print(f"  {who}: ${usd:,.2f}", markup=False)
+    if failed:
+        raise typer.Exit(ExitCode.ERROR)
+
+
 @cost_app.command("enforce")
 def cost_enforce(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go.")] = False,
 ) -> None:
-    """For cron: tear down what engineers at 100% of budget run, and endpoints past autostop."""
-    from labctl import orchestrator
+    """For cron: send due budget alerts, tear down what engineers at 100% of budget run, and
+    endpoints past autostop."""
+    from labctl import alerts, cost, orchestrator
+    from labctl.ledger import Ledger
 
+    if not dry_run:
+        ledger, cat = Ledger(), _catalog()
+        team = cost.team(cat)
+        for d in alerts.deliver_report(ledger, team, cost.report(ledger, cat)):
+            if d.ok:
+                levels = "/".join(f"{th}%" for th in d.thresholds)
+                err.print(f"alert {levels} for {d.engineer} sent by {d.channel} to {d.detail}",
+                          markup=False)  # fmt: skip
     items, reasons = orchestrator.enforcement_plan(catalog=_state["catalog"])
     if not items:
         err.print("nothing to enforce")

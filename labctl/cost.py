@@ -3,6 +3,8 @@
 Money rules, stated once:
 - A resource costs `price_per_hour` (recorded at launch) x `instance_count` x billed hours, where
   billed hours are the cloud's billable time when known, else the open/closed interval.
+- Once `labctl cost sync` has read a target's bill, the days it covers cost what the bill says
+  (labctl.actuals) and the ledger's estimates count only from the end of that coverage.
 - The local target costs $0; its figures are the cloud-equivalent, shown as such.
 - Estimates assume managed spot saves `SPOT_SAVINGS` of on-demand training where a step uses spot.
 """
@@ -10,13 +12,14 @@ Money rules, stated once:
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from labctl.catalog import BatchStep, DeployStep, Lab, MonitorStep, TrainStep, TuneStep
 from labctl.errors import BudgetRefused, CatalogError
@@ -29,6 +32,9 @@ if TYPE_CHECKING:
 
 SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%"
 HOURS_PER_MONTH = 730
+GCP_TABLE_ID = re.compile(
+    r"[a-z][a-z0-9-]{4,61}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}"
+)
 USAGE = {  # (cloud, step kind) -> price catalog usage
     ("aws", "train"): "training",
     ("aws", "tune"): "training",
@@ -200,10 +206,65 @@ def endpoint_burn(e: Estimate) -> float:
 # --- team and budgets ---------------------------------------------------------------------------
 
 
+class Smtp(BaseModel):
+    """Where alert email goes out; $LABCTL_SMTP_HOST/PORT/FROM/STARTTLS override these, and the
+    login comes only from $LABCTL_SMTP_USER / $LABCTL_SMTP_PASSWORD (never from a file)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    host: str | None = None
+    port: int = Field(587, ge=1, le=65535)
+    sender: str | None = Field(None, alias="from")
+    starttls: bool = True  # required when true: no STARTTLS offered, no mail sent
+
+
 class Alerts(BaseModel):
     model_config = ConfigDict(extra="forbid")
     emails: list[str] = Field(default_factory=list)
-    webhook: str | None = None
+    webhook: str | None = None  # $LABCTL_ALERT_WEBHOOK overrides (keep tokenised URLs out of git)
+    notify_engineer: bool = True  # also email the engineer when their name is an email address
+    smtp: Smtp = Field(default_factory=Smtp)
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("emails")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v)]
+        if bad:
+            raise ValueError(f"not an email address: {', '.join(bad)}")
+        return value
+
+
+class Billing(BaseModel):
+    """Where `labctl cost sync` reads each cloud's bill (AWS Cost Explorer needs nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+    settle_days: int = Field(1, ge=0, le=7)  # days before today the bill may still change
+    gcp_export_table: str | None = None  # PROJECT.DATASET.gcp_billing_export_v1_<ACCOUNT>
+    gcp_project: str | None = None  # where the query job runs (default: the table's project)
+    databricks_warehouse_id: str | None = None
+
+    @field_validator("gcp_export_table")
+    @classmethod
+    def _table_id(cls, value: str | None) -> str | None:
+        if value and not GCP_TABLE_ID.fullmatch(value):
+            raise ValueError(
+                "must be PROJECT.DATASET.TABLE, e.g. "
+                "my-billing.billing.gcp_billing_export_v1_01AB23_45CD67_89EF01"
+            )
+        return value
+
+    @field_validator("databricks_warehouse_id")
+    @classmethod
+    def _warehouse(cls, value: str | None) -> str | None:
+        if value and not re.fullmatch(r"[A-Za-z0-9]+", value):
+            raise ValueError("must be a SQL warehouse id (letters and digits)")
+        return value
 
 
 class EngineerBudget(BaseModel):
@@ -219,6 +280,7 @@ class Team(BaseModel):
     alert_thresholds: list[int] = Field(default_factory=lambda: [50, 75, 100])
     engineers: dict[str, EngineerBudget] = Field(default_factory=dict)
     alerts: Alerts = Field(default_factory=Alerts)
+    billing: Billing = Field(default_factory=Billing)
 
     def budget_for(self, engineer: str) -> float:
         own = self.engineers.get(engineer)
@@ -269,20 +331,6 @@ def month_bounds(
     return start, end
 
 
-def cost_in(resource: Resource, start: datetime, end: datetime, now: datetime) -> float:
-    """A resource's billed cost inside [start, end); $0 on the local target or when unpriced."""
-    if resource.target == "local" or resource.price_per_hour is None:
-        return 0.0
-    rate = resource.price_per_hour * resource.instance_count
-    if resource.billable_seconds is not None:  # billed as a whole, in the month it started
-        return (
-            rate * resource.billable_seconds / 3600 if start <= resource.started_at < end else 0.0
-        )
-    lo = max(resource.started_at, start)
-    hi = min(resource.stopped_at or now, end, now)
-    return rate * max((hi - lo).total_seconds(), 0) / 3600
-
-
 @dataclass
 class BudgetCheck:
     engineer: str
@@ -304,28 +352,20 @@ class BudgetCheck:
 
 
 def spent_this_month(ledger: Ledger, engineer: str, now: datetime | None = None) -> float:
-    from sqlalchemy import or_, select
-
+    """Month-to-date spend: billed actuals for the days the bills cover, estimates after."""
     now = now or utcnow()
     start, end = month_bounds(now=now)
-    with ledger.session() as s:
-        rows = s.scalars(
-            select(Resource).where(
-                Resource.engineer == engineer,
-                Resource.target != "local",
-                Resource.started_at < end,
-                or_(Resource.stopped_at.is_(None), Resource.stopped_at >= start),
-            )
-        ).all()
-    return round(sum(cost_in(r, start, end, now) for r in rows), 4)
+    people, _, _ = _spend(ledger, start, end, now, engineer=engineer)
+    return round(people[engineer]["spent_usd"], 4) if engineer in people else 0.0
 
 
 def check_budget(
-    ledger: Ledger, cat: Catalog, engineer: str, estimate_usd: float, *, force: bool = False
-) -> BudgetCheck:
+    ledger: Ledger, cat: Catalog | None, engineer: str, estimate_usd: float, *,
+    force: bool = False, now: datetime | None = None,
+) -> BudgetCheck:  # fmt: skip
     """Refuse (BudgetRefused, exit 3) when month-to-date spend + the estimate passes the budget."""
     t = team(cat)
-    spent = spent_this_month(ledger, engineer)
+    spent = spent_this_month(ledger, engineer, now)
     reserved = sum(r.estimate_usd or 0 for r in ledger.active_runs(engineer=engineer)
                    if r.status == "starting" and r.target != "local")  # fmt: skip
     check = BudgetCheck(engineer, t.budget_for(engineer), spent, estimate_usd, t.alert_thresholds,
@@ -359,6 +399,15 @@ def reserve(
         check = check_budget(ledger, cat, engineer, estimate_usd, force=force)
         run = ledger.start_run(engineer=engineer, estimate_usd=estimate_usd, **run_fields)
     record_budget_events(ledger, run, check)
+    if check.crossed:
+        from labctl import alerts
+
+        try:  # a delivery problem is a warning: the run is reserved and `up` must go on
+            alerts.deliver(ledger, team(cat), engineer=engineer, month=f"{run.created_at:%Y-%m}",
+                           crossed=check.crossed, spent_usd=check.after_usd,
+                           budget_usd=check.budget_usd, why="projected", run=run)  # fmt: skip
+        except Exception as exc:
+            alerts.log.warning("warning: budget alert not delivered: %s", type(exc).__name__)
     return check, run
 
 
@@ -395,7 +444,9 @@ def _seconds(dialect: str, lo: Any, hi: Any) -> Any:
     return func.extract("epoch", hi - lo)
 
 
-def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -> list[Any]:
+def _spend_rows(
+    ledger: Ledger, start: datetime, end: datetime, now: datetime, engineer: str | None = None
+) -> list[Any]:
     """Per run: engineer, lab, target, closed and running cost, burn, unpriced and resource counts.
 
     Design choice: grouped by run_id and read from a covering index in that order, so SQLite
@@ -425,7 +476,7 @@ def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -
     )  # fmt: skip
     cost = func.coalesce(rate * billed, 0.0)
     is_open = r.stopped_at.is_(None)
-    per_run = (
+    per_run_q = (
         select(
             r.run_id,
             func.sum(case((is_open, 0.0), else_=cost)).label("closed"),
@@ -436,8 +487,10 @@ def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -
         )
         .where(r.started_at < end, or_(is_open, r.stopped_at >= start))
         .group_by(r.run_id)
-        .subquery()
     )
+    if engineer is not None:
+        per_run_q = per_run_q.where(r.engineer == engineer)
+    per_run = per_run_q.subquery()
     q = select(Run.engineer, Run.lab, Run.target, *per_run.c).join(
         per_run, Run.id == per_run.c.run_id
     )
@@ -446,68 +499,109 @@ def _spend_rows(ledger: Ledger, start: datetime, end: datetime, now: datetime) -
 
 
 def _blank(engineer: str) -> dict[str, Any]:
-    return {"engineer": engineer, "closed_usd": 0.0, "running_usd": 0.0, "burn_usd_per_hour": 0.0,
-            "local_equivalent_usd": 0.0, "by_lab": {}}  # fmt: skip
+    return {"engineer": engineer, "spent_usd": 0.0, "spent_actual_usd": 0.0,
+            "spent_estimated_usd": 0.0, "closed_usd": 0.0, "running_usd": 0.0,
+            "burn_usd_per_hour": 0.0, "local_equivalent_usd": 0.0, "unpriced": 0,
+            "by_lab": {}}  # fmt: skip
+
+
+def _spend(
+    ledger: Ledger, start: datetime, end: datetime, now: datetime, engineer: str | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, datetime], bool]:
+    """Per engineer, the month's spend: billed actuals (`labctl cost sync`) for the days each
+    target's bill covers, plus the ledger's estimates from where that coverage ends.
+
+    Returns the engineers' figures, the coverage per target, and whether `now` is in the month.
+    The one place both the report and the budget check get their numbers from.
+    """
+    from labctl import actuals
+
+    current = start <= now < end
+    covered = {t: until for t, until in actuals.coverage(ledger, start).items() if until > start}
+    people: dict[str, dict[str, Any]] = {}
+
+    def lab_of(p: dict[str, Any], lab: str, target: str) -> dict[str, Any]:
+        return p["by_lab"].setdefault((lab, target), {
+            "lab": lab, "target": target, "resources": 0, "spent_usd": 0.0,
+            "spent_actual_usd": 0.0,
+            "cloud_equivalent_usd": 0.0 if target == "local" else None,
+        })  # fmt: skip
+
+    # one query per distinct coverage end (usually one or two), each row kept for its target's
+    for lo in sorted({start, *covered.values()}):
+        for row in _spend_rows(ledger, min(lo, end), end, now, engineer):
+            if covered.get(row.target, start) != lo:
+                continue
+            p = people.setdefault(row.engineer, _blank(row.engineer))
+            estimated = (row.closed or 0) + (row.running or 0)
+            lab = lab_of(p, row.lab, row.target)
+            lab["resources"] += row.resources
+            if row.target == "local":
+                lab["cloud_equivalent_usd"] += estimated
+                p["local_equivalent_usd"] += estimated
+                continue
+            lab["spent_usd"] += estimated
+            p["closed_usd"] += row.closed or 0
+            p["running_usd"] += row.running or 0
+            p["burn_usd_per_hour"] += (row.burn or 0) if current else 0
+            p["unpriced"] += row.unpriced or 0
+    for row in actuals.totals(ledger, start, end, engineer) if covered else ():
+        p = people.setdefault(row.engineer, _blank(row.engineer))
+        lab = lab_of(p, row.lab, row.target)
+        lab["spent_usd"] += row.usd or 0
+        lab["spent_actual_usd"] += row.usd or 0
+        p["spent_actual_usd"] += row.usd or 0
+    for p in people.values():
+        p["spent_estimated_usd"] = p["closed_usd"] + p["running_usd"]
+        p["spent_usd"] = p["spent_actual_usd"] + p["spent_estimated_usd"]
+    return people, covered, current
 
 
 def report(
     ledger: Ledger, cat: Catalog | None, *, month: str | None = None,
     engineer: str | None = None, now: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Spend per engineer against the budget for a month, with a per-lab breakdown."""
+    """Spend per engineer against the budget for a month, with a per-lab breakdown.
+
+    `spent_usd` = `spent_actual_usd` (the bills, for the days up to `billed_through`) +
+    `spent_estimated_usd` (the ledger, `closed_usd` + `running_usd`, for the days after).
+    """
     now = now or utcnow()
     start, end = month_bounds(month, now)
     t = team(cat)
-    current = start <= now < end
+    people, covered, current = _spend(ledger, start, end, now, engineer)
     hours_left = max((end - now).total_seconds(), 0) / 3600 if current else 0.0
-    people: dict[str, dict[str, Any]] = {}
-    unpriced = 0
-    for row in _spend_rows(ledger, start, end, now):
-        if engineer and row.engineer != engineer:
-            continue
-        p = people.setdefault(row.engineer, _blank(row.engineer))
-        spent = (row.closed or 0) + (row.running or 0)
-        local = row.target == "local"
-        lab = p["by_lab"].setdefault((row.lab, row.target), {
-            "lab": row.lab, "target": row.target, "resources": 0, "spent_usd": 0.0,
-            "cloud_equivalent_usd": 0.0 if local else None})  # fmt: skip
-        lab["resources"] += row.resources
-        lab["cloud_equivalent_usd" if local else "spent_usd"] += spent
-        if local:
-            p["local_equivalent_usd"] += spent
-            continue
-        p["closed_usd"] += row.closed or 0
-        p["running_usd"] += row.running or 0
-        p["burn_usd_per_hour"] += (row.burn or 0) if current else 0
-        unpriced += row.unpriced or 0
     if engineer and engineer not in people:
         people[engineer] = _blank(engineer)
     entries = []
+    unpriced = 0
     for name in sorted(people):
         p = people[name]
+        unpriced += p.pop("unpriced")
         labs = [
-            {**lab, "spent_usd": round(lab["spent_usd"], 4),
-             "cloud_equivalent_usd": None if lab["cloud_equivalent_usd"] is None
-             else round(lab["cloud_equivalent_usd"], 4)}
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in lab.items()}
             for _, lab in sorted(p.pop("by_lab").items())
-        ]  # fmt: skip
+        ]
         budget = t.budget_for(name)
-        spent = p["closed_usd"] + p["running_usd"]
-        percent = spent / budget * 100 if budget else 0.0
+        percent = p["spent_usd"] / budget * 100 if budget else 0.0
         crossed = [th for th in sorted(t.alert_thresholds) if percent >= th]
         entries.append({
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in p.items()},
             "labs": labs,
             "budget_usd": budget,
-            "spent_usd": round(spent, 4),
-            "forecast_usd": round(spent + p["burn_usd_per_hour"] * hours_left, 4),
+            "forecast_usd": round(p["spent_usd"] + p["burn_usd_per_hour"] * hours_left, 4),
             "percent": round(percent, 2),
             "level": str(crossed[-1]) if crossed else "ok",
+            "crossed": crossed,
         })  # fmt: skip
     return {
         "month": f"{start:%Y-%m}",
         "engineers": entries,
         "total_budget_usd": round(sum(e["budget_usd"] for e in entries), 4),
         "total_spent_usd": round(sum(e["spent_usd"] for e in entries), 4),
+        "total_spent_actual_usd": round(sum(e["spent_actual_usd"] for e in entries), 4),
+        "billed_through": {
+            t: f"{until - timedelta(days=1):%Y-%m-%d}" for t, until in sorted(covered.items())
+        },
         "unpriced_resources": unpriced,
     }

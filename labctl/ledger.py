@@ -11,18 +11,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     select,
@@ -35,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from labctl import paths
 from labctl.errors import LabctlError
 
-HEAD = "0003"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
+HEAD = "0004"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
 
 
 def utcnow() -> datetime:
@@ -156,6 +158,44 @@ class EngineerLock(Base):
     __tablename__ = "engineer_locks"
 
     engineer: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class BilledCost(Base):
+    """A cloud bill's figure for one day, engineer (tag) and lab (tag, '' when absent).
+
+    Written only by `labctl cost sync`, which replaces a target's rows for a whole month at once.
+    """
+
+    __tablename__ = "billed_costs"
+    __table_args__ = (UniqueConstraint("target", "day", "engineer_tag", "lab",
+                                       name="uq_billed_costs_key"),)  # fmt: skip
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(16))
+    day: Mapped[date] = mapped_column(Date)  # UTC usage day
+    engineer: Mapped[str] = mapped_column(String(200))  # the ledger's name for the tag's value
+    engineer_tag: Mapped[str] = mapped_column(String(256))  # the tag value as the bill has it
+    lab: Mapped[str] = mapped_column(String(256))
+    amount: Mapped[float] = mapped_column(Float)  # in `currency`
+    currency: Mapped[str] = mapped_column(String(8))
+    amount_usd: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(300))  # e.g. "aws-ce:UnblendedCost"
+    synced_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BillingSync(Base):
+    """Which days of a month a target's bill covers: [covered_from, covered_until)."""
+
+    __tablename__ = "billing_syncs"
+
+    target: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    covered_from: Mapped[date] = mapped_column(Date)
+    covered_until: Mapped[date] = mapped_column(Date)  # exclusive
+    source: Mapped[str] = mapped_column(String(300))
+    rows: Mapped[int] = mapped_column(Integer)
+    total_usd: Mapped[float] = mapped_column(Float)
+    synced_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Ledger:
@@ -328,8 +368,12 @@ class Ledger:
                 )
             )
 
-    def events(self, *, run_id: str | None = None, kind: str | None = None) -> list[Event]:
+    def events(
+        self, *, run_id: str | None = None, kind: str | None = None, engineer: str | None = None
+    ) -> list[Event]:
         q = select(Event).order_by(Event.id)
+        if engineer is not None:
+            q = q.where(Event.engineer == engineer)
         if run_id:
             q = q.where(Event.run_id == run_id)
         if kind:

@@ -15,41 +15,63 @@ def print_report(console: Any, data: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title=f"Spend {data['month']} (USD)", title_justify="left", show_lines=True)
-    for col in ("engineer", "budget", "spent", "closed", "running", "burn $/h", "forecast", "%",
-                "level", "labs"):  # fmt: skip
+    for col in ("engineer", "budget", "spent", "billed", "closed", "running", "burn $/h",
+                "forecast", "%", "level", "labs"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("engineer", "labs") else "right")
     for e in data["engineers"]:
         colour = LEVEL_COLOUR[e["level"]]
-        labs = "\n".join(
-            f"{lab['lab']} ({lab['target']}): "
-            + (f"${lab['spent_usd']:,.2f}" if lab["target"] != "local"
-               else f"$0 (cloud-equiv. ${lab['cloud_equivalent_usd']:,.2f})")
-            for lab in e["labs"]
-        )  # fmt: skip
+        labs = "\n".join(_lab_line(lab) for lab in e["labs"])
         table.add_row(
             e["engineer"], f"{e['budget_usd']:,.2f}", f"{e['spent_usd']:,.2f}",
-            f"{e['closed_usd']:,.2f}", f"{e['running_usd']:,.2f}",
+            f"{e['spent_actual_usd']:,.2f}", f"{e['closed_usd']:,.2f}", f"{e['running_usd']:,.2f}",
             f"{e['burn_usd_per_hour']:,.3f}", f"{e['forecast_usd']:,.2f}",
             f"[{colour}]{e['percent']:.0f}%[/]", f"[{colour}]{e['level']}[/]", labs,
         )  # fmt: skip
     table.add_section()
-    table.add_row("total", f"{data['total_budget_usd']:,.2f}", f"{data['total_spent_usd']:,.2f}")
-    if data["unpriced_resources"]:
-        table.caption = f"{data['unpriced_resources']} resource(s) had no price: not counted"
+    table.add_row("total", f"{data['total_budget_usd']:,.2f}", f"{data['total_spent_usd']:,.2f}",
+                  f"{data['total_spent_actual_usd']:,.2f}")  # fmt: skip
+    table.caption = "\n".join(captions(data))
     console.print(table)
+
+
+def captions(data: dict[str, Any]) -> list[str]:
+    """Which figures are billed and which estimated, and what was left out."""
+    billed = data.get("billed_through") or {}
+    lines = [
+        "billed: the clouds' bills (`labctl cost sync`) through "
+        + ", ".join(f"{t} {day}" for t, day in billed.items())
+        + "; closed/running: ledger estimates for the days after"
+        if billed
+        else "all figures are ledger estimates (`labctl cost sync` reads the bills)"
+    ]
+    if data["unpriced_resources"]:
+        lines.append(f"{data['unpriced_resources']} resource(s) had no price: not counted")
+    return lines
+
+
+def _lab_line(lab: dict[str, Any]) -> str:
+    name = f"{lab['lab'] or '(no lab tag)'} ({lab['target']}): "
+    if lab["target"] == "local":
+        return name + f"$0 (cloud-equiv. ${lab['cloud_equivalent_usd']:,.2f})"
+    billed = f", ${lab['spent_actual_usd']:,.2f} billed" if lab["spent_actual_usd"] else ""
+    return name + f"${lab['spent_usd']:,.2f}{billed}"
 
 
 def csv_text(data: dict[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["month", "engineer", "budget_usd", "spent_usd", "percent", "level", "lab",
-                     "target", "lab_spent_usd", "cloud_equivalent_usd"])  # fmt: skip
+                     "target", "lab_spent_usd", "cloud_equivalent_usd", "spent_actual_usd",
+                     "spent_estimated_usd", "lab_spent_actual_usd"])  # fmt: skip
     for e in data["engineers"]:
         for lab in e["labs"] or [{"lab": "", "target": "", "spent_usd": 0,
-                                  "cloud_equivalent_usd": None}]:  # fmt: skip
+                                  "cloud_equivalent_usd": None,
+                                  "spent_actual_usd": 0}]:  # fmt: skip
             writer.writerow([data["month"], e["engineer"], e["budget_usd"], e["spent_usd"],
                              e["percent"], e["level"], lab["lab"], lab["target"],
-                             lab["spent_usd"], lab["cloud_equivalent_usd"] or ""])  # fmt: skip
+                             lab["spent_usd"], lab["cloud_equivalent_usd"] or "",
+                             e["spent_actual_usd"], e["spent_estimated_usd"],
+                             lab["spent_actual_usd"]])  # fmt: skip
     return buf.getvalue()
 
 
@@ -82,5 +104,6 @@ def html(data: dict[str, Any]) -> str:
         f"<h1>Lab spend, {esc(data['month'])}</h1>"
         f"<p>Total ${data['total_spent_usd']:,.2f} of ${data['total_budget_usd']:,.2f}. "
         "Bar: spent (colour: alert level), grey: forecast to month end, line: budget.</p>"
+        f"<p>{'<br>'.join(esc(line) for line in captions(data))}</p>"
         f"<table>{''.join(rows)}</table></body></html>\n"
     )
