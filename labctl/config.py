@@ -13,6 +13,7 @@ The config file is `~/.config/labctl/config.toml` (or `$LABCTL_CONFIG`), for exa
     [gcp]
     project = "my-lab-project"
     region = "us-central1"
+    billing_account = "01AB23-45CD67-89EF01"   # per-engineer budgets (LABCTL_GCP_BILLING_ACCOUNT)
 
     [databricks]
     profile = "DEFAULT"
@@ -50,6 +51,7 @@ class AwsSettings(_Section):
 class GcpSettings(_Section):
     project: str | None = None
     region: str = "us-central1"
+    billing_account: str | None = None  # for the per-engineer google_billing_budget
 
 
 class DatabricksSettings(_Section):

@@ -61,6 +61,11 @@ def run() -> list[Check]:
         if backend_doctor is None:
             checks.append(Check(target, False, "no checks for this target yet", required=False))
             continue
-        for name, ok, detail in backend_doctor():
+        try:
+            lines = backend_doctor()
+        except Exception as exc:  # a check that breaks is a failed line, never a traceback
+            checks.append(Check(target, False, f"the check itself failed: {exc!r}", required=False))
+            continue
+        for name, ok, detail in lines:
             checks.append(Check(f"{target}: {name}", ok, detail, required=False))
     return checks

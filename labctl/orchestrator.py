@@ -407,6 +407,11 @@ def status(*, engineer: str | None) -> list[dict[str, Any]]:
                     for k, v in run.outputs.get("steps", {}).items()
                     if isinstance(v, dict) and v.get("metrics")
                 },
+                "tracking": {  # e.g. a job's MLflow run
+                    k: v["tracking"]
+                    for k, v in run.outputs.get("steps", {}).items()
+                    if isinstance(v, dict) and v.get("tracking")
+                },
                 "resources": resources,
             }
         )

@@ -32,7 +32,7 @@ NULL_PROVIDER = "terraform-provider-null_v2.1.2_x4"
 PROVIDERS: dict[str, dict[str, dict[str, str]]] = {
     "local": {"null": {"source": "hashicorp/null", "version": "2.1.2"}},
     "aws": {"aws": {"source": "hashicorp/aws", "version": ">= 5.0"}},
-    "gcp": {"google": {"source": "hashicorp/google", "version": ">= 5.0"}},
+    "gcp": {"google": {"source": "hashicorp/google", "version": ">= 5.22"}},
     "databricks": {"databricks": {"source": "databricks/databricks", "version": ">= 1.50"}},
 }
 

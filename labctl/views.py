@@ -174,10 +174,30 @@ def status_table(runs: list[dict[str, Any]]) -> Table:
             what = f"{x['kind']} {x.get('url') or x['name']}"
             burn = f"{x['usd_per_hour']:.3f}" if x.get("usd_per_hour") else ""
             table.add_row(*(head if i == 0 else [""] * 4), what, x["status"], burn)
+        for step, run in tracked_runs(r).items():
+            table.add_row("", "", "", "", f"mlflow {step}", _mlflow_line(run), "")
         total = f"[bold]{r['burn_usd_per_hour']:.3f}{equiv}[/]"
         table.add_row("", "", "", "", f"[bold]run {r['run']}[/]", r["status"], total,
                       end_section=True)  # fmt: skip
     return table
+
+
+def tracked_runs(run_view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The MLflow runs of a run view: its `tracking` (step -> the job's tracking attrs), and any
+    resource carrying `tracking`."""
+    found = dict(run_view.get("tracking") or {})
+    for x in run_view.get("resources", []):
+        if x.get("tracking"):
+            found.setdefault(x["name"], x["tracking"])
+    return {k: v for k, v in found.items() if isinstance(v, dict) and v.get("mlflow_run_id")}
+
+
+def _mlflow_line(tracking: dict[str, Any]) -> str:
+    line = f"run {tracking['mlflow_run_id']} (experiment {tracking.get('mlflow_experiment_id')})"
+    model = tracking.get("registered_model")
+    if model:
+        line += f", model {model['name']} v{model['version']}"
+    return line
 
 
 def _age(seconds: int) -> str:

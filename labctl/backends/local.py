@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from labctl import channels, entrypoints
+from labctl import channels, cost, entrypoints
 from labctl.backends.base import Backend, Context, Finding
 from labctl.catalog import (
     BatchStep,
@@ -56,8 +56,9 @@ ANALOGUES: dict[str, str] = {
     "mlflow-model-registry": "labctl.analogues.databricks",
     "mlflow-tracking": "labctl.analogues.databricks",
 }
-USAGE = {"training-job": "training", "endpoint": "hosting", "batch-job": "batch-transform"}
+STEP_KIND = {"training-job": "train", "endpoint": "deploy", "batch-job": "batch"}  # for pricing
 READY_TIMEOUT = 120.0
+SPARK_EXTRA = "pip install 'labctl[spark]' (pyspark and MLflow; Java 17 or later)"
 
 
 @dataclass
@@ -96,6 +97,12 @@ class LocalBackend(Backend):
                         Finding(
                             step.name, f"no local generator '{step.generator}' for this dataset yet"
                         )
+                    )
+                case TrainStep() if step.algorithm == "spark-mllib" and not _has("pyspark"):
+                    findings.append(Finding(step.name, f"needs Apache Spark: {SPARK_EXTRA}"))
+                case ServiceStep() if step.service.startswith("mlflow") and not _has("mlflow"):
+                    findings.append(
+                        Finding(step.name, f"needs MLflow: {SPARK_EXTRA}", fatal=not step.optional)
                     )
                 case TrainStep() if _entry(step) is None:
                     what = f"script '{step.entry_point}'" if step.entry_point else step.algorithm
@@ -434,9 +441,12 @@ class LocalBackend(Backend):
     def _price(self, ctx: Context, kind: str, instance_type: str) -> dict[str, Any]:
         """The cloud-equivalent price of what runs here (the local target itself costs $0)."""
         cloud = ctx.lab.cloud
+        usage = cost.USAGE.get((cloud, STEP_KIND[kind]))
+        if usage is None:
+            return {}
         price = ctx.prices.lookup(
             cloud=cloud,
-            usage=USAGE[kind],
+            usage=usage,
             instance_type=instance_type,
             region=DEFAULT_REGION[cloud],
         )
@@ -568,6 +578,10 @@ def _bucket(ctx: Context) -> Path:
 
 def _entry(step: TrainStep) -> entrypoints.EntryPoint | None:
     return entrypoints.resolve(step.algorithm, step.entry_point)
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def _analogue(service: str) -> Any:

@@ -63,7 +63,7 @@ resource "google_storage_bucket" "lab" {
   lifecycle_rule {
     condition {
       age            = var.scratch_expiry_days
-      matches_prefix = ["tmp/", "checkpoints/"]
+      matches_prefix = ["tmp/", "scratch/", "checkpoints/"]
     }
     action {
       type = "Delete"

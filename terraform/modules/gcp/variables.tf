@@ -60,7 +60,7 @@ variable "region" {
 
 variable "scratch_expiry_days" {
   type        = number
-  description = "Days after which objects under tmp/ and checkpoints/ are deleted."
+  description = "Days after which objects under the scratch prefixes tmp/, scratch/ and checkpoints/ are deleted."
   default     = 7
 }
 

@@ -1,0 +1,547 @@
+"""The databricks target against HTTP-level stubs of the REST API (requests-mock), no workspace.
+
+databricks-sdk builds and sends every request for real (Config(host="http://localhost", token=...)
+as its own tests do); the stubs answer runs/submit, a sequence of runs/get states, runs/get-output
+(the launcher's result line), serving endpoints, the model registry and DBFS. The labs go up and
+down through the CLI (in-process, so the stubs apply) with a stand-in `terraform` binary that
+answers init/apply/output/destroy with the module's outputs; no real sleep anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests_mock as rm
+from databricks.sdk import WorkspaceClient
+from databricks.sdk.core import Config
+from typer.testing import CliRunner
+
+from labctl import catalog as catalog_mod
+from labctl.backends import databricks as dbx
+from labctl.backends.base import Context, get_backend
+from labctl.errors import BackendError
+from labctl.ledger import Ledger
+from labctl.naming import TAG_KEYS
+from labctl.prices import PriceBook
+from labctl.progress import Reporter
+
+pytestmark = pytest.mark.databricks
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "http://localhost"
+LABS = ("feature-store-pipeline", "distributed-tuning")
+OUTPUTS = {
+    "cluster_policy_id": "POLICY123",
+    "workspace_folder": "/Shared/labctl/tester-example-com/LAB",
+    "experiment_id": "4242",
+    "experiment_name": "/Shared/labctl/tester-example-com/LAB/experiment",
+    "spark_version": "15.4.x-cpu-ml-scala2.12",
+    "node_type_id": "i3.xlarge",
+}
+
+
+# --- the REST stub --------------------------------------------------------------------------------
+
+
+class Workspace:
+    """Stateful stubs of the endpoints labctl calls; records every request body."""
+
+    def __init__(self, mock: rm.Mocker, *, states: tuple[str, ...] = ("PENDING", "RUNNING")):
+        self.mock = mock
+        self.states = states
+        self.runs: dict[int, dict] = {}
+        self.polls: dict[int, int] = {}
+        self.endpoints: dict[str, dict] = {}
+        self.uploads: list[str] = []
+        self.next_id = 100
+        m = mock
+        m.get(f"{HOST}/.well-known/databricks-config", status_code=404)
+        m.post(f"{HOST}/api/2.0/workspace/mkdirs", json={})
+        m.post(f"{HOST}/api/2.0/workspace/import", json=self._import)
+        m.post(f"{HOST}/api/2.2/jobs/runs/submit", json=self._submit)
+        m.get(f"{HOST}/api/2.2/jobs/runs/get", json=self._get)
+        m.get(f"{HOST}/api/2.2/jobs/runs/get-output", json=self._output)
+        m.post(f"{HOST}/api/2.2/jobs/runs/cancel", json=self._cancel)
+        m.post(f"{HOST}/api/2.0/serving-endpoints", json=self._create_endpoint)
+        m.get(re.compile(rf"{HOST}/api/2.0/serving-endpoints/[\w-]+$"), json=self._get_endpoint)
+        m.delete(re.compile(rf"{HOST}/api/2.0/serving-endpoints/[\w-]+$"), json=self._del_endpoint)
+        m.post(f"{HOST}/api/2.0/mlflow/registered-models/alias", json={})
+        m.delete(f"{HOST}/api/2.0/mlflow/registered-models/delete", json={})
+        m.post(f"{HOST}/api/2.0/dbfs/delete", json={})
+
+    def bodies(self, method: str, path: str) -> list[dict]:
+        return [
+            r.json() if r.body else {}
+            for r in self.mock.request_history
+            if r.method == method and r.path == path
+        ]
+
+    def _import(self, request, context):
+        fields = dict(re.findall(rb'name="(\w+)"\r\n\r\n([^\r]*)', request.body))
+        self.uploads.append(fields[b"path"].decode())
+        return {}
+
+    def _submit(self, request, context):
+        body = request.json()
+        self.next_id += 1
+        self.runs[self.next_id] = body
+        self.polls[self.next_id] = 0
+        return {"run_id": self.next_id}
+
+    def _run(self, run_id: int, life: str, result: str | None = None) -> dict:
+        state = {"life_cycle_state": life, "state_message": ""}
+        if result:
+            state["result_state"] = result
+        return {
+            "run_id": run_id,
+            "state": state,
+            "start_time": 1_700_000_000_000,
+            "end_time": 1_700_000_600_000 if life == "TERMINATED" else 0,
+            "run_page_url": f"{HOST}/#job/runs/{run_id}",
+            "tasks": [{"run_id": run_id * 10, "task_key": "main"}],
+        }
+
+    def _get(self, request, context):
+        run_id = int(request.qs["run_id"][0])
+        n = self.polls[run_id]
+        self.polls[run_id] = n + 1
+        if n < len(self.states):
+            return self._run(run_id, self.states[n])
+        return self._run(run_id, "TERMINATED", "SUCCESS")
+
+    def _cancel(self, request, context):
+        self.runs[request.json()["run_id"]]["cancelled"] = True
+        return {}
+
+    def _output(self, request, context):
+        run_id = int(request.qs["run_id"][0]) // 10
+        params = self.runs[run_id]["tasks"][0]["spark_python_task"]["parameters"]
+        args = dict(zip(params[1::2], params[2::2], strict=False))
+        env = self.runs[run_id]["tasks"][0]["new_cluster"]["spark_env_vars"]
+        result: dict = {}
+        tracking = {"mlflow_run_id": f"mlrun{run_id}", "mlflow_experiment_id": "4242"}
+        if env.get("LABCTL_MODEL_NAME"):
+            tracking["registered_model"] = {"name": env["LABCTL_MODEL_NAME"], "version": "1"}
+        match params[0]:
+            case "data":
+                result = {"dir": args["--out"], "rows": int(args["--rows"]), "schema": {}}
+            case "train":
+                result = {"model_dir": args["--out"], "metrics": {"validation:rmse": 4.2,
+                          "validation:auc": 0.8}, "tracking": tracking}  # fmt: skip
+            case "tune":
+                result = {"best_hyperparameters": {"max_depth": 7}, "trials": 20,
+                          "metrics": {"validation:rmse": 4.0}, "model_dir": args["--out"],
+                          "tracking": tracking}  # fmt: skip
+            case "service":
+                result = {"tables": {"customer_features": {"rows": 10}}}
+        logs = "starting\n#metric validation:rmse=4.2\n" + dbx.RESULT + json.dumps(result)
+        return {"logs": logs, "metadata": {"run_id": run_id * 10}}
+
+    def _create_endpoint(self, request, context):
+        body = request.json()
+        self.endpoints[body["name"]] = {"polls": 0, "body": body}
+        return {"name": body["name"], "state": {"ready": "NOT_READY"}}
+
+    def _get_endpoint(self, request, context):
+        name = request.path.rsplit("/", 1)[1]
+        ep = self.endpoints.get(name)
+        if ep is None:
+            context.status_code = 404
+            return {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"{name} not found"}
+        ep["polls"] += 1
+        if ep["polls"] < 3:
+            return {"name": name, "state": {"ready": "NOT_READY", "config_update": "IN_PROGRESS"}}
+        return {"name": name, "state": {"ready": "READY", "config_update": "NOT_UPDATING"}}
+
+    def _del_endpoint(self, request, context):
+        name = request.path.rsplit("/", 1)[1]
+        if self.endpoints.pop(name, None) is None:
+            context.status_code = 404
+            return {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"{name} not found"}
+        return {}
+
+
+@pytest.fixture
+def dbx_env(home, monkeypatch):
+    """Databricks unified auth from the environment, pointed at the stubs; no real sleep."""
+    for var in [v for v in os.environ if v.startswith("DATABRICKS_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("DATABRICKS_HOST", HOST)
+    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-secret-token")
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(home.parent / "no-databrickscfg"))
+    sleeps: list[float] = []
+    monkeypatch.setattr(dbx, "_module_sleep", sleeps.append)
+    with rm.Mocker() as mock:
+        yield SimpleNamespace(mock=mock, sleeps=sleeps)
+
+
+@pytest.fixture
+def fake_terraform(tmp_path, monkeypatch):
+    """A `terraform` that answers init/apply/output/destroy (the provider cannot be fetched)."""
+    log = tmp_path / "tf.log"
+    script = tmp_path / "terraform"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        f"open({str(log)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "if sys.argv[1] == 'output':\n"
+        "    outputs = json.loads(os.environ['FAKE_TF_OUTPUTS'])\n"
+        "    print(json.dumps({k: {'value': v} for k, v in outputs.items()}))\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("LABCTL_TERRAFORM", str(script))
+    return log
+
+
+def cli(*args: str):
+    from labctl.cli import app
+
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result
+
+
+def make_ctx(tmp_path, lab_name, *, rows=None, max_jobs=None):
+    cat = catalog_mod.load(REPO / "labs.yaml")
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    run = ledger.start_run(
+        engineer="ana@example.com", lab=lab_name, target="databricks",
+        workspace=str(tmp_path), region="us-east-1",
+    )  # fmt: skip
+    return Context(
+        ledger=ledger, run=run, lab_name=lab_name, lab=cat.lab(lab_name), workspace=tmp_path,
+        infra=dict(OUTPUTS), prices=PriceBook.load(), reporter=Reporter(), rows=rows,
+        max_jobs=max_jobs,
+    )  # fmt: skip
+
+
+def client() -> WorkspaceClient:
+    """A client on the stubs (made under a stub: the SDK asks the host for its metadata)."""
+    with rm.Mocker() as mock:
+        mock.get(f"{HOST}/.well-known/databricks-config", status_code=404)
+        return WorkspaceClient(config=Config(host=HOST, token="dapi-secret-token"))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+# --- both labs up and down through the CLI ------------------------------------------------------
+
+
+@pytest.mark.parametrize("lab_name", LABS)
+def test_lab_up_and_down_through_the_cli(lab_name, dbx_env, fake_terraform, monkeypatch):
+    outputs = {k: v.replace("LAB", lab_name) for k, v in OUTPUTS.items()}
+    monkeypatch.setenv("FAKE_TF_OUTPUTS", json.dumps(outputs))
+    ws = Workspace(dbx_env.mock)
+    up = cli("up", lab_name, "--target", "databricks", "--json", "--force")
+    assert up.exit_code == 0, up.output
+    result = json.loads(up.stdout[up.stdout.index("{") :])
+    steps = result["steps"]
+    tags = {"labctl-engineer": "tester-example-com", "labctl-lab": lab_name,
+            "labctl-run": result["run"]}  # fmt: skip
+
+    # Every run: a job cluster under the policy, the labctl tags, the uploaded launcher.
+    submits = ws.bodies("POST", "/api/2.2/jobs/runs/submit")
+    assert submits and all(b["run_name"].endswith(result["run"]) for b in submits)
+    folder = outputs["workspace_folder"]
+    for body in submits:
+        (task,) = body["tasks"]
+        cluster = task["new_cluster"]
+        assert cluster["policy_id"] == "POLICY123"
+        assert cluster["apply_policy_default_values"] is True
+        assert {k: cluster["custom_tags"][k] for k in TAG_KEYS} == tags
+        assert cluster["spark_version"] == outputs["spark_version"]
+        assert cluster["spark_env_vars"]["MLFLOW_EXPERIMENT_ID"] == "4242"
+        assert task["spark_python_task"] == {
+            "python_file": f"{folder}/code/labctl_job.py",
+            "parameters": task["spark_python_task"]["parameters"],
+            "source": "WORKSPACE",
+        }
+        assert body["idempotency_token"] and len(body["idempotency_token"]) <= 64
+        assert "dapi-secret-token" not in json.dumps(body)
+    assert f"{folder}/code/labctl_job.py" in ws.uploads
+    assert f"{folder}/code/labctl/entrypoints/contract.py" in ws.uploads
+    # Runs were polled through PENDING and RUNNING with the injected sleep only.
+    assert len(dbx_env.sleeps) >= 2 * len(submits) and set(dbx_env.sleeps) == {dbx.POLL_SECONDS}
+
+    ledger = Ledger()
+    rows = ledger.run_resources(result["run"])
+    jobs = [r for r in rows if r.kind in ("training-job", "tuning-job")]
+    assert len(jobs) == len(submits)
+    for r in jobs:
+        assert r.status == "SUCCESS" and not r.is_open and r.billable_seconds == 600
+        assert r.price_per_hour == pytest.approx(
+            r.attrs["dbu_usd_per_hour"] + r.attrs["vm_usd_per_hour"]
+        )
+        assert r.attrs["vm_usd_per_hour"] > 0 and r.attrs["run_id"]
+
+    if lab_name == "distributed-tuning":
+        by_step = {b["run_name"].rsplit("-", 1)[0]: b["tasks"][0] for b in submits}
+        distributed = by_step["train-distributed"]["new_cluster"]
+        assert distributed["num_workers"] == 4 and distributed["node_type_id"] == "i3.xlarge"
+        assert distributed["aws_attributes"] == {
+            "availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1,
+        }  # fmt: skip
+        single = by_step["train-single-node"]["new_cluster"]
+        assert single["num_workers"] == 0
+        assert single["spark_conf"]["spark.master"] == "local[*]"
+        assert single["custom_tags"]["ResourceClass"] == "SingleNode"
+        tune = by_step["hyperopt-tune"]
+        params = tune["spark_python_task"]["parameters"]
+        spec = json.loads(params[params.index("--spec") + 1])
+        assert spec["parallelism"] == 4 and spec["max_jobs"] == 20
+        assert tune["new_cluster"]["num_workers"] == 4
+        data = by_step["taxi-data"]["spark_python_task"]["parameters"]
+        assert data[data.index("--rows") + 1] == "12000000"  # cloud_rows
+        assert steps["train-distributed"]["tracking"]["mlflow_run_id"]
+        assert steps["mlflow-tracking"]["experiment_id"] == "4242"
+    else:
+        (create,) = ws.bodies("POST", "/api/2.0/serving-endpoints")
+        (entity,) = create["config"]["served_entities"]
+        assert entity["scale_to_zero_enabled"] is True and entity["workload_size"] == "Small"
+        assert entity["entity_name"].endswith("ecommerce_propensity")
+        assert entity["entity_version"] == "1"
+        assert {t["key"]: t["value"] for t in create["tags"]} == tags
+        aliases = ws.bodies("POST", "/api/2.0/mlflow/registered-models/alias")
+        assert [a["alias"] for a in aliases] == ["challenger", "champion"]
+        (endpoint,) = [r for r in rows if r.kind == "endpoint"]
+        assert endpoint.status == "READY" and endpoint.attrs["vm_usd_per_hour"] == 0
+        assert endpoint.price_per_hour == pytest.approx(0.28)  # 4 DBU/h x $0.07, serverless
+        assert steps["model-serving"]["scale_to_zero"] is True
+        train = submits[[b["run_name"] for b in submits].index(
+            f"train-propensity-{result['run']}")]["tasks"][0]  # fmt: skip
+        assert train["new_cluster"]["spark_env_vars"]["LABCTL_MODEL_NAME"].endswith(
+            "ecommerce_propensity"
+        )
+
+    # Nothing secret in the ledger or the rendered module.
+    # Nothing secret in the ledger database, the rendered module or anything else labctl wrote.
+    for path in Path(os.environ["LABCTL_HOME"]).rglob("*"):
+        if path.is_file():
+            assert b"dapi-secret-token" not in path.read_bytes(), path
+
+    down = cli("down", lab_name, "--target", "databricks", "--yes")
+    assert down.exit_code == 0, down.output
+    assert not ws.endpoints
+    assert ws.bodies("POST", "/api/2.0/dbfs/delete") == [
+        {"path": f"dbfs:/labctl/tester-example-com/{lab_name}", "recursive": True}
+    ]
+    deleted_models = [
+        r.qs["name"][0] for r in dbx_env.mock.request_history
+        if r.path == "/api/2.0/mlflow/registered-models/delete"
+    ]  # fmt: skip
+    assert len(deleted_models) == (1 if lab_name == "feature-store-pipeline" else 3)
+    assert all(m.startswith(f"labctl-tester-{lab_name}"[:40]) for m in deleted_models)
+    assert "destroy" in fake_terraform.read_text()
+    assert not ledger.open_resources(result["run"])
+
+
+# --- waiting, interrupts, errors ------------------------------------------------------------------
+
+
+def test_run_wait_times_out_with_an_injected_clock(tmp_path, home):
+    ctx = make_ctx(tmp_path, "distributed-tuning", rows=1000)
+    clock = Clock()
+    backend = dbx.DatabricksBackend(client=client(), sleep=clock.sleep, clock=clock)
+    with rm.Mocker() as mock:
+        ws = Workspace(mock, states=("PENDING",) + ("RUNNING",) * 10_000)
+        with pytest.raises(BackendError, match="still RUNNING after"):
+            backend.run_step(ctx.lab.step("taxi-data"), ctx)
+    assert clock.now >= 3600 and ws.runs
+    (row,) = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "training-job"]
+    assert row.is_open and row.status == "PENDING"  # still running: `down` cancels it
+    with rm.Mocker() as mock:
+        ws2 = Workspace(mock, states=("RUNNING",) * 5)
+        ws2.runs[row.attrs["run_id"]] = {}
+        ws2.polls[row.attrs["run_id"]] = 0
+        backend.teardown(row, ctx.ledger)
+        assert ws2.bodies("POST", "/api/2.2/jobs/runs/cancel") == [{"run_id": row.attrs["run_id"]}]
+
+
+def test_interrupt_cancels_the_run(tmp_path, home):
+    ctx = make_ctx(tmp_path, "distributed-tuning", rows=1000)
+
+    def interrupt(_seconds):
+        raise KeyboardInterrupt
+
+    backend = dbx.DatabricksBackend(client=client(), sleep=interrupt, clock=lambda: 0.0)
+    with rm.Mocker() as mock:
+        ws = Workspace(mock)
+        with pytest.raises(KeyboardInterrupt):
+            backend.run_step(ctx.lab.step("taxi-data"), ctx)
+        (run_id,) = ws.runs
+        assert ws.bodies("POST", "/api/2.2/jobs/runs/cancel") == [{"run_id": run_id}]
+    (row,) = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "training-job"]
+    assert row.status == "CANCELED" and not row.is_open
+
+
+def test_failed_run_names_the_step_and_keeps_the_ledger(tmp_path, home):
+    ctx = make_ctx(tmp_path, "distributed-tuning", rows=1000)
+    backend = dbx.DatabricksBackend(client=client(), sleep=lambda s: None)
+    with rm.Mocker() as mock:
+        Workspace(mock)
+        failed = {"run_id": 101, "state": {"life_cycle_state": "TERMINATED", "result_state":
+                  "FAILED", "state_message": "Cluster terminated: policy violation"},
+                  "start_time": 1, "end_time": 2001, "tasks": [{"run_id": 1010}]}  # fmt: skip
+        mock.get(f"{HOST}/api/2.2/jobs/runs/get", json=failed)
+        with pytest.raises(BackendError, match=r"taxi-data.*FAILED: Cluster terminated") as err:
+            backend.run_step(ctx.lab.step("taxi-data"), ctx)
+    assert "labctl down distributed-tuning" in err.value.hint
+    (row,) = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "training-job"]
+    assert row.status == "FAILED" and row.billable_seconds == 2
+
+
+def test_permission_denied_on_submit_is_a_clear_error(tmp_path, home):
+    ctx = make_ctx(tmp_path, "distributed-tuning", rows=1000)
+    backend = dbx.DatabricksBackend(client=client(), sleep=lambda s: None)
+    with rm.Mocker() as mock:
+        Workspace(mock)
+        mock.post(
+            f"{HOST}/api/2.2/jobs/runs/submit",
+            status_code=403,
+            json={"error_code": "PERMISSION_DENIED", "message": "no CAN_USE on policy"},
+        )
+        with pytest.raises(BackendError) as err:
+            backend.run_step(ctx.lab.step("taxi-data"), ctx)
+    assert "PERMISSION_DENIED" in err.value.message and "no CAN_USE" in err.value.message
+    assert "cluster policy" in err.value.hint
+    rows = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "training-job"]
+    assert [r.status for r in rows] == ["not-created"]  # in the ledger before, closed after
+
+
+def test_bad_token_and_missing_credentials(tmp_path, home, monkeypatch):
+    ctx = make_ctx(tmp_path, "distributed-tuning", rows=1000)
+    backend = dbx.DatabricksBackend(client=client(), sleep=lambda s: None)
+    with rm.Mocker() as mock:
+        mock.post(
+            f"{HOST}/api/2.0/workspace/mkdirs",
+            status_code=401,
+            json={"error_code": "UNAUTHENTICATED", "message": "Invalid access token"},
+        )
+        with pytest.raises(BackendError) as err:
+            backend.run_step(ctx.lab.step("taxi-data"), ctx)
+    assert "databricks auth login" in err.value.hint
+    assert "dapi-secret-token" not in err.value.message
+    for var in [v for v in os.environ if v.startswith("DATABRICKS_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(BackendError, match="no usable Databricks credentials") as err:
+        _ = dbx.DatabricksBackend().w
+    assert "DATABRICKS_HOST" in err.value.hint
+
+
+def test_teardown_of_what_is_already_gone(tmp_path, home):
+    ctx = make_ctx(tmp_path, "feature-store-pipeline")
+    backend = dbx.DatabricksBackend(client=client(), sleep=lambda s: None)
+    gone = {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "does not exist"}
+    with rm.Mocker() as mock:
+        Workspace(mock)
+        mock.delete(f"{HOST}/api/2.0/mlflow/registered-models/delete", status_code=404, json=gone)
+        mock.post(f"{HOST}/api/2.0/dbfs/delete", status_code=404, json=gone)
+        mock.get(
+            f"{HOST}/api/2.2/jobs/runs/get",
+            status_code=400,
+            json={"error_code": "INVALID_PARAMETER_VALUE", "message": "Run 7 does not exist"},
+        )
+        for kind, name, attrs in [
+            ("endpoint", "ep-x", {}),
+            ("model", "m-x", {}),
+            ("bucket", "dbfs:/labctl/a/b", {}),
+        ]:
+            res = ctx.ledger.add_resource(ctx.run, kind=kind, name=name, attrs=attrs)
+            backend.teardown(res, ctx.ledger)  # no error: already gone counts as deleted
+
+
+def test_invoke_sends_instances(tmp_path, home):
+    ctx = make_ctx(tmp_path, "feature-store-pipeline")
+    backend = dbx.DatabricksBackend(client=client())
+    res = ctx.ledger.add_resource(ctx.run, kind="endpoint", name="ep-x")
+    with rm.Mocker() as mock:
+        mock.post(f"{HOST}/serving-endpoints/ep-x/invocations", json={"predictions": [0.25]})
+        out = backend.invoke(res, b"1,2,3\n4,5,6\n", "text/csv", "application/json")
+        assert mock.last_request.json() == {"instances": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]}
+    assert json.loads(out) == {"predictions": [0.25]}
+
+
+def test_doctor(home):
+    with rm.Mocker() as mock:
+        mock.get(f"{HOST}/api/2.0/preview/scim/v2/Me", json={"userName": "ana@example.com"})
+        lines = dbx.doctor(client())
+    assert lines[0][:2] == ("credentials", True) and "pat" in lines[0][2]
+    assert lines[1] == ("workspace", True, f"{HOST} as ana@example.com")
+
+
+def test_check_warns_about_what_is_not_managed_yet():
+    backend = dbx.DatabricksBackend(client=client())
+    cat = catalog_mod.load(REPO / "labs.yaml")
+    for lab in LABS:
+        findings = backend.check(cat.lab(lab))
+        assert not [f for f in findings if f.fatal], findings
+    notes = {f.step: f.reason for f in backend.check(cat.lab("feature-store-pipeline"))}
+    assert "Parquet" in notes["dlt-features"] and "Unity Catalog" in notes["model-serving"]
+
+
+def test_get_backend_needs_no_credentials_until_used(home, monkeypatch):
+    for var in [v for v in os.environ if v.startswith("DATABRICKS_")]:
+        monkeypatch.delenv(var)
+    backend = get_backend("databricks")
+    assert backend.name == "databricks" and backend._w is None
+
+
+# --- the module ---------------------------------------------------------------------------------
+
+
+def test_rendered_root_module(tmp_path, home, monkeypatch):
+    cfg = tmp_path / "labctl.toml"
+    cfg.write_text('[databricks]\nprofile = "lab-ws"\n')
+    monkeypatch.setenv("LABCTL_CONFIG", str(cfg))
+    from labctl import config
+
+    config.settings.cache_clear()
+    out = tmp_path / "render"
+    result = cli("render", "distributed-tuning", "--target", "databricks", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "main.tf.json").read_text())
+    assert doc["provider"] == {"databricks": {"profile": "lab-ws"}}  # never a host or token
+    assert doc["terraform"]["required_providers"]["databricks"]["source"] == "databricks/databricks"
+    module = doc["module"]["lab"]
+    assert module["source"] == "./modules/databricks"
+    assert set(module["tags"]) == set(TAG_KEYS)
+    assert module["lab"] == "distributed-tuning"
+    assert set(doc["output"]) >= {
+        "cluster_policy_id", "workspace_folder", "experiment_id", "spark_version", "node_type_id",
+    }  # fmt: skip
+    copied = out / "modules" / "databricks"
+    tf = "".join(p.read_text() for p in copied.glob("*.tf"))
+    assert "databricks_cluster_policy" in tf and "databricks_mlflow_experiment" in tf
+    assert 'type   = "fixed"' in tf and "custom_tags.${k}" in tf
+    assert "token" not in json.dumps(doc).lower()
+    config.settings.cache_clear()
+
+
+def test_module_is_terraform_fmt_clean():
+    binary = Path("/usr/local/bin/terraform")
+    if not binary.is_file():
+        pytest.skip("no terraform binary at /usr/local/bin/terraform")
+    proc = subprocess.run(
+        [str(binary), "fmt", "-check", "-diff", str(REPO / "terraform/modules/databricks")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
