@@ -201,7 +201,7 @@ class AwsBackend(Backend):
         constraints of the features) when a step of the lab uses them.
         """
         rows = ctx.rows or step.cloud_rows or step.rows
-        bucket = _infra(ctx, "bucket")
+        bucket = ctx.output("bucket")
         prefix = f"data/{step.name}"
         needs = _derived_channels(ctx.lab, step.name)
         with (
@@ -428,7 +428,7 @@ class AwsBackend(Backend):
             model_step: self._create_model(ctx, step.name, model_step)
             for model_step in dict.fromkeys(v[1] for v in variants)
         }
-        bucket = _infra(ctx, "bucket")
+        bucket = ctx.output("bucket")
         config_name = sm_name(step.name, ctx.run.id, suffix="cfg")
         production = [
             {
@@ -555,14 +555,14 @@ class AwsBackend(Backend):
 
     def batch(self, *, step: BatchStep, ctx: Context) -> dict[str, Any]:
         """Batch transform over the data step's validation records (labels removed)."""
-        data = _result(ctx, step.name, step.data)
+        data = ctx.result(step.name, step.data)
         source = data["channels"].get("batch-input")
         if not source:
             raise BackendError(f"step '{step.name}': data step '{step.data}' has no batch-input")
         algo = ALGORITHMS[_algorithm_of(ctx.lab, step.model)]
         model = self._model_for(ctx, step.name, step.model)
         name = sm_name(step.name, ctx.run.id)
-        output = f"s3://{_infra(ctx, 'bucket')}/batch/{name}/"
+        output = f"s3://{ctx.output('bucket')}/batch/{name}/"
         res = self._add(
             ctx,
             "batch-job",
@@ -633,8 +633,8 @@ class AwsBackend(Backend):
         """
         deploy = ctx.lab.step(step.endpoint)
         assert isinstance(deploy, DeployStep)
-        endpoint = _result(ctx, step.name, step.endpoint)["endpoint"]
-        data = _result(ctx, step.name, _data_of(ctx.lab, deploy.model))
+        endpoint = ctx.result(step.name, step.endpoint)["endpoint"]
+        data = ctx.result(step.name, _data_of(ctx.lab, deploy.model))
         not_scheduled = [c for c in step.checks if c != "data-quality"]
         if not data.get("baseline") or deploy.data_capture_percent == 0:
             return {
@@ -644,7 +644,7 @@ class AwsBackend(Backend):
             }
         name = sm_name(step.name, ctx.run.id)
         definition = sm_name(step.name, ctx.run.id, suffix="dq")
-        bucket = _infra(ctx, "bucket")
+        bucket = ctx.output("bucket")
         schedule = SCHEDULES[step.schedule]
         res = self._add(
             ctx,
@@ -700,7 +700,7 @@ class AwsBackend(Backend):
                         "VolumeSizeInGB": 20,
                     }
                 },
-                RoleArn=_infra(ctx, "role_arn"),
+                RoleArn=ctx.output("role_arn"),
                 StoppingCondition={"MaxRuntimeInSeconds": 1800},
                 Tags=_tags(ctx),
             )
@@ -928,7 +928,7 @@ class AwsBackend(Backend):
         self, step: TrainStep, ctx: Context, *, output: str, checkpoints: str
     ) -> dict[str, Any]:
         """What a training job and a tuning job's TrainingJobDefinition have in common."""
-        data = _result(ctx, step.name, step.data)
+        data = ctx.result(step.name, step.data)
         algo = ALGORITHMS.get(step.algorithm)
         if algo is None:
             raise Unsupported(
@@ -936,7 +936,7 @@ class AwsBackend(Backend):
                 "on SageMaker yet",
                 hint=f"built-in: {', '.join(ALGORITHMS)}",
             )
-        bucket = _infra(ctx, "bucket")
+        bucket = ctx.output("bucket")
         channels = []
         for ch in algo.channels:
             uri = data["channels"].get(ch.source)
@@ -964,7 +964,7 @@ class AwsBackend(Backend):
                 "TrainingImage": aws_algorithms.image_uri(step.algorithm, self.region),
                 "TrainingInputMode": "File",
             },
-            "RoleArn": _infra(ctx, "role_arn"),
+            "RoleArn": ctx.output("role_arn"),
             "InputDataConfig": channels,
             "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/{output}"},
             "ResourceConfig": {
@@ -1073,7 +1073,7 @@ class AwsBackend(Backend):
 
     def _create_model(self, ctx: Context, step_name: str, model_step: str) -> str:
         """A SageMaker model from a train or tune step's artifact, in the ledger first."""
-        source = _result(ctx, step_name, model_step)
+        source = ctx.result(step_name, model_step)
         algorithm = _algorithm_of(ctx.lab, model_step)
         name = sm_name(f"{step_name}-{model_step}", ctx.run.id)
         res = self._add(
@@ -1091,7 +1091,7 @@ class AwsBackend(Backend):
                 "Image": aws_algorithms.image_uri(algorithm, self.region),
                 "ModelDataUrl": source["model_artifact"],
             },
-            ExecutionRoleArn=_infra(ctx, "role_arn"),
+            ExecutionRoleArn=ctx.output("role_arn"),
             Tags=_tags(ctx),
         )
         return name
@@ -1428,25 +1428,6 @@ def _hp_strings(hps: dict[str, Any]) -> dict[str, str]:
 def _tags(ctx: Context) -> list[dict[str, str]]:
     tags = naming.tags(ctx.run.engineer, ctx.lab_name, ctx.run.id)
     return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-def _infra(ctx: Context, key: str) -> str:
-    value = ctx.infra.get(key)
-    if not value:
-        raise BackendError(
-            f"the Terraform outputs have no '{key}' (got: {', '.join(ctx.infra) or 'none'})",
-            hint="`labctl down` then `labctl up` re-applies the lab's module",
-        )
-    return str(value)
-
-
-def _result(ctx: Context, step_name: str, needed: str) -> dict[str, Any]:
-    try:
-        return ctx.results[needed]
-    except KeyError:
-        raise BackendError(
-            f"step '{step_name}' needs step '{needed}' to have run first in this lab"
-        ) from None
 
 
 def _naive(value: datetime | None) -> datetime | None:

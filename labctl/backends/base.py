@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from labctl.errors import MissingExtra, Unsupported
+from labctl.errors import BackendError, MissingExtra, Unsupported
 
 if TYPE_CHECKING:
     from labctl.catalog import Lab, StepBase
@@ -50,6 +50,25 @@ class Context:
     rows: int | None = None  # overrides data steps' row counts
     max_jobs: int | None = None  # overrides tune steps' max_jobs
     results: dict[str, dict[str, Any]] = field(default_factory=dict)  # step name -> its result
+
+    def output(self, key: str) -> str:
+        """A Terraform output of the lab's module; missing means the module was not applied."""
+        value = self.infra.get(key)
+        if not value:
+            raise BackendError(
+                f"the Terraform outputs have no '{key}' (got: {', '.join(self.infra) or 'none'})",
+                hint="`labctl down` then `labctl up` re-applies the lab's module",
+            )
+        return str(value)
+
+    def result(self, step_name: str, needed: str) -> dict[str, Any]:
+        """The result of step `needed`, which step `step_name` depends on."""
+        try:
+            return self.results[needed]
+        except KeyError:
+            raise BackendError(
+                f"step '{step_name}' needs step '{needed}' to have run first in this lab"
+            ) from None
 
     def record(self, step: StepBase, result: dict[str, Any]) -> None:
         """Keep a step's result for later steps and in the ledger (for status/invoke/down)."""

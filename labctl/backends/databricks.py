@@ -203,7 +203,7 @@ class DatabricksBackend(Backend):
             ctx,
             step.name,
             kind="training-job",
-            node_type=_infra(ctx, "node_type_id"),
+            node_type=ctx.output("node_type_id"),
             workers=0,
             spot=False,
             timeout=3600 + WAIT_MARGIN,
@@ -233,7 +233,7 @@ class DatabricksBackend(Backend):
 
     def train(self, *, step: TrainStep, ctx: Context) -> dict[str, Any]:
         """The entry point on a job cluster under the policy; MLflow tracks, maybe registers."""
-        data = _result(ctx, step.name, step.data)
+        data = ctx.result(step.name, step.data)
         out = f"{self._data_root(ctx)}/models/{step.name}-{ctx.run.id}"
         workers = step.instance_count if step.algorithm == "spark-mllib" else 0
         result = self._job(
@@ -267,7 +267,7 @@ class DatabricksBackend(Backend):
         """Optuna on the driver, trials as Spark tasks across `max_parallel_jobs` workers."""
         train = ctx.lab.step(step.train)
         assert isinstance(train, TrainStep)
-        data = _result(ctx, step.name, train.data)
+        data = ctx.result(step.name, train.data)
         n_jobs = ctx.max_jobs or step.max_jobs
         parallel = min(step.max_parallel_jobs, n_jobs)
         out = f"{self._data_root(ctx)}/models/{step.name}-{ctx.run.id}"
@@ -319,7 +319,7 @@ class DatabricksBackend(Backend):
         model_step = (
             max(step.variants, key=lambda v: v.weight).model if step.variants else step.model
         )
-        registered = (_result(ctx, step.name, model_step).get("tracking") or {}).get(
+        registered = (ctx.result(step.name, model_step).get("tracking") or {}).get(
             "registered_model"
         )
         if not registered:
@@ -384,8 +384,8 @@ class DatabricksBackend(Backend):
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         if step.service == "mlflow-tracking":
             return {
-                "experiment": _infra(ctx, "experiment_name"),
-                "experiment_id": _infra(ctx, "experiment_id"),
+                "experiment": ctx.output("experiment_name"),
+                "experiment_id": ctx.output("experiment_id"),
                 "note": "created by Terraform; every job of the lab tracks to it",
             }
         if step.service == "mlflow-model-registry":
@@ -402,7 +402,7 @@ class DatabricksBackend(Backend):
                 ctx,
                 step.name,
                 kind="training-job",
-                node_type=_infra(ctx, "node_type_id"),
+                node_type=ctx.output("node_type_id"),
                 workers=0,
                 spot=False,
                 timeout=3600 + WAIT_MARGIN,
@@ -585,16 +585,16 @@ class DatabricksBackend(Backend):
             }
             tags["ResourceClass"] = "SingleNode"
         spark_env = {
-            "MLFLOW_EXPERIMENT_ID": _infra(ctx, "experiment_id"),
+            "MLFLOW_EXPERIMENT_ID": ctx.output("experiment_id"),
             "LABCTL_RUN_ID": ctx.run.id,
             **env,
         }
         spec = compute.ClusterSpec(
-            spark_version=_infra(ctx, "spark_version"),
+            spark_version=ctx.output("spark_version"),
             node_type_id=node_type,
             driver_node_type_id=node_type,
             num_workers=workers,
-            policy_id=_infra(ctx, "cluster_policy_id"),
+            policy_id=ctx.output("cluster_policy_id"),
             apply_policy_default_values=True,
             custom_tags=tags,
             spark_conf=spark_conf or None,
@@ -746,7 +746,7 @@ class DatabricksBackend(Backend):
 
     def _upload_code(self, ctx: Context, step_name: str, extra: tuple[str, ...]) -> str:
         """The launcher and the step's modules into `<workspace folder>/code` (overwritten)."""
-        code_dir = f"{_infra(ctx, 'workspace_folder')}/code"
+        code_dir = f"{ctx.output('workspace_folder')}/code"
         root = _PACKAGE_ROOT
         files = {LAUNCHER: root / "labctl" / "backends" / "databricks_job.py"}
         files |= {rel: root / rel for rel in (*CODE_FILES, *extra)}
@@ -904,25 +904,6 @@ def _tags(ctx: Context) -> dict[str, str]:
 def _fuse(uri: str) -> str:
     """`dbfs:/x` as the driver's FUSE path `/dbfs/x` (what pandas and the launcher open)."""
     return "/dbfs/" + uri.removeprefix("dbfs:/") if uri.startswith("dbfs:/") else uri
-
-
-def _infra(ctx: Context, key: str) -> str:
-    value = ctx.infra.get(key)
-    if not value:
-        raise BackendError(
-            f"the Terraform outputs have no '{key}' (got: {', '.join(ctx.infra) or 'none'})",
-            hint="`labctl down` then `labctl up` re-applies the lab's module",
-        )
-    return str(value)
-
-
-def _result(ctx: Context, step_name: str, needed: str) -> dict[str, Any]:
-    try:
-        return ctx.results[needed]
-    except KeyError:
-        raise BackendError(
-            f"step '{step_name}' needs step '{needed}' to have run first in this lab"
-        ) from None
 
 
 def _entry(step: TrainStep) -> entrypoints.EntryPoint | None:

@@ -339,7 +339,7 @@ class GcpBackend(Backend):
         (`gs://.../image.png,label` per image, the Vertex dataset's import file).
         """
         rows = ctx.rows or step.cloud_rows or step.rows
-        bucket = _infra(ctx, "bucket")
+        bucket = ctx.output("bucket")
         prefix = f"data/{step.name}"
         base = f"gs://{bucket}/{prefix}/"
         with (
@@ -392,7 +392,7 @@ class GcpBackend(Backend):
         if step.algorithm == "automl-image":
             return self._automl_image(step, ctx)
         name = vertex_name(step.name, ctx.run.id)
-        bucket = _infra(ctx, "bucket")
+        bucket = ctx.output("bucket")
         output = f"gs://{bucket}/models/{name}/"
         spec = self._job_spec(step, ctx, output=output, hps=step.hyperparameters)
         job = aip.CustomJob(display_name=name, job_spec=spec, labels=_labels(ctx))
@@ -459,7 +459,7 @@ class GcpBackend(Backend):
         name = vertex_name(step.name, ctx.run.id)
         n_jobs = ctx.max_jobs or step.max_jobs
         parallel = min(step.max_parallel_jobs, n_jobs)
-        output = f"gs://{_infra(ctx, 'bucket')}/models/{name}/"
+        output = f"gs://{ctx.output('bucket')}/models/{name}/"
         static = {k: v for k, v in train.hyperparameters.items() if k not in step.ranges}
         tag = metric_tag(step.objective.name)
         spec = self._job_spec(
@@ -556,7 +556,7 @@ class GcpBackend(Backend):
         env: dict[str, str] | None = None,
     ) -> aip.CustomJobSpec:
         """The CustomJobSpec of a train step: the entry point in a prebuilt container."""
-        data = _result(ctx, step.name, step.data)
+        data = ctx.result(step.name, step.data)
         entry = entrypoints.resolve(step.algorithm, step.entry_point)
         if entry is None or step.algorithm not in TRAINING_IMAGES:
             raise Unsupported(
@@ -598,14 +598,14 @@ class GcpBackend(Backend):
         return aip.CustomJobSpec(
             worker_pool_specs=pools,
             scheduling=scheduling,
-            service_account=_infra(ctx, "service_account_email"),
+            service_account=ctx.output("service_account_email"),
             base_output_directory=aip.GcsDestination(output_uri_prefix=output),
         )
 
     def _automl_image(self, step: TrainStep, ctx: Context) -> dict[str, Any]:
         """A Vertex image dataset (imported from the data step's CSV), then an AutoML image
         classification TrainingPipeline; its model is the step's model."""
-        data = _result(ctx, step.name, step.data)
+        data = ctx.result(step.name, step.data)
         source = data.get("automl_import")
         if not source:
             raise BackendError(
@@ -859,13 +859,13 @@ class GcpBackend(Backend):
 
     def batch(self, *, step: BatchStep, ctx: Context) -> dict[str, Any]:
         """Batch prediction over the data step's batch-input (JSON lines of instances)."""
-        data = _result(ctx, step.name, step.data)
+        data = ctx.result(step.name, step.data)
         source = data.get("batch_input")
         if not source:
             raise BackendError(f"step '{step.name}': data step '{step.data}' has no batch input")
         model = self._model_for(ctx, step.name, step.model)
         name = vertex_name(step.name, ctx.run.id)
-        output = f"gs://{_infra(ctx, 'bucket')}/batch/{name}/"
+        output = f"gs://{ctx.output('bucket')}/batch/{name}/"
         job = aip.BatchPredictionJob(
             display_name=name,
             model=model,
@@ -881,7 +881,7 @@ class GcpBackend(Backend):
                 starting_replica_count=step.instance_count,
                 max_replica_count=step.instance_count,
             ),
-            service_account=_infra(ctx, "service_account_email"),
+            service_account=ctx.output("service_account_email"),
             labels=_labels(ctx),
         )
         res = self._add(
@@ -963,7 +963,7 @@ class GcpBackend(Backend):
                 "skipped": f"'{step.service}' is not provisioned by labctl on gcp yet (optional)"
             }
         kind = gcp_bigquery.kind(step)
-        dataset = f"{self.project}.{_infra(ctx, 'bigquery_dataset')}"
+        dataset = f"{self.project}.{ctx.output('bigquery_dataset')}"
         wanted = step.settings.get("location")
         if wanted and str(wanted).lower() != self.region:
             ctx.reporter.warn(
@@ -1105,7 +1105,7 @@ class GcpBackend(Backend):
     def _model_for(self, ctx: Context, step_name: str, ref: str) -> str:
         """The Vertex model of train/tune step `ref`: AutoML's own, one made by an earlier
         deploy of this run, or a new upload with the prebuilt prediction container."""
-        source = _result(ctx, step_name, ref)
+        source = ctx.result(step_name, ref)
         if source.get("model"):
             return str(source["model"])
         for result in ctx.results.values():
@@ -1306,8 +1306,8 @@ class GcpBackend(Backend):
             with tempfile.TemporaryDirectory(prefix="labctl-code-") as tmp:
                 path = Path(tmp) / Path(key).name
                 path.write_bytes(data)
-                self._upload_many(step_name, _infra(ctx, "bucket"), [(path, key)])
-            self._package = f"gs://{_infra(ctx, 'bucket')}/{key}"
+                self._upload_many(step_name, ctx.output("bucket"), [(path, key)])
+            self._package = f"gs://{ctx.output('bucket')}/{key}"
         return self._package
 
     def _metrics(self, uri: str, step_name: str, ctx: Context) -> dict[str, float]:
@@ -1516,25 +1516,6 @@ def _hp_strings(hps: dict[str, Any]) -> dict[str, str]:
 
 def _fuse(uri: str) -> str:
     return "/gcs/" + uri.removeprefix("gs://")
-
-
-def _infra(ctx: Context, key: str) -> str:
-    value = ctx.infra.get(key)
-    if not value:
-        raise BackendError(
-            f"the Terraform outputs have no '{key}' (got: {', '.join(ctx.infra) or 'none'})",
-            hint="`labctl down` then `labctl up` re-applies the lab's module",
-        )
-    return str(value)
-
-
-def _result(ctx: Context, step_name: str, needed: str) -> dict[str, Any]:
-    try:
-        return ctx.results[needed]
-    except KeyError:
-        raise BackendError(
-            f"step '{step_name}' needs step '{needed}' to have run first in this lab"
-        ) from None
 
 
 def _data_step_result(ctx: Context, step_name: str) -> dict[str, Any]:
