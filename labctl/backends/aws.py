@@ -26,7 +26,7 @@ import math
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -661,7 +661,7 @@ class AwsBackend(Backend):
                 "whole interval at that instance's price, an upper bound",
             },
         )
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             self._api(
                 "sagemaker",
                 "create_data_quality_job_definition",
@@ -1130,7 +1130,7 @@ class AwsBackend(Backend):
             "ResourceId": resource_id,
             "ScalableDimension": "sagemaker:variant:DesiredInstanceCount",
         }
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             self._api(
                 "application-autoscaling",
                 "register_scalable_target",
@@ -1198,7 +1198,7 @@ class AwsBackend(Backend):
     ) -> dict[str, Any]:  # fmt: skip
         """Call a SageMaker create API for a resource already in the ledger: its row gets the
         ARN and status, or is closed as not-created when the call fails."""
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             created = self._api("sagemaker", operation, **request)
         ctx.ledger.update_resource(res.id, status=status, provider_id=created[arn_key])
         return created
@@ -1309,16 +1309,6 @@ class AwsBackend(Backend):
                     hint="it keeps running on AWS; `labctl status` shows it",
                 )
             self._sleep(self.poll_seconds)
-
-
-@contextlib.contextmanager
-def _not_created_on_error(ctx: Context, res: Resource) -> Iterator[None]:
-    """Close a ledger row written before a create call that failed (nothing was created)."""
-    try:
-        yield
-    except BackendError:
-        ctx.ledger.close_resource(res.id, status="not-created")
-        raise
 
 
 # --- doctor ---------------------------------------------------------------------------------------

@@ -11,13 +11,15 @@ imported only when a command needs that target (`get_backend`), so `labctl list`
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from labctl.errors import BackendError, MissingExtra, Unsupported
+from labctl.errors import BackendError, LabctlError, MissingExtra, Unsupported
 
 if TYPE_CHECKING:
     from labctl.catalog import Lab, StepBase
@@ -69,6 +71,16 @@ class Context:
             raise BackendError(
                 f"step '{step_name}' needs step '{needed}' to have run first in this lab"
             ) from None
+
+    @contextlib.contextmanager
+    def creating(self, res: Resource) -> Iterator[None]:
+        """Around the create call of a resource whose ledger row is written: if the call fails,
+        nothing was created, so the row is closed as `not-created`."""
+        try:
+            yield
+        except LabctlError:
+            self.ledger.close_resource(res.id, status="not-created")
+            raise
 
     def record(self, step: StepBase, result: dict[str, Any]) -> None:
         """Keep a step's result for later steps and in the ledger (for status/invoke/down)."""

@@ -32,7 +32,7 @@ import contextlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -358,7 +358,7 @@ class DatabricksBackend(Backend):
             workload_size=SERVING_SIZES[size],
             scale_to_zero_enabled=True,
         )
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             self._api(
                 "create serving endpoint",
                 self.w.serving_endpoints.create,
@@ -530,7 +530,7 @@ class DatabricksBackend(Backend):
             ),
             timeout_seconds=timeout,
         )
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             waiter = self._api(
                 "submit run",
                 self.w.jobs.submit,
@@ -845,16 +845,6 @@ def databricks_error(exc: Exception, *, what: str, where: str = "") -> BackendEr
     elif isinstance(exc, dbx_errors.ResourceAlreadyExists):
         hint = "it already exists: `labctl status` shows what is up"
     return BackendError(message, hint=hint)
-
-
-@contextlib.contextmanager
-def _not_created_on_error(ctx: Context, res: Resource) -> Iterator[None]:
-    """Close a ledger row written before a create call that failed (nothing was created)."""
-    try:
-        yield
-    except BackendError:
-        ctx.ledger.close_resource(res.id, status="not-created")
-        raise
 
 
 # --- doctor ---------------------------------------------------------------------------------------

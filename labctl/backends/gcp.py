@@ -32,7 +32,7 @@ import re
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -410,7 +410,7 @@ class GcpBackend(Backend):
                 "hyperparameters": _hp_strings(step.hyperparameters),
             },
         )
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             created = self._api(
                 "job",
                 "create_custom_job",
@@ -493,7 +493,7 @@ class GcpBackend(Backend):
                 "max_parallel_jobs": parallel,
             },
         )
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             created = self._api(
                 "job",
                 "create_hyperparameter_tuning_job",
@@ -617,7 +617,7 @@ class GcpBackend(Backend):
         ds_row = self._add(
             ctx, "service", f"{name}-dataset", attrs={"step": step.name, "vertex": "dataset"}
         )
-        with _not_created_on_error(ctx, ds_row):
+        with ctx.creating(ds_row):
             op = self._api(
                 "dataset",
                 "create_dataset",
@@ -685,7 +685,7 @@ class GcpBackend(Backend):
         model_row = self._add(
             ctx, "model", f"{name}-model", attrs={"step": step.name, "source": "automl"}
         )
-        with _not_created_on_error(ctx, res), _not_created_on_error(ctx, model_row):
+        with ctx.creating(res), ctx.creating(model_row):
             created = self._api(
                 "pipeline",
                 "create_training_pipeline",
@@ -784,7 +784,7 @@ class GcpBackend(Backend):
                 ],
             },
         )
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             op = self._api(
                 "endpoint",
                 "create_endpoint",
@@ -892,7 +892,7 @@ class GcpBackend(Backend):
             instance_count=step.instance_count,
             attrs={"step": step.name, "model": model, "output": output},
         )
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             created = self._api(
                 "job",
                 "create_batch_prediction_job",
@@ -1132,7 +1132,7 @@ class GcpBackend(Backend):
             with_price=False,
             attrs={"step": step_name, "source": ref, "framework": framework},
         )
-        with _not_created_on_error(ctx, res):
+        with ctx.creating(res):
             op = self._api(
                 "model",
                 "upload_model",
@@ -1279,7 +1279,7 @@ class GcpBackend(Backend):
             with_price=False,
             attrs={"step": step.name, "service": step.service, "job": kind},
         )
-        with _not_created_on_error(ctx, res), ctx.reporter.task(f"{step.name}: {detail}"):
+        with ctx.creating(res), ctx.reporter.task(f"{step.name}: {detail}"):
             try:
                 job = submit()
                 job.result(timeout=OPERATION_TIMEOUT)
@@ -1488,16 +1488,6 @@ def _error(exc: Exception, what: str, step: str | None) -> BackendError:
         f"{where}{what} failed: {message}",
         hint="check the network and the region, then `labctl doctor`",
     )
-
-
-@contextlib.contextmanager
-def _not_created_on_error(ctx: Context, res: Resource) -> Iterator[None]:
-    """Close a ledger row written before a create call that failed (nothing was created)."""
-    try:
-        yield
-    except LabctlError:
-        ctx.ledger.close_resource(res.id, status="not-created")
-        raise
 
 
 def _labels(ctx: Context) -> dict[str, str]:
