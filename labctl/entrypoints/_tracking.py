@@ -91,6 +91,25 @@ class Tracker:
         self.info["model_uri"] = info.model_uri
         return info
 
+    def finish_sklearn(
+        self, model: Any, features: list[str], metrics: dict[str, float], example: Any, path: Any
+    ) -> None:
+        """Emit and track `metrics`, save the model as `path` (joblib: the model and its feature
+        names, what model_fn loads), then log and register it in MLflow."""
+        import joblib
+        import sklearn
+
+        from labctl.entrypoints import contract
+
+        for name, value in metrics.items():
+            contract.emit_metric(name, value)
+        self.metrics(metrics)
+        joblib.dump({"model": model, "features": features}, path)
+        self.log_model(
+            "sklearn", model, requirement=f"scikit-learn=={sklearn.__version__}", example=example
+        )
+        self.register()  # when labctl names a model to register ($LABCTL_MODEL_NAME)
+
     def register(self, name: str | None = None) -> None:
         """Register the logged model as a new version of `name`, else of `$LABCTL_MODEL_NAME`
         (set by labctl on Databricks); neither: nothing is registered."""

@@ -11,15 +11,16 @@ The model is `model/model.joblib`; served, it answers the purchase probability p
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from labctl.entrypoints import _tracking, contract
-from labctl.entrypoints.taxi_fare import read_channel
 
-MODEL_FILE = "model.joblib"
+# serving is the regressor's but for predict_fn: a joblib model and its feature names
+from labctl.entrypoints.taxi_fare import MODEL_FILE, input_fn, model_fn, output_fn, read_channel
+
+__all__ = ["input_fn", "model_fn", "output_fn", "predict_fn", "train"]
 
 
 def _estimator(p: dict[str, Any]) -> Any:
@@ -71,42 +72,17 @@ def train() -> None:
             "validation:logloss": float(log_loss(yv, proba, labels=[0, 1])),
             "validation:accuracy": float(accuracy_score(yv, proba >= 0.5)),
         }
-        for name, value in metrics.items():
-            contract.emit_metric(name, value)
-        tracker.metrics(metrics)
-        import joblib
-        import sklearn
-
-        joblib.dump({"model": model, "features": names}, contract.model_dir() / MODEL_FILE)
-        tracker.log_model(
-            "sklearn", model, requirement=f"scikit-learn=={sklearn.__version__}", example=xv[:5]
-        )
-        tracker.register()  # when labctl names a model to register ($LABCTL_MODEL_NAME)
+        tracker.finish_sklearn(model, names, metrics, xv[:5], contract.model_dir() / MODEL_FILE)
     contract.write_metrics(metrics)
 
 
 # --------------------------------------------------------------------------- inference
 
 
-def model_fn(model_dir: str) -> dict[str, Any]:
-    import joblib
-
-    return joblib.load(Path(model_dir) / MODEL_FILE)
-
-
-def input_fn(body: bytes, content_type: str) -> np.ndarray:
-    """text/csv rows or application/json instances of the features (no label)."""
-    return contract.parse_rows(body, content_type)
-
-
 def predict_fn(data: np.ndarray, model: dict[str, Any]) -> np.ndarray:
     """The purchase probability of each row."""
     contract.check_width(data, len(model["features"]))
     return model["model"].predict_proba(data.astype(np.float64))[:, 1]
-
-
-def output_fn(prediction: np.ndarray, accept: str) -> tuple[bytes, str]:
-    return contract.encode_values(prediction, accept, default="text/csv")
 
 
 if __name__ == "__main__":

@@ -100,17 +100,7 @@ def train() -> None:
             1 - np.sum((yv - final) ** 2) / np.sum((yv - yv.mean()) ** 2)
         )
         metrics["training_seconds"] = round(time.monotonic() - started, 3)
-        for name, value in metrics.items():
-            contract.emit_metric(name, value)
-        tracker.metrics(metrics)
-        import joblib
-        import sklearn
-
-        joblib.dump({"model": model, "features": names}, contract.model_dir() / MODEL_FILE)
-        tracker.log_model(
-            "sklearn", model, requirement=f"scikit-learn=={sklearn.__version__}", example=xv[:5]
-        )
-        tracker.register()  # when labctl names a model to register ($LABCTL_MODEL_NAME)
+        tracker.finish_sklearn(model, names, metrics, xv[:5], contract.model_dir() / MODEL_FILE)
     contract.write_metrics(metrics)
 
 
