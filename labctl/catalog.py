@@ -12,7 +12,6 @@ import os
 import re
 import types
 import typing
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
@@ -26,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from labctl import paths
 from labctl.errors import CatalogError, UnknownLab, did_you_mean
+from labctl.paths import catalog_path
 
 Cloud = Literal["aws", "gcp", "databricks"]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=48)]
@@ -55,7 +54,7 @@ Seconds = Annotated[int, BeforeValidator(parse_duration), Field(ge=0)]
 class Strict(BaseModel):
     """Every catalog model refuses keys it does not know."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --- certifications -----------------------------------------------------------------------------
@@ -419,16 +418,6 @@ class Catalog(Strict):
 
 
 # --- loading ------------------------------------------------------------------------------------
-
-
-def catalog_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    """--catalog FILE, else $LABCTL_CATALOG, else ./labs.yaml, else the packaged catalog."""
-    if explicit:
-        return Path(explicit)
-    if os.environ.get("LABCTL_CATALOG"):
-        return Path(os.environ["LABCTL_CATALOG"])
-    local = Path.cwd() / "labs.yaml"
-    return local if local.is_file() else paths.packaged_catalog()
 
 
 def load(path: str | os.PathLike[str] | None = None) -> Catalog:

@@ -94,19 +94,21 @@ def list_labs(
     as_json: JsonOpt = False,
 ) -> None:
     """List the labs in the catalog."""
+    from labctl import listing
     from labctl.errors import did_you_mean
-    from labctl.views import lab_row, labs_table
+    from labctl.views import labs_table
 
-    cat = _catalog()
-    if cert and cert not in cat.certifications:
-        raise UsageError(f"no certification '{cert}'{did_you_mean(cert, cat.certifications)}",
+    index = listing.index(_state["catalog"])
+    certs = index["certifications"]
+    if cert and cert not in certs:
+        raise UsageError(f"no certification '{cert}'{did_you_mean(cert, certs)}",
                          hint="`labctl certs` lists them")  # fmt: skip
     rows = [
-        lab_row(name, lab)
-        for name, lab in cat.labs.items()
-        if (not cert or cert in lab.certs)
-        and (not cloud or lab.cloud == cloud)
-        and (not domain or any(d == domain or d.endswith("/" + domain) for d in lab.domain_ids()))
+        row
+        for row in index["labs"]
+        if (not cert or cert in row["certs"])
+        and (not cloud or row["cloud"] == cloud)
+        and (not domain or any(d == domain or d.endswith("/" + domain) for d in row["domains"]))
     ]
     if as_json:
         _print_json(rows)

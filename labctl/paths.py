@@ -32,6 +32,16 @@ def packaged_catalog() -> Path:
     return shipped("labs.yaml")
 
 
+def catalog_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """--catalog FILE, else $LABCTL_CATALOG, else ./labs.yaml, else the packaged catalog."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("LABCTL_CATALOG"):
+        return Path(os.environ["LABCTL_CATALOG"])
+    local = Path.cwd() / "labs.yaml"
+    return local if local.is_file() else packaged_catalog()
+
+
 def terraform_modules() -> Path:
     return shipped("terraform/modules")
 

@@ -13,19 +13,6 @@ if TYPE_CHECKING:
     from labctl.cost import BudgetCheck, Estimate
 
 
-def lab_row(name: str, lab: Lab) -> dict[str, Any]:
-    """The JSON shape of a lab in `labctl list --json`."""
-    return {
-        "name": name,
-        "title": lab.title,
-        "cloud": lab.cloud,
-        "certs": lab.certs,
-        "domains": lab.domain_ids(),
-        "hours": {"min": lab.hours.min, "max": lab.hours.max},
-        "steps": [s.kind for s in lab.steps],
-    }
-
-
 def labs_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title=f"{len(rows)} labs", title_justify="left")
     for col in ("name", "title", "cloud", "certs", "hours", "domains"):

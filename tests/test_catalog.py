@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labctl import catalog
+from labctl import catalog, paths
 from labctl.catalog import parse_duration
 from labctl.errors import CatalogError, UnknownLab
 
@@ -18,7 +18,7 @@ MLS = {"churn-pipeline", "fraud-detection", "document-classification"}
 
 @pytest.fixture(scope="module")
 def shipped():
-    return catalog.load(catalog.paths.packaged_catalog())
+    return catalog.load(paths.packaged_catalog())
 
 
 def test_shipped_catalog_has_every_seed_lab(shipped):

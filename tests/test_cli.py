@@ -33,6 +33,24 @@ def test_list_json_has_every_lab_and_filters(cli):
     assert {r["name"] for r in modeling} <= MLS and modeling
 
 
+def test_list_cache_follows_the_catalog_file(cli, home, tmp_path):
+    from labctl import paths
+
+    catalog = tmp_path / "labs.yaml"  # cli runs in tmp_path, so ./labs.yaml is the catalog
+    catalog.write_text(paths.packaged_catalog().read_text())
+    first = cli("list", "--json")
+    assert first.code == 0 and list(home.glob("cache/catalog-*.json"))
+    assert cli("list", "--json").json() == first.json()  # from the cache
+    text = catalog.read_text().replace("title: ", "titel: ", 1)  # a typo in the first lab
+    catalog.write_text(text)
+    broken = cli("list", "--json")
+    assert broken.code == 1 and "did you mean 'title'" in broken.stderr  # validated, not stale
+    catalog.write_text(
+        text.replace("titel: ", "title: ", 1).replace("churn-pipeline:", "churn:", 1)
+    )
+    assert "churn" in {r["name"] for r in cli("list", "--json").json()}
+
+
 def test_list_table_and_unknown_cert(cli):
     table = cli("list", "--cert", "aws-mls")
     assert table.code == 0 and "churn-pipeline" in table.stdout
