@@ -17,6 +17,7 @@ from typing import Any
 from labctl import catalog as catalog_mod
 from labctl import config, cost, naming, paths
 from labctl.backends.base import Backend, Context, Finding, backend_for_render, get_backend
+from labctl.catalog import Lab
 from labctl.errors import (
     BackendError,
     LabctlError,
@@ -33,8 +34,11 @@ from labctl.terraform import RootModule, Stack
 # --- rendering --------------------------------------------------------------------------------
 
 
-def root_module(backend: Backend, *, engineer: str, lab: str, run_id: str, ws: Path) -> RootModule:
-    """The root module for (engineer, lab, target): common inputs plus the target's own."""
+def root_module(
+    backend: Backend, *, engineer: str, lab: str, run_id: str, ws: Path, spec: Lab | None = None
+) -> RootModule:
+    """The root module for (engineer, lab, target): common inputs plus the target's own, which
+    may depend on the lab's steps (`spec`; None when only destroying)."""
     tags = naming.tags(engineer, lab, run_id)
     inputs: dict[str, Any] = {
         "engineer": naming.label_value(engineer),
@@ -43,7 +47,7 @@ def root_module(backend: Backend, *, engineer: str, lab: str, run_id: str, ws: P
         "name_prefix": naming.name_prefix(engineer, lab),
         "tags": tags,
         "labels": tags,
-        **backend.module_inputs(ws),
+        **backend.module_inputs(ws, spec),
     }
     inputs.update(cost.budget_inputs(engineer))
     return RootModule(
@@ -61,7 +65,8 @@ def render(
     lab = catalog_mod.load(catalog).lab(lab_name)
     backend = backend_for_render(config.resolve_target(target, lab.cloud))
     ws = paths.workspace(engineer, lab_name, backend.name)
-    return root_module(backend, engineer=engineer, lab=lab_name, run_id="render", ws=ws).write(out)
+    module = root_module(backend, engineer=engineer, lab=lab_name, run_id="render", ws=ws, spec=lab)
+    return module.write(out)
 
 
 # --- plan ---------------------------------------------------------------------------------------
@@ -100,7 +105,8 @@ def plan(
     budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd)
     ws = paths.workspace(engineer, lab_name, backend.name)
     directory = ws / "plan"
-    root_module(backend, engineer=engineer, lab=lab_name, run_id="plan", ws=ws).write(directory)
+    module = root_module(backend, engineer=engineer, lab=lab_name, run_id="plan", ws=ws, spec=lab)
+    module.write(directory)
     result = PlanResult(
         lab_name, backend.name, engineer, directory, backend.check(lab), estimate, budget
     )
@@ -246,7 +252,12 @@ def _apply(backend: Backend, ctx: Context) -> dict[str, Any]:
     """terraform init + apply, with the stack in the ledger before it exists."""
     directory = ctx.workspace / "tf"
     module = root_module(
-        backend, engineer=ctx.run.engineer, lab=ctx.lab_name, run_id=ctx.run.id, ws=ctx.workspace
+        backend,
+        engineer=ctx.run.engineer,
+        lab=ctx.lab_name,
+        run_id=ctx.run.id,
+        ws=ctx.workspace,
+        spec=ctx.lab,
     )
     module.write(directory)
     res = ctx.ledger.add_resource(

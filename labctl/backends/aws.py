@@ -150,7 +150,7 @@ class AwsBackend(Backend):
                     findings += _monitor_findings(lab, step)
         return findings
 
-    def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
+    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         return {
             "scratch_expiry_days": 7,
             "prebuilt_image_repositories": aws_algorithms.repositories(),

@@ -103,7 +103,7 @@ class Backend(ABC):
             if not callable(getattr(self, s.kind.replace("-", "_"), None))
         ]
 
-    def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
+    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         """Target-specific inputs of the Terraform module (beyond engineer, lab, run, tags)."""
         return {}
 
@@ -173,7 +173,7 @@ class RenderOnly(Backend):
     def check(self, lab: Lab) -> list[Finding]:
         return [Finding(s.name, f"the {self.name} backend is not available") for s in lab.steps]
 
-    def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
+    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         from labctl.config import settings
 
         if self.name == "gcp":

@@ -174,7 +174,7 @@ class DatabricksBackend(Backend):
                     )
         return findings
 
-    def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
+    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         return {}
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:

@@ -63,6 +63,7 @@ from labctl.catalog import (
 from labctl.errors import BackendError, LabctlError, Unsupported, UsageError
 from labctl.ledger import Ledger, Resource
 
+BIGQUERY = ("bigquery", "bigquery-ml")  # the services this target runs as BigQuery jobs
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 CREDENTIALS_HINT = (
     "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS to a "
@@ -285,7 +286,7 @@ class GcpBackend(Backend):
                             fatal=False,
                         )
                     )
-                case ServiceStep() if step.service in ("bigquery", "bigquery-ml"):
+                case ServiceStep() if step.service in BIGQUERY:
                     try:
                         gcp_bigquery.kind(step)
                     except LabctlError as exc:
@@ -301,7 +302,7 @@ class GcpBackend(Backend):
                     )
         return findings
 
-    def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
+    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         project = self._project
         if not project:
             with contextlib.suppress(LabctlError):
@@ -310,7 +311,9 @@ class GcpBackend(Backend):
             "project": project,
             "region": self.region,
             "scratch_expiry_days": 7,
-            "bigquery_dataset": True,
+            # a dataset, and BigQuery job rights, only for labs with BigQuery steps
+            "bigquery_dataset": lab is None
+            or any(isinstance(s, ServiceStep) and s.service in BIGQUERY for s in lab.steps),
             # the per-engineer budget needs the billing account (none: no budget object)
             "billing_account": os.environ.get("LABCTL_GCP_BILLING_ACCOUNT")
             or config.settings().gcp.billing_account,
@@ -952,7 +955,7 @@ class GcpBackend(Backend):
 
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         """BigQuery / BigQuery ML steps as load and query jobs; other services refused."""
-        if step.service not in ("bigquery", "bigquery-ml"):
+        if step.service not in BIGQUERY:
             if not step.optional:
                 raise Unsupported(
                     f"step '{step.name}': labctl does not provision '{step.service}' on gcp yet",

@@ -133,7 +133,7 @@ class LocalBackend(Backend):
                     )
         return findings
 
-    def module_inputs(self, ctx_workspace: Path) -> dict[str, Any]:
+    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         return {"bucket_root": str(ctx_workspace / "bucket")}
 
     # --- steps ------------------------------------------------------------------------------
