@@ -6,7 +6,9 @@ Money rules, stated once:
 - Once `labctl cost sync` has read a target's bill, the days it covers cost what the bill says
   (labctl.actuals) and the ledger's estimates count only from the end of that coverage.
 - The local target costs $0; its figures are the cloud-equivalent, shown as such.
-- Estimates assume managed spot saves `SPOT_SAVINGS` of on-demand training where a step uses spot.
+- Estimates assume spot saves `SPOT_SAVINGS` of on-demand training where a step uses spot, on the
+  clouds where labctl trains on spot (`SPOT_CLOUDS`: SageMaker managed spot, Vertex AI spot VMs);
+  Databricks job clusters keep an on-demand driver and bill DBUs in full, so they get none.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ if TYPE_CHECKING:
     from labctl.catalog import Catalog
     from labctl.ledger import Ledger
 
-SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%"
+SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%", Vertex AI spot 60-91 %
+SPOT_CLOUDS = ("aws", "gcp")
 HOURS_PER_MONTH = 730
 GCP_TABLE_ID = re.compile(
     r"[a-z][a-z0-9-]{4,61}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}"
@@ -142,16 +145,16 @@ def estimate(
             case TrainStep():
                 hours = step.expected_runtime / 3600
                 note = "on-demand"
-                if step.spot and cloud == "aws":
+                if step.spot and cloud in SPOT_CLOUDS:
                     hours *= 1 - SPOT_SAVINGS
-                    note = f"managed spot, {SPOT_SAVINGS:.0%} saving assumed"
+                    note = f"spot, {SPOT_SAVINGS:.0%} saving assumed"
                 line(step.name, "train", step.instance_type, step.instance_count, hours, note)
             case TuneStep():
                 job = trains[step.train]
                 jobs = max_jobs or step.max_jobs
                 per_job = job.expected_runtime / 3600
                 note = f"{jobs} jobs x {per_job:.2f} h"
-                if job.spot and cloud == "aws":
+                if job.spot and cloud in SPOT_CLOUDS:
                     per_job *= 1 - SPOT_SAVINGS
                     note += ", spot"
                 line(step.name, "tune", job.instance_type, job.instance_count, jobs * per_job, note)

@@ -99,6 +99,22 @@ def test_estimate_prices_every_step_of_churn_on_aws():
     assert local.total_usd == 0 and local.equivalent_usd == pytest.approx(e.equivalent_usd)
 
 
+def test_spot_saving_on_vertex_not_on_databricks():
+    from labctl.prices import PriceBook
+
+    prices = PriceBook.load()
+    rec = catalog.load().lab("movie-recommender")
+    train = next(line for line in cost.estimate(rec, "gcp", None, prices).lines
+                 if line.step == "train-recommender")  # fmt: skip
+    # n1-standard-8 at $0.437/h, 20 min expected, 60 % spot saving
+    assert train.hours == pytest.approx(20 / 60 * 0.4, abs=1e-4)  # rounded to 4 places
+    assert train.usd == pytest.approx(0.437 * 20 / 60 * 0.4, abs=1e-4)
+    dbx = catalog.load().lab("distributed-tuning")
+    single = next(line for line in cost.estimate(dbx, "databricks", None, prices).lines
+                  if line.step == "train-single-node")  # fmt: skip
+    assert single.hours == pytest.approx(20 / 60, abs=1e-4)  # DBUs bill in full: no saving assumed
+
+
 def test_concurrent_ups_cannot_both_squeeze_under_one_budget(db, tmp_path, monkeypatch):
     """Two engineers' sessions racing for the last $30 of a $50 budget: exactly one wins."""
     import threading
