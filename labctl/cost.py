@@ -48,7 +48,6 @@ USAGE = {  # (cloud, step kind) -> price catalog usage
     ("gcp", "tune"): "training",
     ("gcp", "deploy"): "prediction",
     ("gcp", "batch"): "prediction",
-    ("gcp", "monitor"): "prediction",
     ("databricks", "train"): "jobs-compute",
     ("databricks", "tune"): "jobs-compute",
     ("databricks", "deploy"): "model-serving",
@@ -177,6 +176,20 @@ def estimate(
                     step.instance_count,
                     step.expected_runtime / 3600,
                     "batch job",
+                )
+            case MonitorStep() if cloud == "gcp":
+                # the gcp backend skips Vertex AI Model Monitoring (see its check): nothing bills
+                lines.append(
+                    EstimateLine(
+                        step.name,
+                        "monitor",
+                        step.instance_type,
+                        1,
+                        0,
+                        0.0,
+                        0.0,
+                        "skipped: labctl does not create Vertex AI Model Monitoring yet",
+                    )
                 )
             case MonitorStep():
                 deploy = next(s for s in lab.steps if s.name == step.endpoint)

@@ -115,6 +115,20 @@ def test_spot_saving_on_vertex_not_on_databricks():
     assert single.hours == pytest.approx(20 / 60, abs=1e-4)  # DBUs bill in full: no saving assumed
 
 
+def test_monitoring_is_free_on_vertex_where_labctl_skips_it_and_priced_on_aws():
+    from labctl.prices import PriceBook
+
+    prices = PriceBook.load()
+    rec = catalog.load().lab("movie-recommender")
+    [gcp] = [line for line in cost.estimate(rec, "gcp", None, prices).lines
+             if line.kind == "monitor"]  # fmt: skip
+    assert gcp.usd == 0 and "skipped" in gcp.note
+    churn = catalog.load().lab("churn-pipeline")
+    [aws] = [line for line in cost.estimate(churn, "aws", None, prices).lines
+             if line.kind == "monitor"]  # fmt: skip
+    assert aws.usd and aws.usd > 0
+
+
 def test_concurrent_ups_cannot_both_squeeze_under_one_budget(db, tmp_path, monkeypatch):
     """Two engineers' sessions racing for the last $30 of a $50 budget: exactly one wins."""
     import threading
