@@ -54,6 +54,36 @@ USAGE = {  # (cloud, step kind) -> price catalog usage
     ("databricks", "batch"): "jobs-compute",
     ("databricks", "monitor"): "jobs-compute",
 }
+RESOURCE_STEP = {  # ledger resource kind -> the step kind whose usage prices it
+    "training-job": "train",
+    "tuning-job": "tune",
+    "endpoint": "deploy",
+    "batch-job": "batch",
+    "monitoring-schedule": "monitor",
+}
+
+
+def launch_price(
+    prices: PriceBook,
+    cloud: str,
+    kind: str,
+    instance_type: str,
+    region: str | None = None,
+    *,
+    equivalent: bool = False,
+) -> dict[str, Any]:
+    """A resource's price at launch as ledger fields (`price_per_hour`, `price_source`), or {}
+    when it cannot be priced. `equivalent`: the local target's cloud-equivalent figure."""
+    usage = USAGE.get((cloud, RESOURCE_STEP.get(kind, "")))
+    price = (
+        prices.lookup(cloud=cloud, usage=usage, instance_type=instance_type, region=region)
+        if usage
+        else None
+    )
+    if price is None:
+        return {}
+    source = f"cloud-equivalent: {price.source}" if equivalent else str(price.source)
+    return {"price_per_hour": price.usd_per_hour, "price_source": source[:200]}
 
 
 # --- estimates ----------------------------------------------------------------------------------

@@ -55,7 +55,6 @@ from labctl.catalog import (
     MonitorStep,
     PipelineStep,
     ServiceStep,
-    StepBase,
     TrainStep,
     TuneStep,
 )
@@ -63,13 +62,6 @@ from labctl.errors import BackendError, LabctlError, Unsupported
 from labctl.ledger import Ledger, Resource
 
 DEFAULT_REGION = "us-east-1"
-USAGE = {
-    "training-job": "training",
-    "tuning-job": "training",
-    "endpoint": "hosting",
-    "batch-job": "batch-transform",
-    "monitoring-schedule": "processing",
-}
 POLL_SECONDS = 15.0
 WAIT_MARGIN = 900  # seconds beyond a job's own limits before labctl stops waiting
 ENDPOINT_TIMEOUT = 3600
@@ -180,15 +172,6 @@ class AwsBackend(Backend):
         else:
             s3["use_lockfile"] = True
         return {"s3": s3}
-
-    def run_step(self, step: StepBase, ctx: Context) -> dict[str, Any]:
-        try:
-            return super().run_step(step, ctx)
-        except BackendError as exc:
-            if ctx.ledger.open_resources(ctx.run.id):
-                down = f"`labctl down {ctx.lab_name}` removes what was created"
-                exc.hint = f"{exc.hint}; {down}" if exc.hint else down
-            raise
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -472,26 +455,12 @@ class AwsBackend(Backend):
         )
 
         # One ledger row for the endpoint: its instances across variants, priced at launch.
-        prices = [self._price(ctx, "endpoint", itype) for *_, itype in variants]
-        count = step.instance_count * len(variants)
-        types = list(dict.fromkeys(v[3] for v in variants))
-        price: dict[str, Any] = {}
-        if all(p.get("price_per_hour") is not None for p in prices):
-            total = sum(p["price_per_hour"] * step.instance_count for p in prices)
-            price = {
-                "price_per_hour": total / count,
-                "price_source": (
-                    prices[0]["price_source"]
-                    if len(types) == 1
-                    else f"mean per instance of {', '.join(types)}"
-                )[:200],
-            }
         ep = self._add(
             ctx,
             "endpoint",
             endpoint,
-            instance_type=types[0] if len(types) == 1 else "+".join(types)[:64],
-            instance_count=count,
+            with_price=False,
+            **self._endpoint_fields(ctx, [v[3] for v in variants], step.instance_count),
             attrs={
                 "step": step.name,
                 "config": config_name,
@@ -502,8 +471,6 @@ class AwsBackend(Backend):
                 ],
                 "content_type": ALGORITHMS[_algorithm_of(ctx.lab, variants[0][1])].request_type,
             },
-            with_price=False,
-            **price,
         )
         created = self._create(
             ctx,
@@ -1159,28 +1126,6 @@ class AwsBackend(Backend):
         return {"policy": policy, "variant": variant, "min": low, "max": high}
 
     # --- plumbing -----------------------------------------------------------------------------
-
-    def _add(
-        self,
-        ctx: Context,
-        kind: str,
-        name: str,
-        *,
-        with_price: bool = True,
-        **fields: Any,
-    ) -> Resource:
-        """The ledger row of a resource about to be created, priced at launch when billable."""
-        if with_price and kind in USAGE and fields.get("instance_type"):
-            fields = {**self._price(ctx, kind, fields["instance_type"]), **fields}
-        return ctx.ledger.add_resource(ctx.run, kind=kind, name=name, region=self.region, **fields)
-
-    def _price(self, ctx: Context, kind: str, instance_type: str) -> dict[str, Any]:
-        price = ctx.prices.lookup(
-            cloud="aws", usage=USAGE[kind], instance_type=instance_type, region=self.region
-        )
-        if price is None:
-            return {}
-        return {"price_per_hour": price.usd_per_hour, "price_source": str(price.source)[:200]}
 
     def _client(self, service: str, region: str | None = None) -> Any:
         key = (service, region or self.region)

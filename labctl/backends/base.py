@@ -118,10 +118,53 @@ class Backend(ABC):
     offline_plugins: ClassVar[bool] = False  # True when the module's providers ship with labctl
 
     def run_step(self, step: StepBase, ctx: Context) -> dict[str, Any]:
+        """Run one step by its kind; a failure that left resources up says how to remove them."""
         method = getattr(self, step.kind.replace("-", "_"), None)
         if method is None:
             raise Unsupported(f"step '{step.name}': the {self.name} target has no '{step.kind}'")
-        return method(step=step, ctx=ctx)
+        try:
+            return method(step=step, ctx=ctx)
+        except BackendError as exc:
+            if ctx.ledger.open_resources(ctx.run.id):
+                down = f"`labctl down {ctx.lab_name}` removes what was created"
+                exc.hint = f"{exc.hint}; {down}" if exc.hint else down
+            raise
+
+    # --- ledger rows ----------------------------------------------------------------------
+
+    def _price(self, ctx: Context, kind: str, instance_type: str) -> dict[str, Any]:
+        """Ledger fields pricing one instance of a resource of `kind` here, at launch."""
+        from labctl import cost
+
+        return cost.launch_price(ctx.prices, self.name, kind, instance_type, self.region)
+
+    def _add(
+        self, ctx: Context, kind: str, name: str, *, with_price: bool = True, **fields: Any
+    ) -> Resource:
+        """The ledger row of a resource about to be created, priced at launch when billable."""
+        if with_price and fields.get("instance_type"):
+            fields = {**self._price(ctx, kind, fields["instance_type"]), **fields}
+        return ctx.ledger.add_resource(ctx.run, kind=kind, name=name, region=self.region, **fields)
+
+    def _endpoint_fields(
+        self, ctx: Context, instance_types: list[str], per_variant: int
+    ) -> dict[str, Any]:
+        """One ledger row for an endpoint of several variants (one instance type each, each with
+        `per_variant` instances): its instance types, count and mean price per instance."""
+        prices = [self._price(ctx, "endpoint", itype) for itype in instance_types]
+        types = list(dict.fromkeys(instance_types))
+        fields: dict[str, Any] = {
+            "instance_type": types[0] if len(types) == 1 else "+".join(types)[:64],
+            "instance_count": per_variant * len(instance_types),
+        }
+        if all(p.get("price_per_hour") is not None for p in prices):
+            fields["price_per_hour"] = sum(p["price_per_hour"] for p in prices) / len(prices)
+            fields["price_source"] = (
+                prices[0]["price_source"]
+                if len(types) == 1
+                else f"mean per instance of {', '.join(types)}"
+            )[:200]
+        return fields
 
     @abstractmethod
     def teardown(self, resource: Resource, ledger: Ledger) -> None:

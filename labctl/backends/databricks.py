@@ -50,7 +50,6 @@ from labctl.catalog import (
     Lab,
     PipelineStep,
     ServiceStep,
-    StepBase,
     TrainStep,
     TuneStep,
 )
@@ -183,15 +182,6 @@ class DatabricksBackend(Backend):
         profile = config.settings().databricks.profile
         return {"databricks": {"profile": profile}} if profile else {}
 
-    def run_step(self, step: StepBase, ctx: Context) -> dict[str, Any]:
-        try:
-            return super().run_step(step, ctx)
-        except BackendError as exc:
-            if ctx.ledger.open_resources(ctx.run.id):
-                down = f"`labctl down {ctx.lab_name}` removes what was created"
-                exc.hint = f"{exc.hint}; {down}" if exc.hint else down
-            raise
-
     # --- steps ------------------------------------------------------------------------------
 
     def data(self, *, step: DataStep, ctx: Context) -> dict[str, Any]:
@@ -199,14 +189,9 @@ class DatabricksBackend(Backend):
         rows = ctx.rows or step.cloud_rows or step.rows
         root = self._data_root(ctx)
         out = f"{root}/data/{step.name}"
-        result = self._job(
+        result = self._single_node_job(
             ctx,
             step.name,
-            kind="training-job",
-            node_type=ctx.output("node_type_id"),
-            workers=0,
-            spot=False,
-            timeout=3600 + WAIT_MARGIN,
             params=[
                 "data",
                 "--generator",
@@ -334,7 +319,7 @@ class DatabricksBackend(Backend):
                 f"step '{step.name}': instance_type '{step.instance_type}' is not a Model Serving "
                 f"size (cpu-small, cpu-medium, cpu-large)"
             )
-        price = self._price(ctx, "model-serving", step.instance_type)
+        price = self._dbu_price(ctx, "model-serving", step.instance_type)
         price_attrs = price.pop("attrs")
         res = ctx.ledger.add_resource(
             ctx.run,
@@ -398,14 +383,9 @@ class DatabricksBackend(Backend):
             if data is None:
                 raise BackendError(f"step '{step.name}' needs the lab's data step first")
             root = self._data_root(ctx)
-            return self._job(
+            return self._single_node_job(
                 ctx,
                 step.name,
-                kind="training-job",
-                node_type=ctx.output("node_type_id"),
-                workers=0,
-                spot=False,
-                timeout=3600 + WAIT_MARGIN,
                 params=[
                     "service",
                     "--service",
@@ -506,7 +486,7 @@ class DatabricksBackend(Backend):
         """Upload the code, record, submit, wait for one run; its `#labctl-result` as a dict."""
         code_dir = self._upload_code(ctx, step_name, code)
         run_name = f"{step_name}-{ctx.run.id}"
-        price = self._price(ctx, "jobs-compute", node_type)
+        price = self._dbu_price(ctx, "jobs-compute", node_type)
         price_attrs = price.pop("attrs")
         res = ctx.ledger.add_resource(
             ctx.run,
@@ -769,7 +749,25 @@ class DatabricksBackend(Backend):
             self._uploaded.add(f"{code_dir}/{rel}")
         return code_dir
 
-    def _price(self, ctx: Context, usage: str, instance_type: str) -> dict[str, Any]:
+    def _single_node_job(
+        self, ctx: Context, step_name: str, *, params: list[str], what: str, **job: Any
+    ) -> dict[str, Any]:
+        """A one-hour-at-most run on one on-demand node of the workspace's default node type
+        (data generation, services run as jobs)."""
+        return self._job(
+            ctx,
+            step_name,
+            kind="training-job",
+            node_type=ctx.output("node_type_id"),
+            workers=0,
+            spot=False,
+            timeout=3600 + WAIT_MARGIN,
+            params=params,
+            what=what,
+            **job,
+        )
+
+    def _dbu_price(self, ctx: Context, usage: str, instance_type: str) -> dict[str, Any]:
         """Ledger fields of one node's price at launch: DBUs x the workload's rate + the VM
         (serverless serving has no VM); the sum is `price_per_hour`, the parts go in attrs."""
         price = ctx.prices.lookup(

@@ -56,7 +56,6 @@ from labctl.catalog import (
     MonitorStep,
     PipelineStep,
     ServiceStep,
-    StepBase,
     TrainStep,
     TuneStep,
 )
@@ -120,12 +119,6 @@ IMAGE_IMPORT_SCHEMA = (
     "gs://google-cloud-aiplatform/schema/dataset/ioformat/"
     "image_classification_single_label_io_format_1.0.0.yaml"
 )
-USAGE = {
-    "training-job": "training",
-    "tuning-job": "training",
-    "endpoint": "prediction",
-    "batch-job": "prediction",
-}
 SCALE = {
     "auto": "SCALE_TYPE_UNSPECIFIED",
     "linear": "UNIT_LINEAR_SCALE",
@@ -322,15 +315,6 @@ class GcpBackend(Backend):
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         block = {"project": self._project, "region": self.region, "default_labels": tags}
         return {"google": {k: v for k, v in block.items() if v is not None}}
-
-    def run_step(self, step: StepBase, ctx: Context) -> dict[str, Any]:
-        try:
-            return super().run_step(step, ctx)
-        except BackendError as exc:
-            if ctx.ledger.open_resources(ctx.run.id):
-                down = f"`labctl down {ctx.lab_name}` removes what was created"
-                exc.hint = f"{exc.hint}; {down}" if exc.hint else down
-            raise
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -752,31 +736,14 @@ class GcpBackend(Backend):
         }
         name = vertex_name(step.name, ctx.run.id)
         automl = {ref for ref in models if _train_of(ctx.lab, ref).algorithm == "automl-image"}
-        prices = [
-            self._price(ctx, "endpoint", "automl" if ref in automl else itype)
-            for _, ref, _, itype in variants
-        ]
-        count = step.instance_count * len(variants)
-        types = list(dict.fromkeys("automl" if v[1] in automl else v[3] for v in variants))
-        price: dict[str, Any] = {}
-        if all(p.get("price_per_hour") is not None for p in prices):
-            price = {
-                "price_per_hour": sum(p["price_per_hour"] for p in prices) / len(prices),
-                "price_source": (
-                    prices[0]["price_source"]
-                    if len(types) == 1
-                    else f"mean per node of {', '.join(types)}"
-                )[:200],
-            }
+        types = ["automl" if ref in automl else itype for _, ref, _, itype in variants]
         split = traffic_percentages([w for _, _, w, _ in variants])
         res = self._add(
             ctx,
             "endpoint",
             name,
             with_price=False,
-            instance_type=types[0] if len(types) == 1 else "+".join(types)[:64],
-            instance_count=count,
-            **price,
+            **self._endpoint_fields(ctx, types, step.instance_count),
             attrs={
                 "step": step.name,
                 "models": models,
@@ -1145,22 +1112,6 @@ class GcpBackend(Backend):
             uploaded = self._result(op, f"uploading model {name}", step_name)
         ctx.ledger.update_resource(res.id, status="created", provider_id=uploaded.model)
         return str(uploaded.model)
-
-    def _add(
-        self, ctx: Context, kind: str, name: str, *, with_price: bool = True, **fields: Any
-    ) -> Resource:
-        """The ledger row of a resource about to be created, priced at launch when billable."""
-        if with_price and kind in USAGE and fields.get("instance_type"):
-            fields = {**self._price(ctx, kind, fields["instance_type"]), **fields}
-        return ctx.ledger.add_resource(ctx.run, kind=kind, name=name, region=self.region, **fields)
-
-    def _price(self, ctx: Context, kind: str, instance_type: str) -> dict[str, Any]:
-        price = ctx.prices.lookup(
-            cloud="gcp", usage=USAGE[kind], instance_type=instance_type, region=self.region
-        )
-        if price is None:
-            return {}
-        return {"price_per_hour": price.usd_per_hour, "price_source": str(price.source)[:200]}
 
     def _client(self, service: str) -> Any:
         """A GAPIC client of the region's Vertex AI endpoint (made once, ADC credentials)."""

@@ -45,7 +45,6 @@ from labctl.catalog import (
 from labctl.entrypoints import contract
 from labctl.errors import BackendError
 from labctl.ledger import Ledger, Resource
-from labctl.prices import DEFAULT_REGION
 
 # cloud service -> the module of its local analogue (a `SERVICES` dict: service -> function)
 ANALOGUES: dict[str, str] = {
@@ -56,7 +55,6 @@ ANALOGUES: dict[str, str] = {
     "mlflow-model-registry": "labctl.analogues.databricks",
     "mlflow-tracking": "labctl.analogues.databricks",
 }
-STEP_KIND = {"training-job": "train", "endpoint": "deploy", "batch-job": "batch"}  # for pricing
 READY_TIMEOUT = 120.0
 SPARK_EXTRA = "pip install 'labctl[spark]' (pyspark and MLflow; Java 17 or later)"
 
@@ -440,22 +438,7 @@ class LocalBackend(Backend):
 
     def _price(self, ctx: Context, kind: str, instance_type: str) -> dict[str, Any]:
         """The cloud-equivalent price of what runs here (the local target itself costs $0)."""
-        cloud = ctx.lab.cloud
-        usage = cost.USAGE.get((cloud, STEP_KIND[kind]))
-        if usage is None:
-            return {}
-        price = ctx.prices.lookup(
-            cloud=cloud,
-            usage=usage,
-            instance_type=instance_type,
-            region=DEFAULT_REGION[cloud],
-        )
-        if price is None:
-            return {}
-        return {
-            "price_per_hour": price.usd_per_hour,
-            "price_source": f"cloud-equivalent: {price.source}"[:200],
-        }
+        return cost.launch_price(ctx.prices, ctx.lab.cloud, kind, instance_type, equivalent=True)
 
     def _run_job(
         self,
