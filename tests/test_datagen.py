@@ -125,6 +125,14 @@ def test_unknown_generator_suggests(tmp_path: Path) -> None:
         datagen.generate("telco-chrun", rows=100, seed=0, out_dir=tmp_path)
 
 
+@pytest.mark.parametrize(
+    "name", ["movielens-interactions", "synthetic-images", "store-sales", "nyc-taxi-trips"]
+)
+def test_a_generator_without_options_names_the_ones_given(name: str, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"takes no options \(got \['skew'\]\)"):
+        datagen.generate(name, rows=100, seed=0, out_dir=tmp_path, skew=2)
+
+
 def test_100k_churn_rows_is_fast(tmp_path: Path) -> None:
     start = time.perf_counter()
     datagen.generate("telco-churn", rows=100_000, seed=0, out_dir=tmp_path)

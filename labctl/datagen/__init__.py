@@ -46,6 +46,12 @@ def names() -> list[str]:
     return sorted(n for n in MODULES if available(n))
 
 
+def refuse_options(name: str, options: dict[str, Any]) -> None:
+    """For generators that take no options: name the ones given."""
+    if options:
+        raise UsageError(f"generator '{name}' takes no options (got {sorted(options)})")
+
+
 def generate(
     name: str,
     *,

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from labctl.datagen import refuse_options
+
 LABEL = "purchased"
 CATEGORIES = ("electronics", "fashion", "home", "beauty", "sports", "books", "toys", "grocery")
 DEVICES = ("desktop", "mobile", "tablet")
@@ -113,10 +115,7 @@ def generate(
     """Write raw/ (three tables), train/, validation/ (Parquet), schema.json; return the schema."""
     import pandas as pd
 
-    from labctl.errors import UsageError
-
-    if options:
-        raise UsageError(f"generator '{name}' takes no options (got {sorted(options)})")
+    refuse_options(name, options)
     rng = np.random.default_rng(seed)
     t = _tables(rows, rng)
     c, p, e = t["customers"], t["products"], t["events"]

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from labctl.datagen import refuse_options
+
 # fmt: off
 BREEDS = (
     "chihuahua", "japanese_spaniel", "maltese", "pekinese", "shih_tzu", "blenheim_spaniel",
@@ -103,8 +105,7 @@ def generate(
     **options: Any,
 ) -> dict[str, Any]:
     """Write raw/, train/, validation/ and schema.json; return the schema."""
-    if options:
-        raise TypeError(f"unexpected options {sorted(options)}")
+    refuse_options(name, options)
     classes = max(2, min(len(BREEDS), classes, rows // 2))
     rng = np.random.default_rng(seed)
     protos = _prototypes(classes, size, rng)

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labctl.datagen import refuse_options
+
 # fmt: off
 GENRES = (
     "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
@@ -46,8 +48,7 @@ def generate(
     **options: Any,
 ) -> dict[str, Any]:
     """Write raw/, train/, validation/ and schema.json; return the schema."""
-    if options:
-        raise TypeError(f"unexpected options {sorted(options)}")
+    refuse_options(name, options)
     rng = np.random.default_rng(seed)
     n_users = max(20, rows // 165)
     n_movies = max(20, rows // 270)

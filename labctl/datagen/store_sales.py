@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labctl.datagen import refuse_options
+
 # fmt: off
 FAMILIES = (
     "AUTOMOTIVE", "BABY CARE", "BEAUTY", "BEVERAGES", "BOOKS", "BREAD/BAKERY", "CELEBRATION",
@@ -90,8 +92,7 @@ def generate(
     **options: Any,
 ) -> dict[str, Any]:
     """Write raw/, train/, validation/ and schema.json; return the schema."""
-    if options:
-        raise TypeError(f"unexpected options {sorted(options)}")
+    refuse_options(name, options)
     rng = np.random.default_rng(seed)
     series = max(4, min(54 * 33, rows // 800))
     n_fam = min(len(FAMILIES), max(2, series // 6))

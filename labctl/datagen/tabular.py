@@ -62,6 +62,24 @@ class Dataset:
     vocab: list[str] = field(default_factory=list)
     classes: list[str] = field(default_factory=list)
 
+    @classmethod
+    def one_hot(
+        cls, raw: dict[str, Column], labels: np.ndarray, numeric: dict[str, Num], *categorical: str
+    ) -> Dataset:
+        """Features: the `numeric` columns, then one 0/1 column per level of each categorical."""
+        features = dict(numeric)
+        for col in categorical:
+            cat = raw[col]
+            assert isinstance(cat, Cat)
+            for k, level in enumerate(cat.levels):
+                features[f"{col}_{level}"] = Num((cat.codes == k).astype(np.int64))
+        return cls(
+            raw=raw,
+            labels=labels.astype(np.int64),
+            features=list(features.values()),
+            feature_names=list(features),
+        )
+
 
 @dataclass(frozen=True)
 class Generator:
@@ -252,17 +270,8 @@ def _telco_churn(rows: int, rng: np.random.Generator) -> Dataset:
         "MonthlyCharges": Num(monthly, 2),
         "TotalCharges": Num(np.where(tenure == 0, 0.0, total), 2),
     }
-    for col in ("MultipleLines", "InternetService", *_ADDONS, "Contract", "PaymentMethod"):
-        cat = raw[col]
-        assert isinstance(cat, Cat)
-        for k, level in enumerate(cat.levels):
-            features[f"{col}_{level}"] = Num((cat.codes == k).astype(np.int64))
-    return Dataset(
-        raw=raw,
-        labels=churn.astype(np.int64),
-        features=list(features.values()),
-        feature_names=list(features),
-    )
+    categorical = ("MultipleLines", "InternetService", *_ADDONS, "Contract", "PaymentMethod")
+    return Dataset.one_hot(raw, churn, features, *categorical)
 
 
 # --------------------------------------------------------------------------- bank marketing
@@ -359,17 +368,8 @@ def _bank_marketing(rows: int, rng: np.random.Generator) -> Dataset:
     features = {
         name: Num(np.asarray(v, dtype=np.int64)) for name, v in zip(names, numeric, strict=True)
     }
-    for col in ("job", "marital", "education", "contact", "month", "poutcome"):
-        cat = raw[col]
-        assert isinstance(cat, Cat)
-        for k, level in enumerate(cat.levels):
-            features[f"{col}_{level}"] = Num((cat.codes == k).astype(np.int64))
-    return Dataset(
-        raw=raw,
-        labels=subscribed.astype(np.int64),
-        features=list(features.values()),
-        feature_names=list(features),
-    )
+    categorical = ("job", "marital", "education", "contact", "month", "poutcome")
+    return Dataset.one_hot(raw, subscribed, features, *categorical)
 
 
 # --------------------------------------------------------------------------- credit card fraud

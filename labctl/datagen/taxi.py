@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from labctl.datagen import refuse_options
+
 LABEL = "fare_amount"
 FEATURES = [
     "trip_distance",
@@ -109,10 +111,7 @@ def generate(
     """Write raw/, train/, validation/ (Parquet) and schema.json; return the schema."""
     import pandas as pd
 
-    from labctl.errors import UsageError
-
-    if options:
-        raise UsageError(f"generator '{name}' takes no options (got {sorted(options)})")
+    refuse_options(name, options)
     rng = np.random.default_rng(seed)
     cols = _trips(rows, rng)
     out_dir = Path(out_dir)

@@ -361,6 +361,17 @@ def read_channel_csv(name: str) -> np.ndarray:
     return matrix
 
 
+def read_validation_csv(features: int) -> np.ndarray | None:
+    """The validation channel like `read_channel_csv`, checked to have `features` features
+    after its label; None when the job was given no validation channel."""
+    try:
+        matrix = read_channel_csv("validation")
+    except FileNotFoundError:
+        return None
+    check_width(matrix[:, 1:], features)
+    return matrix
+
+
 def parse_csv(body: bytes | str) -> np.ndarray:
     """CSV rows (no header, features only) -> 2-D float32; empty fields are NaN (missing)."""
     text = body.decode("utf-8") if isinstance(body, bytes) else body

@@ -73,12 +73,8 @@ def train() -> None:
     train_m = contract.read_channel_csv("train")
     dtrain = xgb.DMatrix(train_m[:, 1:], label=train_m[:, 0], missing=np.nan)
     evals = [(dtrain, "train")]
-    try:
-        val_m = contract.read_channel_csv("validation")
-    except FileNotFoundError:
-        val_m = None
+    val_m = contract.read_validation_csv(train_m.shape[1] - 1)
     if val_m is not None:
-        contract.check_width(val_m[:, 1:], train_m.shape[1] - 1)
         dval = xgb.DMatrix(val_m[:, 1:], label=val_m[:, 0], missing=np.nan)
         evals.append((dval, "validation"))
     early = contract.hp_int("early_stopping_rounds", 50, low=1) if val_m is not None else None

@@ -66,12 +66,8 @@ def train() -> None:
     train_m = contract.read_channel_csv("train")
     dtrain = xgb.DMatrix(train_m[:, 1:], label=train_m[:, 0], nthread=params["nthread"])
     evals = [(dtrain, "train")]
-    try:
-        val_m = contract.read_channel_csv("validation")
-    except FileNotFoundError:
-        val_m = None
+    val_m = contract.read_validation_csv(train_m.shape[1] - 1)
     if val_m is not None:
-        contract.check_width(val_m[:, 1:], train_m.shape[1] - 1)
         evals.append((xgb.DMatrix(val_m[:, 1:], label=val_m[:, 0]), "validation"))
     elif early:
         raise contract.HyperparameterError("early_stopping_rounds needs a validation channel")
