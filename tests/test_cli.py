@@ -164,3 +164,50 @@ def test_render_any_target_without_its_sdk(cli, tmp_path, lab, target, provider)
             "labctl-run",
         }
     assert (out / "modules" / target / "main.tf").exists()
+
+
+@pytest.mark.parametrize(
+    ("lab_name", "target"),
+    [
+        ("churn-pipeline", "aws"),
+        ("movie-recommender", "gcp"),
+        ("sales-forecasting", "gcp"),
+        ("distributed-tuning", "databricks"),
+    ],
+)
+def test_render_without_the_sdk_writes_what_the_backend_writes(
+    home, tmp_path, monkeypatch, lab_name, target
+):
+    """`render` and `plan` fall back to a stand-in when a cloud SDK is missing: same module."""
+    from labctl import catalog, config, orchestrator
+    from labctl.backends import base
+    from labctl.errors import MissingExtra
+
+    (tmp_path / "no-config.toml").write_text(
+        '[aws]\nregion = "eu-west-1"\nstate_bucket = "team-state"\n'
+        '[gcp]\nproject = "lab-project"\nregion = "europe-west4"\n'
+        '[databricks]\nprofile = "study"\n'
+    )
+    for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_CONFIG_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    config.settings.cache_clear()
+    lab = catalog.load().lab(lab_name)
+
+    def module(backend: base.Backend) -> dict:
+        rendered = orchestrator.root_module(
+            backend, engineer="ana", lab=lab_name, run_id="r1", ws=tmp_path / "ws", spec=lab
+        )
+        return json.loads(rendered.write(tmp_path / type(backend).__name__).read_text())
+
+    real = base.get_backend(target)
+
+    def missing(name: str) -> base.Backend:
+        raise MissingExtra(name, "sdk")
+
+    monkeypatch.setattr(base, "get_backend", missing)
+    stand_in = base.backend_for_render(target)
+    assert isinstance(stand_in, base.RenderOnly) and not isinstance(stand_in, type(real))
+    assert module(stand_in) == module(real)
+    if target == "aws":
+        assert module(real)["provider"]["aws"]["region"] == "eu-west-1"

@@ -45,6 +45,8 @@ from labctl.backends.aws_errors import (
     is_gone,
 )
 from labctl.backends.base import Backend, Context, Finding
+from labctl.backends.modules import AWS_DEFAULT_REGION as DEFAULT_REGION
+from labctl.backends.modules import AwsModule
 from labctl.catalog import (
     BatchStep,
     CategoricalRange,
@@ -61,7 +63,6 @@ from labctl.catalog import (
 from labctl.errors import BackendError, LabctlError, Unsupported
 from labctl.ledger import Ledger, Resource
 
-DEFAULT_REGION = "us-east-1"
 POLL_SECONDS = 15.0
 WAIT_MARGIN = 900  # seconds beyond a job's own limits before labctl stops waiting
 ENDPOINT_TIMEOUT = 3600
@@ -75,7 +76,7 @@ SCALING = {
 }
 
 
-class AwsBackend(Backend):
+class AwsBackend(AwsModule, Backend):
     name = "aws"
 
     def __init__(
@@ -141,37 +142,6 @@ class AwsBackend(Backend):
                 case MonitorStep():
                     findings += _monitor_findings(lab, step)
         return findings
-
-    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
-        return {
-            "scratch_expiry_days": 7,
-            "prebuilt_image_repositories": aws_algorithms.repositories(),
-        }
-
-    def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
-        return {"aws": {"region": self.region, "default_tags": {"tags": tags}}}
-
-    def backend_config(self, engineer: str, lab: str) -> dict[str, Any] | None:
-        """S3 remote state when `[aws] state_bucket` is configured; local state otherwise.
-
-        Locking: a DynamoDB table when `state_lock_table` is set (Terraform < 1.10, which labctl
-        bundles), else S3-native lock files (Terraform >= 1.10).
-        """
-        aws = config.settings().aws
-        if not aws.state_bucket:
-            return None
-        s3: dict[str, Any] = {
-            "bucket": aws.state_bucket,
-            "key": f"{aws.state_key_prefix}/{naming.label_value(engineer)}/{lab}/aws/"
-            "terraform.tfstate",
-            "region": self.region,
-            "encrypt": True,
-        }
-        if aws.state_lock_table:
-            s3["dynamodb_table"] = aws.state_lock_table
-        else:
-            s3["use_lockfile"] = True
-        return {"s3": s3}
 
     # --- steps ------------------------------------------------------------------------------
 

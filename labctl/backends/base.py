@@ -207,42 +207,30 @@ def get_backend(target: str) -> Backend:
 
 
 class RenderOnly(Backend):
-    """A target whose backend (or SDK) is not available here: its root module can still be
-    rendered for inspection, from the configuration alone; it runs nothing."""
+    """A target whose SDK is not installed here: its root module can still be rendered, by the
+    same module mixin as its backend (`backends/modules.py`), from the configuration alone; it
+    runs nothing."""
 
     def __init__(self, target: str) -> None:
         self.name = target  # type: ignore[misc]
+        self.configure_without_sdk()
+
+    def configure_without_sdk(self) -> None:
+        """Set what the module mixin reads (region, project) from configuration."""
 
     def check(self, lab: Lab) -> list[Finding]:
         return [Finding(s.name, f"the {self.name} backend is not available") for s in lab.steps]
-
-    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
-        from labctl.config import settings
-
-        if self.name == "gcp":
-            return {"project": settings().gcp.project, "region": settings().gcp.region}
-        return {}
-
-    def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
-        from labctl.config import settings
-
-        if self.name == "gcp":
-            gcp = settings().gcp
-            block = {"project": gcp.project, "region": gcp.region, "default_labels": tags}
-            return {"google": {k: v for k, v in block.items() if v is not None}}
-        if self.name == "databricks" and settings().databricks.profile:
-            return {"databricks": {"profile": settings().databricks.profile}}
-        return {}
 
     def teardown(self, resource: Resource, ledger: Ledger) -> None:
         raise Unsupported(f"the {self.name} backend is not available to delete {resource.name}")
 
 
 def backend_for_render(target: str) -> Backend:
-    """The target's backend, or a RenderOnly stand-in for one not built yet or not installed."""
+    """The target's backend, or a RenderOnly stand-in when its SDK is not installed."""
     try:
         return get_backend(target)
     except (MissingExtra, Unsupported):
-        if target == "aws":  # its backend owns its provider settings: install the extra
-            raise
-        return RenderOnly(target)
+        from labctl.backends.modules import MODULES
+
+        mixin = MODULES[target]
+        return type(f"{mixin.__name__}RenderOnly", (mixin, RenderOnly), {})(target)

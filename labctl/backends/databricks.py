@@ -44,6 +44,7 @@ from databricks.sdk.service.workspace import ImportFormat
 
 from labctl import config, datagen, entrypoints, naming
 from labctl.backends.base import Backend, Context, Finding
+from labctl.backends.modules import DatabricksModule
 from labctl.catalog import (
     DataStep,
     DeployStep,
@@ -90,7 +91,7 @@ def _module_sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-class DatabricksBackend(Backend):
+class DatabricksBackend(DatabricksModule, Backend):
     name = "databricks"
 
     def __init__(
@@ -172,15 +173,6 @@ class DatabricksBackend(Backend):
                         )
                     )
         return findings
-
-    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
-        return {}
-
-    def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
-        """A profile when configured; otherwise the provider's own unified auth (environment,
-        ~/.databrickscfg DEFAULT). Never a token: nothing secret is rendered."""
-        profile = config.settings().databricks.profile
-        return {"databricks": {"profile": profile}} if profile else {}
 
     # --- steps ------------------------------------------------------------------------------
 

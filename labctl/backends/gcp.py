@@ -27,7 +27,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
 import tarfile
 import tempfile
@@ -46,6 +45,7 @@ from google.protobuf import duration_pb2, field_mask_pb2, json_format, struct_pb
 from labctl import channels, config, datagen, entrypoints, naming
 from labctl.backends import gcp_bigquery
 from labctl.backends.base import Backend, Context, Finding
+from labctl.backends.modules import BIGQUERY, GcpModule
 from labctl.catalog import (
     BatchStep,
     CategoricalRange,
@@ -62,7 +62,6 @@ from labctl.catalog import (
 from labctl.errors import BackendError, LabctlError, Unsupported, UsageError
 from labctl.ledger import Ledger, Resource
 
-BIGQUERY = ("bigquery", "bigquery-ml")  # the services this target runs as BigQuery jobs
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 CREDENTIALS_HINT = (
     "run `gcloud auth application-default login` (or set GOOGLE_APPLICATION_CREDENTIALS to a "
@@ -145,7 +144,7 @@ DEPLOY_TIMEOUT = 3600
 OPERATION_TIMEOUT = 1800
 
 
-class GcpBackend(Backend):
+class GcpBackend(GcpModule, Backend):
     name = "gcp"
 
     def __init__(
@@ -296,25 +295,12 @@ class GcpBackend(Backend):
         return findings
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
-        project = self._project
-        if not project:
+        """The module mixin's inputs, with the ADC project when none is configured."""
+        inputs = super().module_inputs(ctx_workspace, lab)
+        if not inputs["project"]:
             with contextlib.suppress(LabctlError):
-                project = self.project
-        return {
-            "project": project,
-            "region": self.region,
-            "scratch_expiry_days": 7,
-            # a dataset, and BigQuery job rights, only for labs with BigQuery steps
-            "bigquery_dataset": lab is None
-            or any(isinstance(s, ServiceStep) and s.service in BIGQUERY for s in lab.steps),
-            # the per-engineer budget needs the billing account (none: no budget object)
-            "billing_account": os.environ.get("LABCTL_GCP_BILLING_ACCOUNT")
-            or config.settings().gcp.billing_account,
-        }
-
-    def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
-        block = {"project": self._project, "region": self.region, "default_labels": tags}
-        return {"google": {k: v for k, v in block.items() if v is not None}}
+                inputs["project"] = self.project
+        return inputs
 
     # --- data ---------------------------------------------------------------------------------
 
