@@ -200,7 +200,8 @@ def plan(
     out.print(f"[bold]{result.lab}[/] on [bold]{result.target}[/], rendered in {result.directory}")
     for f in result.findings:
         colour = "red" if f.fatal else "yellow"
-        out.print(f"[{colour}]{'refuses' if f.fatal else 'note'}[/] step '{f.step}': {f.reason}")
+        where = f" step '{f.step}'" if f.step else ""
+        out.print(f"[{colour}]{'refuses' if f.fatal else 'note'}[/]{where}: {f.reason}")
     if result.terraform_error:
         out.print(f"[yellow]terraform plan did not run:[/] {result.terraform_error}")
     else:

@@ -98,7 +98,7 @@ def plan(
     """Render, estimate, check the budget and run `terraform plan`; changes nothing."""
     cat = catalog_mod.load(catalog)
     lab = cat.lab(lab_name)
-    backend = get_backend(config.resolve_target(target, lab.cloud))
+    backend = backend_for_render(config.resolve_target(target, lab.cloud))
     estimate = cost.estimate(lab, backend.name, backend.region, PriceBook.load(),
                              endpoint_hours=cost.committed_endpoint_hours(autostop))  # fmt: skip
     ledger = Ledger()

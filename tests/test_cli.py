@@ -182,6 +182,7 @@ def test_render_without_the_sdk_writes_what_the_backend_writes(
     from labctl import catalog, config, orchestrator
     from labctl.backends import base
     from labctl.errors import MissingExtra
+    from labctl.progress import Reporter
 
     (tmp_path / "no-config.toml").write_text(
         '[aws]\nregion = "eu-west-1"\nstate_bucket = "team-state"\n'
@@ -209,5 +210,11 @@ def test_render_without_the_sdk_writes_what_the_backend_writes(
     stand_in = base.backend_for_render(target)
     assert isinstance(stand_in, base.RenderOnly) and not isinstance(stand_in, type(real))
     assert module(stand_in) == module(real)
+    [finding] = stand_in.check(lab)  # one line, not one per step
+    assert finding.fatal and f"pip install 'labctl[{target}]'" in finding.reason
     if target == "aws":
         assert module(real)["provider"]["aws"]["region"] == "eu-west-1"
+        plan = orchestrator.plan(lab_name, target="aws", engineer="ana", catalog=None,
+                                 reporter=Reporter(), run_terraform=False)  # fmt: skip
+        assert plan.findings == [finding] and plan.estimate.region == "eu-west-1"
+        assert plan.estimate.total_usd > 0 and not plan.estimate.unpriced

@@ -211,15 +211,18 @@ class RenderOnly(Backend):
     same module mixin as its backend (`backends/modules.py`), from the configuration alone; it
     runs nothing."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, missing: LabctlError) -> None:
         self.name = target  # type: ignore[misc]
+        self.missing = missing  # why the real backend is not available
         self.configure_without_sdk()
 
     def configure_without_sdk(self) -> None:
         """Set what the module mixin reads (region, project) from configuration."""
 
     def check(self, lab: Lab) -> list[Finding]:
-        return [Finding(s.name, f"the {self.name} backend is not available") for s in lab.steps]
+        """One finding for the whole lab: nothing can run here until the SDK is installed."""
+        hint = f"; {self.missing.hint}" if self.missing.hint else ""
+        return [Finding("", f"{self.missing.message}{hint}")]
 
     def teardown(self, resource: Resource, ledger: Ledger) -> None:
         raise Unsupported(f"the {self.name} backend is not available to delete {resource.name}")
@@ -229,8 +232,8 @@ def backend_for_render(target: str) -> Backend:
     """The target's backend, or a RenderOnly stand-in when its SDK is not installed."""
     try:
         return get_backend(target)
-    except (MissingExtra, Unsupported):
+    except (MissingExtra, Unsupported) as exc:
         from labctl.backends.modules import MODULES
 
         mixin = MODULES[target]
-        return type(f"{mixin.__name__}RenderOnly", (mixin, RenderOnly), {})(target)
+        return type(f"{mixin.__name__}RenderOnly", (mixin, RenderOnly), {})(target, exc)
