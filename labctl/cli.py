@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from labctl.errors import ExitCode, LabctlError, UsageError
 
@@ -201,13 +202,15 @@ def plan(
     for f in result.findings:
         colour = "red" if f.fatal else "yellow"
         where = f" step '{f.step}'" if f.step else ""
-        out.print(f"[{colour}]{'refuses' if f.fatal else 'note'}[/]{where}: {f.reason}")
+        out.print(f"[{colour}]{'refuses' if f.fatal else 'note'}[/]{escape(where)}: ", end="")
+        out.print(f.reason, markup=False)
     if result.terraform_error:
-        out.print(f"[yellow]terraform plan did not run:[/] {result.terraform_error}")
+        out.print("[yellow]terraform plan did not run:[/] ", end="")
+        out.print(result.terraform_error, markup=False)
     else:
         out.print(f"terraform plan: {len(result.changes)} change(s)")
         for c in result.changes:
-            out.print(f"  {'/'.join(c['actions'])} {c['address']}")
+            out.print(f"  {'/'.join(c['actions'])} {c['address']}", markup=False)
     out.print(views.estimate_table(result.estimate))
     out.print(views.budget_line(result.budget))
 
@@ -563,7 +566,7 @@ def cost_enforce(
         err.print("nothing to enforce")
         return
     for reason in reasons:
-        err.print(f"[yellow]enforce[/] {reason}")
+        err.print(f"[yellow]enforce[/] {escape(reason)}")
     _teardown(items, yes=yes, dry_run=dry_run, as_json=False, endpoints_only=False)
 
 

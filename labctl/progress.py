@@ -33,10 +33,12 @@ class RichReporter(Reporter):
         self.console = console
 
     def info(self, message: str) -> None:
-        self.console.print(message)
+        self.console.print(message, markup=False)
 
     def warn(self, message: str) -> None:
-        self.console.print(f"[yellow]warning:[/] {message}")
+        from rich.markup import escape
+
+        self.console.print(f"[yellow]warning:[/] {escape(message)}")
 
     @contextmanager
     def task(self, description: str, total: int | None = None) -> Iterator[Task]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -31,17 +32,19 @@ def labs_table(rows: list[dict[str, Any]]) -> Table:
 
 
 def show_lab(console: Console, name: str, lab: Lab, cat: Catalog) -> None:
-    console.print(f"[bold]{name}[/]: {lab.title}  [dim]({lab.cloud}, {lab.hours} h)[/]")
-    console.print(lab.summary)
+    console.print(f"[bold]{name}[/]: {escape(lab.title)}  [dim]({lab.cloud}, {lab.hours} h)[/]")
+    console.print(lab.summary, markup=False)
     console.print("\n[bold]Architecture[/]")
     for line in lab.architecture:
-        console.print(f"  {line}")
+        console.print(f"  {line}", markup=False)
     console.print("\n[bold]Exam domains[/]")
     for cert, domains in lab.domains.items():
         titles = {d.id: d.title for d in cat.certifications[cert].domains}
-        console.print(f"  {cert}: " + "; ".join(titles.get(d, d) for d in domains))
-    console.print("\n[bold]Services[/]  " + ", ".join(lab.services))
-    console.print(f"[bold]Dataset[/]  {lab.dataset.name} (offline: {lab.dataset.offline})")
+        console.print(f"  {cert}: " + "; ".join(titles.get(d, d) for d in domains), markup=False)
+    console.print("\n[bold]Services[/]  " + escape(", ".join(lab.services)))
+    console.print(
+        f"[bold]Dataset[/]  {escape(f'{lab.dataset.name} (offline: {lab.dataset.offline})')}"
+    )
     steps = Table(title="Steps", title_justify="left")
     for col in ("step", "kind", "what", "instance", "count"):
         steps.add_column(col, overflow="fold")
@@ -57,7 +60,7 @@ def show_lab(console: Console, name: str, lab: Lab, cat: Catalog) -> None:
     console.print(miles)
     console.print("[bold]Outcomes[/]")
     for o in lab.outcomes:
-        console.print(f"  - {o}")
+        console.print(f"  - {o}", markup=False)
 
 
 def _step_what(step: Any) -> str:

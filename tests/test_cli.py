@@ -218,3 +218,18 @@ def test_render_without_the_sdk_writes_what_the_backend_writes(
                                  reporter=Reporter(), run_terraform=False)  # fmt: skip
         assert plan.findings == [finding] and plan.estimate.region == "eu-west-1"
         assert plan.estimate.total_usd > 0 and not plan.estimate.unpriced
+
+
+def test_messages_with_brackets_are_printed_as_written():
+    """Hints like `pip install 'labctl[spark]'` are not eaten as rich markup."""
+    import io
+
+    from rich.console import Console
+
+    from labctl.progress import RichReporter
+
+    buf = io.StringIO()
+    reporter = RichReporter(Console(file=buf, width=200))
+    reporter.warn("pip install 'labctl[spark]'")
+    reporter.info("module.lab.aws_s3_bucket.this[0] [bold]")
+    assert "labctl[spark]" in buf.getvalue() and "this[0] [bold]" in buf.getvalue()
