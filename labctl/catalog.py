@@ -372,6 +372,14 @@ class Lab(Strict):
                 return s
         raise KeyError(name)
 
+    def train_of(self, model: str) -> TrainStep:
+        """The train step behind a model reference: a train step, or a tune step's train."""
+        step = self.step(model)
+        if isinstance(step, TuneStep):
+            step = self.step(step.train)
+        assert isinstance(step, TrainStep)
+        return step
+
     def domain_ids(self) -> list[str]:
         """Qualified domain ids, 'cert/domain'."""
         return [f"{c}/{d}" for c, ds in self.domains.items() for d in ds]

@@ -45,6 +45,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def naive_utc(value: datetime | None) -> datetime | None:
+    """A cloud's timestamp as the ledger's naive UTC (naive ones are taken as UTC already)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
 def new_id(prefix: str = "") -> str:
     return prefix + secrets.token_hex(4)
 

@@ -27,7 +27,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ from labctl.backends.aws_errors import (
     is_credentials_error,
     is_gone,
 )
-from labctl.backends.base import Backend, Context, Finding
+from labctl.backends.base import Backend, Context, Finding, hp_string, hp_strings
 from labctl.backends.modules import AWS_DEFAULT_REGION as DEFAULT_REGION
 from labctl.backends.modules import AwsModule
 from labctl.catalog import (
@@ -61,7 +60,7 @@ from labctl.catalog import (
     TuneStep,
 )
 from labctl.errors import BackendError, LabctlError, Unsupported
-from labctl.ledger import Ledger, Resource
+from labctl.ledger import Ledger, Resource, naive_utc
 
 POLL_SECONDS = 15.0
 WAIT_MARGIN = 900  # seconds beyond a job's own limits before labctl stops waiting
@@ -201,7 +200,7 @@ class AwsBackend(AwsModule, Backend):
         """One training job (managed spot by default), waited for, billed by its billable time."""
         name = sm_name(step.name, ctx.run.id)
         spec = self._job_spec(step, ctx, output="models/", checkpoints=f"checkpoints/{name}/")
-        hps = _hp_strings(step.hyperparameters)
+        hps = hp_strings(step.hyperparameters)
         res = self._add(
             ctx,
             "training-job",
@@ -251,7 +250,7 @@ class AwsBackend(AwsModule, Backend):
             train, ctx, output=f"models/{name}/", checkpoints=f"checkpoints/{name}/"
         )
         static = {
-            k: v for k, v in _hp_strings(train.hyperparameters).items() if k not in step.ranges
+            k: v for k, v in hp_strings(train.hyperparameters).items() if k not in step.ranges
         }
         limits: dict[str, int] = {"MaxParallelTrainingJobs": parallel}
         if step.strategy != "grid":  # grid runs every combination of its categorical values
@@ -343,7 +342,7 @@ class AwsBackend(AwsModule, Backend):
             res.id,
             status=status,
             billable_seconds=billable,
-            stopped_at=_naive(desc.get("HyperParameterTuningEndTime")),
+            stopped_at=naive_utc(desc.get("HyperParameterTuningEndTime")),
         )
         if status != "Completed" or not best:
             raise BackendError(
@@ -550,7 +549,7 @@ class AwsBackend(AwsModule, Backend):
         started, ended = desc.get("TransformStartTime"), desc.get("TransformEndTime")
         billable = (ended - started).total_seconds() if started and ended else None
         ctx.ledger.close_resource(
-            res.id, status=status, billable_seconds=billable, stopped_at=_naive(ended)
+            res.id, status=status, billable_seconds=billable, stopped_at=naive_utc(ended)
         )
         if status != "Completed":
             raise BackendError(
@@ -935,7 +934,7 @@ class AwsBackend(AwsModule, Backend):
             res.id,
             status=status,
             billable_seconds=float(billable) if billable is not None else None,
-            stopped_at=_naive(desc.get("TrainingEndTime")),
+            stopped_at=naive_utc(desc.get("TrainingEndTime")),
         )
         if status != "Completed":
             raise BackendError(
@@ -1305,29 +1304,19 @@ def parameter_ranges(step: TuneStep) -> dict[str, list[dict[str, Any]]]:
     for key, rng in step.ranges.items():
         if isinstance(rng, CategoricalRange):
             out["CategoricalParameterRanges"].append(
-                {"Name": key, "Values": [_hp_string(v) for v in rng.values]}
+                {"Name": key, "Values": [hp_string(v) for v in rng.values]}
             )
         else:
             kind = "Continuous" if isinstance(rng, ContinuousRange) else "Integer"
             out[f"{kind}ParameterRanges"].append(
                 {
                     "Name": key,
-                    "MinValue": _hp_string(rng.min),
-                    "MaxValue": _hp_string(rng.max),
+                    "MinValue": hp_string(rng.min),
+                    "MaxValue": hp_string(rng.max),
                     "ScalingType": SCALING[rng.scaling],
                 }
             )
     return {k: v for k, v in out.items() if v}
-
-
-def _hp_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _hp_strings(hps: dict[str, Any]) -> dict[str, str]:
-    return {k: _hp_string(v) for k, v in hps.items()}
 
 
 def _tags(ctx: Context) -> list[dict[str, str]]:
@@ -1335,27 +1324,12 @@ def _tags(ctx: Context) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def _naive(value: datetime | None) -> datetime | None:
-    """An AWS timestamp as the ledger's naive UTC."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-
-
-def _train_of(lab: Lab, model_step: str) -> TrainStep:
-    step = lab.step(model_step)
-    if isinstance(step, TuneStep):
-        step = lab.step(step.train)
-    assert isinstance(step, TrainStep)
-    return step
-
-
 def _algorithm_of(lab: Lab, model_step: str) -> str:
-    return _train_of(lab, model_step).algorithm
+    return lab.train_of(model_step).algorithm
 
 
 def _data_of(lab: Lab, model_step: str) -> str:
-    return _train_of(lab, model_step).data
+    return lab.train_of(model_step).data
 
 
 def _derived_channels(lab: Lab, data_step: str) -> set[str]:

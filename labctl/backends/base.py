@@ -178,6 +178,17 @@ class Backend(ABC):
         raise Unsupported(f"the {self.name} target cannot invoke endpoints from labctl")
 
 
+def hp_string(value: Any) -> str:
+    """A hyperparameter value as the clouds' string maps take it (booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def hp_strings(hps: dict[str, Any]) -> dict[str, str]:
+    return {k: hp_string(v) for k, v in hps.items()}
+
+
 # name -> (module, class, the pip extra that provides its SDK, the SDK module)
 REGISTRY: dict[str, tuple[str, str, str | None, str | None]] = {
     "local": ("labctl.backends.local", "LocalBackend", None, None),

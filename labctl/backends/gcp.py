@@ -32,7 +32,6 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +43,7 @@ from google.protobuf import duration_pb2, field_mask_pb2, json_format, struct_pb
 
 from labctl import channels, config, datagen, entrypoints, naming
 from labctl.backends import gcp_bigquery
-from labctl.backends.base import Backend, Context, Finding
+from labctl.backends.base import Backend, Context, Finding, hp_string, hp_strings
 from labctl.backends.modules import BIGQUERY, GcpModule
 from labctl.catalog import (
     BatchStep,
@@ -60,7 +59,7 @@ from labctl.catalog import (
     TuneStep,
 )
 from labctl.errors import BackendError, LabctlError, Unsupported, UsageError
-from labctl.ledger import Ledger, Resource
+from labctl.ledger import Ledger, Resource, naive_utc
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 CREDENTIALS_HINT = (
@@ -251,7 +250,7 @@ class GcpBackend(GcpModule, Backend):
                             findings.append(Finding(step.name, reason))
                 case BatchStep():
                     reason = _unservable(lab, step.model)
-                    if reason or _train_of(lab, step.model).algorithm == "automl-image":
+                    if reason or lab.train_of(step.model).algorithm == "automl-image":
                         findings.append(
                             Finding(
                                 step.name,
@@ -380,7 +379,7 @@ class GcpBackend(GcpModule, Backend):
                 "step": step.name,
                 "vertex": "custom-job",
                 "entry_point": step.entry_point,
-                "hyperparameters": _hp_strings(step.hyperparameters),
+                "hyperparameters": hp_strings(step.hyperparameters),
             },
         )
         with ctx.creating(res):
@@ -403,7 +402,7 @@ class GcpBackend(GcpModule, Backend):
         state = final.state.name
         billable = _seconds(final.start_time, final.end_time)
         ctx.ledger.close_resource(
-            res.id, status=state, billable_seconds=billable, stopped_at=_naive(final.end_time)
+            res.id, status=state, billable_seconds=billable, stopped_at=naive_utc(final.end_time)
         )
         if state != "JOB_STATE_SUCCEEDED":
             raise BackendError(
@@ -495,7 +494,7 @@ class GcpBackend(GcpModule, Backend):
             res.id,
             status=state,
             billable_seconds=_seconds(final.start_time, final.end_time),
-            stopped_at=_naive(final.end_time),
+            stopped_at=naive_utc(final.end_time),
         )
         best = _best_trial(final, tag, step.objective.goal)
         if state != "JOB_STATE_SUCCEEDED" or best is None:
@@ -544,7 +543,7 @@ class GcpBackend(GcpModule, Backend):
         }
         variables.update(env or {})
         args = [f"--entry-point={entry.module}"] + [
-            f"--{k}={v}" for k, v in _hp_strings(hps).items()
+            f"--{k}={v}" for k, v in hp_strings(hps).items()
         ]
         pool = {
             "machine_spec": machine_spec(step.instance_type),
@@ -686,7 +685,7 @@ class GcpBackend(GcpModule, Backend):
         ctx.ledger.close_resource(
             res.id,
             status=state,
-            stopped_at=_naive(final.end_time),
+            stopped_at=naive_utc(final.end_time),
             billable_seconds=node_hours * 3600 if node_hours else None,
         )
         if state != "PIPELINE_STATE_SUCCEEDED":
@@ -721,7 +720,7 @@ class GcpBackend(GcpModule, Backend):
             for ref in dict.fromkeys(v[1] for v in variants)
         }
         name = vertex_name(step.name, ctx.run.id)
-        automl = {ref for ref in models if _train_of(ctx.lab, ref).algorithm == "automl-image"}
+        automl = {ref for ref in models if ctx.lab.train_of(ref).algorithm == "automl-image"}
         types = ["automl" if ref in automl else itype for _, ref, _, itype in variants]
         split = traffic_percentages([w for _, _, w, _ in variants])
         res = self._add(
@@ -873,7 +872,7 @@ class GcpBackend(GcpModule, Backend):
             res.id,
             status=state,
             billable_seconds=_seconds(final.start_time, final.end_time),
-            stopped_at=_naive(final.end_time),
+            stopped_at=naive_utc(final.end_time),
         )
         if state != "JOB_STATE_SUCCEEDED":
             raise BackendError(
@@ -1068,7 +1067,7 @@ class GcpBackend(GcpModule, Backend):
             made = result.get("models") if isinstance(result, dict) else None
             if isinstance(made, dict) and ref in made:
                 return str(made[ref])
-        train = _train_of(ctx.lab, ref)
+        train = ctx.lab.train_of(ref)
         framework = SERVED_AS.get(train.entry_point or "")
         if framework is None:
             raise Unsupported(f"step '{step_name}': {_unservable(ctx.lab, ref)}")
@@ -1300,7 +1299,7 @@ def study_spec(step: TuneStep) -> aip.StudySpec:
                     P(
                         parameter_id=key,
                         categorical_value_spec=P.CategoricalValueSpec(
-                            values=[_hp_string(v) for v in rng.values]
+                            values=[hp_string(v) for v in rng.values]
                         ),
                     )
                 )
@@ -1434,16 +1433,6 @@ def _labels(ctx: Context) -> dict[str, str]:
     return naming.tags(ctx.run.engineer, ctx.lab_name, ctx.run.id)
 
 
-def _hp_string(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _hp_strings(hps: dict[str, Any]) -> dict[str, str]:
-    return {k: _hp_string(v) for k, v in hps.items()}
-
-
 def _fuse(uri: str) -> str:
     return "/gcs/" + uri.removeprefix("gs://")
 
@@ -1460,12 +1449,6 @@ def _seconds(start: Any, end: Any) -> float | None:
         return None
     seconds = (end - start).total_seconds()
     return seconds if seconds > 0 else None
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    if not value:
-        return None
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _plain(value: Any) -> Any:
@@ -1505,17 +1488,9 @@ def _instances(body: bytes, content_type: str) -> list[Any]:
     return items
 
 
-def _train_of(lab: Lab, ref: str) -> TrainStep:
-    step = lab.step(ref)
-    if isinstance(step, TuneStep):
-        step = lab.step(step.train)
-    assert isinstance(step, TrainStep)
-    return step
-
-
 def _unservable(lab: Lab, ref: str) -> str | None:
     """Why train/tune step `ref`'s model cannot be served on Vertex AI, or None."""
-    train = _train_of(lab, ref)
+    train = lab.train_of(ref)
     if train.algorithm == "automl-image" or SERVED_AS.get(train.entry_point or ""):
         return None
     return (
@@ -1541,7 +1516,7 @@ def _automl_of(lab: Lab, data_step: str) -> bool:
 def _batch_input(lab: Lab, model_ref: str, src: Path, dst: Path, schema: dict[str, Any]) -> None:
     """Validation records as JSON lines of instances (the entry point's `batch_input`, else the
     CSV rows without their label)."""
-    train = _train_of(lab, model_ref)
+    train = lab.train_of(model_ref)
     entry = entrypoints.resolve(train.algorithm, train.entry_point)
     module = entry.load() if entry else None
     if module is not None and hasattr(module, "batch_input"):

@@ -369,7 +369,7 @@ class LocalBackend(Backend):
         """Model Monitor's baseline job: statistics and constraints of the training data."""
         deploy = ctx.lab.step(step.endpoint)
         assert isinstance(deploy, DeployStep)
-        train = ctx.lab.step(_train_of(ctx.lab, deploy.model))
+        train = ctx.lab.train_of(deploy.model)
         assert isinstance(train, TrainStep)
         data = ctx.results[train.data]
         out = _bucket(ctx) / "monitoring" / step.name
@@ -587,12 +587,6 @@ def tracking_env(ctx: Context) -> dict[str, str]:
         "MLFLOW_EXPERIMENT_NAME": ctx.lab_name,
         "LABCTL_RUN_ID": str(ctx.run.id),
     }
-
-
-def _train_of(lab: Lab, step_name: str) -> str:
-    """The train step behind a train or tune step's model."""
-    step = lab.step(step_name)
-    return step.train if isinstance(step, TuneStep) else step_name
 
 
 def _sampler(step: TuneStep) -> Any:
