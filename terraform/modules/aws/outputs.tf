@@ -15,7 +15,7 @@ output "role_arn" {
 
 output "region" {
   description = "AWS region the lab runs in (from the provider configuration)."
-  value       = data.aws_region.current.name
+  value       = data.aws_region.current.region
 }
 
 output "account_id" {

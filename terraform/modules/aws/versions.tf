@@ -4,9 +4,9 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # >= 5.50: `tags` on aws_budgets_budget (added in 5.50). < 7.0: the next major may rename
-      # arguments used here (v6 already deprecates data.aws_region.name); bump deliberately.
-      version = ">= 5.50, < 7.0"
+      # >= 6.19: the schema labctl's tests check against (data.aws_region.region replaces the
+      # deprecated .name). < 7: the next major may rename arguments used here; bump deliberately.
+      version = ">= 6.19, < 7"
     }
   }
 }

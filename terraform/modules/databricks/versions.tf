@@ -3,8 +3,9 @@ terraform {
 
   required_providers {
     databricks = {
-      source  = "databricks/databricks"
-      version = ">= 1.50"
+      source = "databricks/databricks"
+      # >= 1.97: the schema labctl's tests check against. < 2: bump the major deliberately.
+      version = ">= 1.97, < 2"
     }
   }
 }

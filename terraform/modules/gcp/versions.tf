@@ -4,8 +4,8 @@ terraform {
   required_providers {
     google = {
       source = "hashicorp/google"
-      # >= 5.22: soft_delete_policy on google_storage_bucket.
-      version = ">= 5.22"
+      # >= 7.9: the schema labctl's tests check against. < 8: bump the major deliberately.
+      version = ">= 7.9, < 8"
     }
   }
 }
