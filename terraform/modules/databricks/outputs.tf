@@ -1,6 +1,11 @@
 output "cluster_policy_id" {
-  description = "ID of the lab's cluster policy (pass as policy_id when creating clusters/job clusters)."
+  description = "ID of the lab's job-cluster policy (pass as policy_id of runs/submit job clusters)."
   value       = databricks_cluster_policy.lab.id
+}
+
+output "all_purpose_policy_id" {
+  description = "ID of the lab's all-purpose cluster policy (auto-termination fixed), for clusters started by hand."
+  value       = databricks_cluster_policy.all_purpose.id
 }
 
 output "workspace_folder" {

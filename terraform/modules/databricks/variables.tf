@@ -37,9 +37,20 @@ variable "name_prefix" {
 
 # ---- compute guardrails ---------------------------------------------------------------------
 
+variable "cloud" {
+  type        = string
+  description = "The cloud the workspace runs on (aws, azure or gcp): names the policy's spot rules (aws_attributes / azure_attributes / gcp_attributes) and must match the node types."
+  default     = "aws"
+
+  validation {
+    condition     = contains(["aws", "azure", "gcp"], var.cloud)
+    error_message = "The cloud must be aws, azure or gcp."
+  }
+}
+
 variable "node_type_ids" {
   type        = list(string)
-  description = "Allowed node types for workers and driver (the first is the default)."
+  description = "Allowed node types for workers and driver (the first is the default); node types of var.cloud."
   default     = ["i3.xlarge", "m5d.large"]
 
   validation {
@@ -61,7 +72,7 @@ variable "max_workers" {
 
 variable "autotermination_minutes" {
   type        = number
-  description = "Idle minutes after which clusters terminate; fixed by the policy (users cannot change it)."
+  description = "Idle minutes after which all-purpose clusters terminate; fixed by the all-purpose policy (job clusters reject the setting and end with their run)."
   default     = 30
 
   validation {
