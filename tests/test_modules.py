@@ -199,6 +199,7 @@ def test_expected_outputs() -> None:
         },
         "databricks": {
             "cluster_policy_id",
+            "all_purpose_policy_id",
             "workspace_folder",
             "experiment_id",
             "experiment_name",
@@ -283,8 +284,9 @@ def test_gcp_bucket_and_iam() -> None:
 
 def test_databricks_policy() -> None:
     tf = _all_tf("databricks")
-    assert "jsonencode(local.policy_definition)" in tf
-    assert '"autotermination_minutes"' in tf
+    assert "jsonencode(local.job_policy_definition)" in tf
+    assert "jsonencode(local.all_purpose_policy_definition)" in tf
+    assert '"autotermination_minutes"' in tf  # the all-purpose policy's
     assert re.search(r'"custom_tags\.\$\{k\}"', tf)
     for key in TAG_KEYS:
         assert f'"{key}"' in tf
@@ -300,8 +302,9 @@ def test_databricks_policy() -> None:
     assert "databricks_mlflow_experiment" in tf
 
 
-def test_databricks_policy_definition_evaluates(terraform: Path, tmp_path: Path) -> None:
-    """Evaluate the policy definition locals with `terraform console` (no provider needed)."""
+def _databricks_locals(terraform: Path, tmp_path: Path, expression: str, **inputs) -> object:
+    """Evaluate `expression` over the databricks module's locals with `terraform console` (no
+    provider needed)."""
     main = _text("databricks", "main.tf")
     locals_block = main[: main.index('resource "databricks_cluster_policy"')]
     shutil.copy2(MODULES / "databricks" / "variables.tf", tmp_path / "variables.tf")
@@ -314,12 +317,13 @@ def test_databricks_policy_definition_evaluates(terraform: Path, tmp_path: Path)
                 "run_id": "r1",
                 "tags": dict(zip(TAG_KEYS, ["alice", "churn-pipeline", "r1"], strict=True)),
                 "name_prefix": "labctl-alice-churn-pipeline",
+                **inputs,
             }
         )
     )
     proc = subprocess.run(
         [str(terraform), "console"],
-        input="jsonencode(local.policy_definition)\n",
+        input=f"jsonencode({expression})\n",
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -327,8 +331,15 @@ def test_databricks_policy_definition_evaluates(terraform: Path, tmp_path: Path)
         env={**os.environ, "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull},
     )
     assert proc.returncode == 0, proc.stderr
-    policy = json.loads(json.loads(proc.stdout.strip()))
-    assert policy["autotermination_minutes"] == {"type": "fixed", "value": 30, "hidden": False}
+    return json.loads(json.loads(proc.stdout.strip()))
+
+
+def test_databricks_policy_definition_evaluates(terraform: Path, tmp_path: Path) -> None:
+    policy = _databricks_locals(terraform, tmp_path, "local.job_policy_definition")
+    assert isinstance(policy, dict)
+    # job clusters (runs/submit) reject autotermination_minutes: the job policy must not set it
+    assert "autotermination_minutes" not in policy
+    assert policy["cluster_type"] == {"type": "fixed", "value": "job"}
     for key, value in zip(TAG_KEYS, ["alice", "churn-pipeline", "r1"], strict=True):
         assert policy[f"custom_tags.{key}"] == {"type": "fixed", "value": value}
     assert policy["num_workers"]["maxValue"] == 4
@@ -336,7 +347,44 @@ def test_databricks_policy_definition_evaluates(terraform: Path, tmp_path: Path)
     assert policy["node_type_id"]["type"] == "allowlist"
     assert policy["node_type_id"]["values"] == ["i3.xlarge", "m5d.large"]
     assert policy["spark_version"]["type"] == "fixed"
+    assert policy["aws_attributes.availability"] == {
+        "type": "allowlist",
+        "values": ["SPOT_WITH_FALLBACK", "ON_DEMAND"],
+        "defaultValue": "ON_DEMAND",
+        "isOptional": True,
+    }
+    assert policy["aws_attributes.first_on_demand"]["minValue"] == 1
     assert "dbus_per_hour" not in policy
+
+
+def test_databricks_all_purpose_policy_keeps_auto_termination(
+    terraform: Path, tmp_path: Path
+) -> None:
+    policy = _databricks_locals(terraform, tmp_path, "local.all_purpose_policy_definition")
+    assert isinstance(policy, dict)
+    assert policy["autotermination_minutes"] == {"type": "fixed", "value": 30, "hidden": False}
+    assert policy["cluster_type"] == {"type": "fixed", "value": "all-purpose"}
+    assert policy["node_type_id"]["values"] == ["i3.xlarge", "m5d.large"]
+
+
+@pytest.mark.parametrize(
+    ("cloud", "availability"),
+    [
+        ("azure", ["SPOT_WITH_FALLBACK_AZURE", "ON_DEMAND_AZURE"]),
+        ("gcp", ["PREEMPTIBLE_WITH_FALLBACK_GCP", "ON_DEMAND_GCP"]),
+    ],
+)
+def test_databricks_spot_rules_follow_the_cloud(
+    terraform: Path, tmp_path: Path, cloud: str, availability: list[str]
+) -> None:
+    policy = _databricks_locals(
+        terraform, tmp_path, "local.job_policy_definition", cloud=cloud, node_type_ids=["x"]
+    )
+    assert isinstance(policy, dict)
+    assert policy[f"{cloud}_attributes.availability"]["values"] == availability
+    assert policy[f"{cloud}_attributes.availability"]["defaultValue"] == availability[1]
+    assert policy[f"{cloud}_attributes.first_on_demand"]["minValue"] == 1
+    assert not [k for k in policy if k.startswith("aws_attributes")]
 
 
 # ---- local: real roundtrip ----------------------------------------------------------------------
@@ -420,3 +468,114 @@ def test_local_rejects_dangerous_bucket_root(
     proc = _run(terraform, root, "plan", "-input=false", check=False)
     assert proc.returncode != 0
     assert "bucket_root" in proc.stdout + proc.stderr
+
+
+# ---- what the root module is given (labctl/backends/modules.py) ----------------------------------
+
+
+@pytest.fixture
+def settings(home, tmp_path, monkeypatch):
+    """Write a labctl config file and make it the one in force."""
+    from labctl import config
+
+    def write(text: str) -> None:
+        cfg = tmp_path / "config.toml"
+        cfg.write_text(text)
+        monkeypatch.setenv("LABCTL_CONFIG", str(cfg))
+        monkeypatch.delenv("LABCTL_GCP_BILLING_ACCOUNT", raising=False)
+        config.settings.cache_clear()
+
+    return write
+
+
+def _render_only(target: str):
+    """The render-only stand-in `labctl render` uses without the cloud's SDK."""
+    from labctl.backends.base import RenderOnly
+    from labctl.backends.modules import MODULES
+    from labctl.errors import MissingExtra
+
+    mixin = MODULES[target]
+    return type("T", (mixin, RenderOnly), {})(target, MissingExtra(target, "sdk"))
+
+
+STATE = '[aws]\nregion = "eu-west-1"\nstate_bucket = "team-state"\n'
+
+
+def test_s3_state_locks_with_a_lock_file_by_default(settings, monkeypatch) -> None:
+    from labctl import terraform as tf
+
+    settings(STATE)
+    monkeypatch.delattr(tf, "engine_version", raising=False)
+    s3 = _render_only("aws").backend_config("ana@example.com", "churn-pipeline")["s3"]
+    assert s3["use_lockfile"] is True
+    assert "dynamodb_table" not in s3
+    assert s3["key"] == "labctl/ana-example-com/churn-pipeline/aws/terraform.tfstate"
+
+
+def test_s3_state_with_a_lock_table_keeps_the_lock_file_on_current_engines(settings) -> None:
+    settings(STATE + 'state_lock_table = "team-locks"\n')
+    backend = _render_only("aws")
+    s3 = backend.backend_config("ana@example.com", "lab", engine="1.15.5")["s3"]
+    assert (s3["use_lockfile"], s3["dynamodb_table"]) == (True, "team-locks")
+    old = backend.backend_config("ana@example.com", "lab", engine=(1, 9))["s3"]
+    assert "use_lockfile" not in old  # Terraform < 1.10 rejects it at init
+    assert old["dynamodb_table"] == "team-locks"
+
+
+def test_s3_state_without_a_lock_table_on_an_old_engine_is_refused(settings, monkeypatch) -> None:
+    from labctl import terraform as tf
+    from labctl.errors import Refused
+
+    settings(STATE)
+    monkeypatch.setattr(tf, "engine_version", lambda: "1.0.3", raising=False)
+    with pytest.raises(Refused) as refused:
+        _render_only("aws").backend_config("ana@example.com", "lab")
+    assert "1.10" in refused.value.message and "1.0" in refused.value.message
+    assert "state_lock_table" in refused.value.hint
+
+
+def test_gcp_provider_has_a_quota_project_with_a_billing_account(settings) -> None:
+    settings('[gcp]\nproject = "p1"\nbilling_account = "01AB23-45CD67-89EF01"\n')
+    google = _render_only("gcp").provider_config({"labctl-lab": "x"})["google"]
+    assert google["user_project_override"] is True
+    assert google["billing_project"] == "p1"
+    settings('[gcp]\nproject = "p1"\n')
+    google = _render_only("gcp").provider_config({"labctl-lab": "x"})["google"]
+    assert "user_project_override" not in google and "billing_project" not in google
+
+
+def test_gcp_render_without_a_project_is_refused(settings, tmp_path, monkeypatch) -> None:
+    from labctl import orchestrator
+    from labctl.backends import base
+    from labctl.errors import MissingExtra, UsageError
+
+    settings('[gcp]\nregion = "us-central1"\n')
+    monkeypatch.setattr(base, "get_backend", lambda t: (_ for _ in ()).throw(MissingExtra(t, "x")))
+    out = tmp_path / "out"
+    with pytest.raises(UsageError) as refused:
+        orchestrator.render("movie-recommender", target="gcp", engineer="ana@example.com",
+                            out=out, catalog=str(REPO / "labs.yaml"))  # fmt: skip
+    assert refused.value.message == "gcp: no Google Cloud project"
+    assert "[gcp] project" in refused.value.hint
+    assert not (out / "main.tf.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("cloud", "lab", "expected"),
+    [
+        ("aws", "distributed-tuning", ["i3.xlarge", "m5d.large"]),
+        ("azure", "distributed-tuning", ["Standard_DS3_v2", "Standard_D4ds_v5"]),
+        (
+            "gcp",
+            "movie-recommender",
+            ["n2-highmem-4", "n2-standard-4", "n1-standard-8", "n1-standard-4"],
+        ),
+    ],
+)
+def test_databricks_node_types_follow_the_cloud(settings, cloud, lab, expected) -> None:
+    from labctl import catalog
+
+    settings(f'[databricks]\ncloud = "{cloud}"\n')
+    spec = catalog.load(str(REPO / "labs.yaml")).lab(lab)
+    inputs = _render_only("databricks").module_inputs(Path("/unused"), spec)
+    assert inputs == {"cloud": cloud, "node_type_ids": expected}
