@@ -160,6 +160,8 @@ def check_body(
                 report.add(where, f"'{name}' is deprecated")
             if not json_syntax and _is_hcl_block(value):
                 report.add(where, f"'{name}' is an attribute: write `{name} = ...`")
+            elif (wrong := _literal_mismatch(attr.get("type"), value, json_syntax)) is not None:
+                report.add(where, f"'{name}' takes a {_type_name(attr['type'])}, not {wrong}")
         elif name in blocks:
             items = _block_items(value, json_syntax)
             if items is None:
@@ -186,6 +188,37 @@ def check_body(
             report.add(where, f"missing required block '{name}' (at least {spec['min_items']})")
         if n > spec.get("max_items", n):
             report.add(where, f"{n} '{name}' blocks; at most {spec['max_items']}")
+
+
+def _type_name(cty: Any) -> str:
+    return cty if isinstance(cty, str) else cty[0]
+
+
+def _literal_mismatch(cty: Any, value: Any, json_syntax: bool) -> str | None:
+    """What a literal `value` is when it cannot convert to `cty` ("a string", ...); None when it
+    can, or when it is an expression (unknown until plan)."""
+    if isinstance(value, str):
+        if "${" in value or "%{" in value:
+            return None  # an expression or a template
+        if not json_syntax and not (value.startswith('"') and value.endswith('"')):
+            return None  # a bare expression (null, a reference) in python-hcl2's output
+        text = value.strip('"') if not json_syntax else value
+        if cty == "bool" and text not in ("true", "false"):
+            return "a string"
+        if cty == "number" and not re.fullmatch(r"-?\d+(\.\d+)?", text):
+            return "a string"
+        if isinstance(cty, list) and cty[0] in ("list", "set", "map", "object"):
+            return "a string"
+        return None
+    if isinstance(value, bool):
+        return "a bool" if cty == "number" or isinstance(cty, list) else None
+    if isinstance(value, int | float):
+        return "a number" if cty == "bool" or isinstance(cty, list) else None
+    if isinstance(value, list):
+        return "a list" if cty in ("string", "number", "bool") else None
+    if isinstance(value, dict):
+        return "an object" if cty in ("string", "number", "bool") else None
+    return None
 
 
 def _block_items(value: Any, json_syntax: bool) -> list[dict[str, Any]] | None:

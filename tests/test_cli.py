@@ -151,6 +151,7 @@ def test_missing_extra_names_the_pip_command(cli):
     [("movie-recommender", "gcp", "google"), ("distributed-tuning", "databricks", None)],
 )
 def test_render_any_target_without_its_sdk(cli, tmp_path, lab, target, provider):
+    (tmp_path / "no-config.toml").write_text('[gcp]\nproject = "lab-project"\n')  # gcp needs one
     out = tmp_path / target
     result = cli("render", lab, "--target", target, "--out", str(out))
     assert result.code == 0, result.stderr

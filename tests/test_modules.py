@@ -579,3 +579,9 @@ def test_databricks_node_types_follow_the_cloud(settings, cloud, lab, expected) 
     spec = catalog.load(str(REPO / "labs.yaml")).lab(lab)
     inputs = _render_only("databricks").module_inputs(Path("/unused"), spec)
     assert inputs == {"cloud": cloud, "node_type_ids": expected}
+
+
+def test_gcp_render_only_reads_the_project_adc_reads(settings, monkeypatch) -> None:
+    settings('[gcp]\nregion = "us-central1"\n')
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
+    assert _render_only("gcp").provider_config({})["google"]["project"] == "from-env"

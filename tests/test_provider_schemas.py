@@ -187,7 +187,11 @@ resource "aws_s3_bucket_versioning" "lab" {
 }
 
 resource "aws_iam_role" "lab" {
-  name = "r-${data.aws_region.current.name}"
+  provider             = aws.other
+  for_each             = toset(["a"])
+  name                 = "r-${data.aws_region.current.name}-${each.key}"
+  max_session_duration = "an hour"
+  force_detach_policies = "yes"
   dynamic "inline_policy" {
     for_each = []
     content {
@@ -221,6 +225,8 @@ def test_check_reports_planted_mistakes(tmp_path, schemas) -> None:
         "main.tf: aws_iam_role.lab: missing required argument 'assume_role_policy'",
         "main.tf: aws_budgets_budget.b: 'cost_filter' is a block: write `cost_filter { ... }`",
         "main.tf: data.aws_region.current.name is deprecated",
+        "main.tf: aws_iam_role.lab: 'max_session_duration' takes a number, not a string",
+        "main.tf: aws_iam_role.lab: 'force_detach_policies' takes a bool, not a string",
     }
     assert report.unchecked == {"resource random_id"}
 

@@ -134,7 +134,9 @@ class GcpModule:
 
     def configure_without_sdk(self) -> None:
         gcp = config.settings().gcp
-        self.region, self._project = gcp.region, gcp.project
+        # the environment variable ADC reads too, so both paths find the same project
+        self.region = gcp.region
+        self._project = gcp.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         from labctl.catalog import ServiceStep
