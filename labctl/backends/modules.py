@@ -47,9 +47,9 @@ def engine_version(explicit: Any = None) -> tuple[int, int]:
         from labctl import terraform
 
         probe = getattr(terraform, "engine_version", None)
-        if probe is None:
+        explicit = probe() if probe is not None else None
+        if explicit is None:
             return DEFAULT_ENGINE_VERSION
-        explicit = probe()
     if isinstance(explicit, tuple):
         return int(explicit[0]), int(explicit[1])
     match = re.search(r"(\d+)\.(\d+)", str(explicit))
