@@ -148,6 +148,8 @@ def check_body(
                         report.add(where, f"dynamic block '{inner}' is not a block type here")
                         continue
                     dynamic.add(inner)
+                    if _deprecated_block(blocks[inner]):
+                        report.add(where, f"block '{inner}' is deprecated")
                     for content in spec.get("content", []):
                         check_body(blocks[inner]["block"], content, f"{where}.{inner}", report,
                                    json_syntax=False)  # fmt: skip
@@ -168,7 +170,7 @@ def check_body(
                 report.add(where, f"'{name}' is a block: write `{name} {{ ... }}`")
                 continue
             counts[name] = len(items)
-            if blocks[name].get("deprecated"):
+            if _deprecated_block(blocks[name]):
                 report.add(where, f"block '{name}' is deprecated")
             for item in items:
                 check_body(blocks[name]["block"], item, f"{where}.{name}", report,
@@ -188,6 +190,11 @@ def check_body(
             report.add(where, f"missing required block '{name}' (at least {spec['min_items']})")
         if n > spec.get("max_items", n):
             report.add(where, f"{n} '{name}' blocks; at most {spec['max_items']}")
+
+
+def _deprecated_block(spec: dict[str, Any]) -> bool:
+    """The dump marks a deprecated block on its nested `block`."""
+    return bool(spec.get("deprecated") or spec["block"].get("deprecated"))
 
 
 def _type_name(cty: Any) -> str:
@@ -307,6 +314,8 @@ def check_module(schemas: Schemas, directory: Path) -> Report:
                         if schema is None:
                             report.unchecked.add(f"{kind} {type_name}")
                             continue
+                        if schema.get("deprecated"):
+                            report.add(f"{path.name}: {address}", "the type is deprecated")
                         check_body(schema, body, f"{path.name}: {address}", report,
                                    json_syntax=False)  # fmt: skip
         for entry in parsed.get("provider", []):

@@ -174,6 +174,9 @@ resource "aws_s3_bucket" "lab" {
   lifecycle {
     prevent_destroy = false
   }
+  versioning {
+    enabled = true
+  }
 }
 
 resource "aws_s3_bucket_versioning" "lab" {
@@ -220,8 +223,10 @@ def test_check_reports_planted_mistakes(tmp_path, schemas) -> None:
     assert found == {
         "main.tf: aws_s3_bucket.lab: unsupported argument or block 'no_such'",
         "main.tf: aws_s3_bucket.lab: 'arn' is read-only (computed)",
+        "main.tf: aws_s3_bucket.lab: block 'versioning' is deprecated",
         "main.tf: aws_s3_bucket_versioning.lab: 2 'versioning_configuration' blocks; at most 1",
         "main.tf: aws_iam_role.lab.inline_policy: unsupported argument or block 'nope'",
+        "main.tf: aws_iam_role.lab: block 'inline_policy' is deprecated",
         "main.tf: aws_iam_role.lab: missing required argument 'assume_role_policy'",
         "main.tf: aws_budgets_budget.b: 'cost_filter' is a block: write `cost_filter { ... }`",
         "main.tf: data.aws_region.current.name is deprecated",
