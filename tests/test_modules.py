@@ -585,3 +585,20 @@ def test_gcp_render_only_reads_the_project_adc_reads(settings, monkeypatch) -> N
     settings('[gcp]\nregion = "us-central1"\n')
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
     assert _render_only("gcp").provider_config({})["google"]["project"] == "from-env"
+
+
+@pytest.mark.parametrize(
+    ("cloud", "wanted", "runs_on"),
+    [
+        ("aws", "i3.2xlarge", "i3.2xlarge"),
+        ("aws", "ml.m5.xlarge", "i3.xlarge"),  # a SageMaker type is not a Databricks node
+        ("azure", "i3.xlarge", "Standard_DS3_v2"),
+        ("azure", "Standard_E8ds_v5", "Standard_E8ds_v5"),
+        ("gcp", "i3.xlarge", "n2-highmem-4"),
+        ("gcp", None, "n2-highmem-4"),
+    ],
+)
+def test_databricks_node_type_is_one_of_the_clouds(cloud, wanted, runs_on) -> None:
+    from labctl.backends.modules import databricks_node_type
+
+    assert databricks_node_type(wanted, cloud) == runs_on

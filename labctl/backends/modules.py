@@ -40,6 +40,15 @@ DATABRICKS_NODE_PATTERN: dict[str, re.Pattern[str]] = {
 }
 
 
+def databricks_node_type(wanted: str | None, cloud: str | None = None) -> str:
+    """The node type a Databricks step runs on: `wanted` when it is a node type of the workspace's
+    cloud (the policy allows the lab's own), else that cloud's default (the policy's first)."""
+    cloud = cloud or config.settings().databricks.cloud
+    if wanted and DATABRICKS_NODE_PATTERN[cloud].match(wanted):
+        return wanted
+    return DATABRICKS_NODE_TYPES[cloud][0]
+
+
 def engine_version(explicit: Any = None) -> tuple[int, int]:
     """(major, minor) of the Terraform engine: `explicit` ("1.9.8", (1, 9), a Version), else
     `labctl.terraform.engine_version()` where the engine adapter has it, else 1.15 (bundled)."""
@@ -195,11 +204,8 @@ class DatabricksModule:
         """The workspace's cloud, and the node types the policy allows there: the cloud's
         defaults plus the lab's own node types of that cloud."""
         cloud = config.settings().databricks.cloud
-        own = [
-            t
-            for t in (getattr(s, "instance_type", None) for s in (lab.steps if lab else []))
-            if t and DATABRICKS_NODE_PATTERN[cloud].match(t)
-        ]
+        wanted = (getattr(s, "instance_type", None) for s in (lab.steps if lab else []))
+        own = [databricks_node_type(t, cloud) for t in wanted if t]
         return {
             "cloud": cloud,
             "node_type_ids": list(dict.fromkeys([*DATABRICKS_NODE_TYPES[cloud], *own])),
