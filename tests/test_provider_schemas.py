@@ -134,7 +134,8 @@ def test_every_lab_renders_schema_valid(target, configuration, render_all, schem
             ]
             report.unchecked |= one.unchecked
             rendered += 1
-    assert rendered == 2 * len(catalog.load(str(CATALOG)).labs) == 28
+    labs = catalog.load(str(CATALOG)).labs
+    assert rendered == 2 * len(labs) and len(labs) >= 14
     print(f"{target}/{configuration}: not covered by the schema files: {sorted(report.unchecked)}")
     assert report.unchecked == UNCHECKED[target]
     found = {f"{p.where.split(': ', 1)[1]}: {p.message}" for p in report.problems}
