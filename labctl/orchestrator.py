@@ -163,10 +163,16 @@ def up(
     max_jobs: int | None = None,
     force: bool = False,
     autostop: int | None = None,
+    milestone: int | None = None,
 ) -> UpResult:
-    """Provision the lab with Terraform and run its steps, recording everything in the ledger."""
+    """Provision the lab with Terraform and run its steps, recording everything in the ledger.
+    `milestone` N: only the steps of milestones 1..N (rendered, checked and priced alone)."""
     cat = catalog_mod.load(catalog)
     lab = cat.lab(lab_name)
+    if milestone is not None:
+        from labctl.study.milestones import through
+
+        lab = through(lab, lab_name, milestone)
     backend = get_backend(config.resolve_target(target, lab.cloud))
     findings = backend.check(lab)
     fatal = [f for f in findings if f.fatal]
@@ -187,9 +193,15 @@ def up(
     ledger = Ledger()
     ws = paths.workspace(engineer, lab_name, backend.name)
     with workspace_lock(ws):
-        if ledger.active_runs(engineer=engineer, lab=lab_name, target=backend.name):
+        active = ledger.active_runs(engineer=engineer, lab=lab_name, target=backend.name)
+        if active:
+            was = active[-1].outputs.get("milestone")
+            more = (f" (milestones 1-{was}); extending it in place is not supported yet: "
+                    f"`labctl down {lab_name}` then `labctl up {lab_name} --milestone "
+                    f"{milestone}` brings up milestones 1-{milestone}"
+                    if was and milestone and milestone > was else "")  # fmt: skip
             raise Refused(
-                f"lab '{lab_name}' is already up on {backend.name} for {engineer}",
+                f"lab '{lab_name}' is already up on {backend.name} for {engineer}{more}",
                 hint=f"`labctl status` shows it; `labctl down {lab_name}` tears it down",
             )
         budget, run = cost.reserve(
@@ -204,6 +216,8 @@ def up(
             region=backend.region,
             autostop_at=utcnow() + timedelta(seconds=autostop) if autostop else None,
         )
+        if milestone is not None:
+            run = ledger.update_run(run.id, outputs={**run.outputs, "milestone": milestone})
         ctx = Context(
             ledger=ledger,
             run=run,
