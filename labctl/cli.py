@@ -614,3 +614,7 @@ def main() -> None:
                   "`labctl status` shows it, `labctl down LAB` removes it")  # fmt: skip
         sys.exit(ExitCode.INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+# --- the study layer (labctl/commands/study.py registers its commands on `app`) -----------------
+from labctl.commands import study as _study  # noqa: E402, F401

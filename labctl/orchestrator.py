@@ -196,10 +196,10 @@ def up(
         active = ledger.active_runs(engineer=engineer, lab=lab_name, target=backend.name)
         if active:
             was = active[-1].outputs.get("milestone")
-            more = (f" (milestones 1-{was}); extending it in place is not supported yet: "
-                    f"`labctl down {lab_name}` then `labctl up {lab_name} --milestone "
-                    f"{milestone}` brings up milestones 1-{milestone}"
-                    if was and milestone and milestone > was else "")  # fmt: skip
+            more = ""
+            if was and milestone and milestone > was:  # extending in place: not yet
+                more = (f" up to milestone {was}; to extend it, `labctl down {lab_name}` then "
+                        f"`labctl up {lab_name} --milestone {milestone}`")  # fmt: skip
             raise Refused(
                 f"lab '{lab_name}' is already up on {backend.name} for {engineer}{more}",
                 hint=f"`labctl status` shows it; `labctl down {lab_name}` tears it down",

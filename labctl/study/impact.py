@@ -29,7 +29,7 @@ MIN_RESULTS = 3
 
 
 def too_few(n: int) -> str:
-    return f"too few results to compare ({n}, need {MIN_RESULTS})"
+    return f"too few results to compare ({n} < {MIN_RESULTS})"
 
 
 def _mean(values: list[float]) -> float | None:

@@ -181,11 +181,14 @@ def report(
     return entries
 
 
-def mark_done(ledger: Ledger, cat: Catalog, *, engineer: str, lab: str, milestone: int) -> str:
-    """Record a milestone the engineer finished by hand; returns its title."""
+def mark_done(
+    ledger: Ledger, cat: Catalog, *, engineer: str, lab: str, milestone: int,
+    now: datetime | None = None,
+) -> str:  # fmt: skip
+    """Record a milestone the engineer finished by hand (at `now`); returns its title."""
     from labctl.study.models import add
 
     spec = cat.lab(lab)
     ms.check_number(spec, lab, milestone)
-    add(ledger, MilestoneMark(engineer=engineer, lab=lab, milestone=milestone, at=utcnow()))
+    add(ledger, MilestoneMark(engineer=engineer, lab=lab, milestone=milestone, at=now or utcnow()))
     return spec.milestones[milestone - 1].title
