@@ -258,7 +258,8 @@ def up(
         return
     for threshold in result.budget.crossed:
         err.print(f"[yellow]warning:[/] this run takes {who} past {threshold}% of the budget")
-    out.print(f"[green]up[/] {lab} on {result.run.target} (run {result.run.id})")
+    span = f", milestones 1-{milestone}" if milestone else ""
+    out.print(f"[green]up[/] {lab} on {result.run.target} (run {result.run.id}{span})")
     for name, res in result.results.items():
         out.print(f"  {name}: ", end="")
         out.print(_step_summary(res), markup=False)

@@ -194,28 +194,41 @@ def up(
     ws = paths.workspace(engineer, lab_name, backend.name)
     with workspace_lock(ws):
         active = ledger.active_runs(engineer=engineer, lab=lab_name, target=backend.name)
-        if active:
-            was = active[-1].outputs.get("milestone")
-            more = ""
-            if was and milestone and milestone > was:  # extending in place: not yet
-                more = (f" up to milestone {was}; to extend it, `labctl down {lab_name}` then "
-                        f"`labctl up {lab_name} --milestone {milestone}`")  # fmt: skip
+        extending = _extendable(active, milestone)  # `up --milestone N+1` on a lab that is up
+        if active and not extending:
             raise Refused(
-                f"lab '{lab_name}' is already up on {backend.name} for {engineer}{more}",
+                f"lab '{lab_name}' is already up on {backend.name} for {engineer}",
                 hint=f"`labctl status` shows it; `labctl down {lab_name}` tears it down",
             )
-        budget, run = cost.reserve(
-            ledger,
-            cat,
-            engineer=engineer,
-            estimate_usd=estimate.total_usd,
-            force=force,
-            lab=lab_name,
-            target=backend.name,
-            workspace=str(ws),
-            region=backend.region,
-            autostop_at=utcnow() + timedelta(seconds=autostop) if autostop else None,
-        )
+        if extending:
+            from labctl.study.milestones import only_steps
+
+            kept = set(extending.outputs.get("steps", {}))
+            estimate = only_steps(estimate, {s.name for s in lab.steps} - kept)
+            with ledger.engineer_lock(engineer):
+                budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=force)
+                run = ledger.update_run(
+                    extending.id,
+                    estimate_usd=(extending.estimate_usd or 0) + estimate.total_usd,
+                    autostop_at=utcnow() + timedelta(seconds=autostop)
+                    if autostop
+                    else extending.autostop_at,
+                )
+            cost.record_budget_events(ledger, run, budget)
+        else:
+            kept = set()
+            budget, run = cost.reserve(
+                ledger,
+                cat,
+                engineer=engineer,
+                estimate_usd=estimate.total_usd,
+                force=force,
+                lab=lab_name,
+                target=backend.name,
+                workspace=str(ws),
+                region=backend.region,
+                autostop_at=utcnow() + timedelta(seconds=autostop) if autostop else None,
+            )
         if milestone is not None:
             run = ledger.update_run(run.id, outputs={**run.outputs, "milestone": milestone})
         ctx = Context(
@@ -224,17 +237,22 @@ def up(
             lab_name=lab_name,
             lab=lab,
             workspace=ws,
-            infra={},
+            infra=dict(run.outputs.get("infra", {})),
             prices=prices,
             reporter=reporter,
             rows=rows,
             max_jobs=max_jobs,
+            results=dict(run.outputs.get("steps", {})),
         )
         try:
+            stacks = [r for r in ledger.open_resources(run.id) if r.kind == "stack"]
             ctx.infra = _apply(backend, ctx)
+            for old in stacks:  # re-applied in place: the new row stands for the stack
+                ledger.close_resource(old.id, status="replaced")
             ctx.run = ledger.update_run(run.id, outputs={**ctx.run.outputs, "infra": ctx.infra})
             for step in lab.steps:
-                ctx.record(step, backend.run_step(step, ctx))
+                if step.name not in kept:
+                    ctx.record(step, backend.run_step(step, ctx))
             ctx.run = ledger.update_run(run.id, status="up")
         except KeyboardInterrupt:
             ledger.update_run(run.id, status="interrupted")
@@ -248,6 +266,13 @@ def up(
             _failed(ledger, run, lab_name, err)
             raise err from exc
     return UpResult(ctx.run, ctx.results, estimate, budget, warnings)
+
+
+def _extendable(active: list[Run], milestone: int | None) -> Run | None:
+    """The run `up --milestone N` extends in place: the lab is up with milestones 1..M < N."""
+    run = active[-1] if len(active) == 1 else None
+    was = run.outputs.get("milestone") if run else None
+    return run if run and run.status == "up" and was and milestone and milestone > was else None
 
 
 def _failed(ledger: Ledger, run: Run, lab_name: str, exc: LabctlError) -> None:

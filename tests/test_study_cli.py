@@ -16,15 +16,26 @@ def test_up_milestone_one_then_progress_shows_it_done(cli):
         assert up.code == 0, up.stderr
         assert sorted(up.json()["steps"]) == sorted(CHURN_M1)  # milestones 2-6 did not run
         assert up.json()["milestone"] == 1
-        more = cli("up", "churn-pipeline", "--milestone", "2", "--target", "local")
-        assert more.code == 3
-        assert "up to milestone 1; to extend it, `labctl down churn-pipeline`" in more.stderr
         (entry,) = cli("progress", "--json").json()
         (lab,) = entry["labs"]
         assert lab["lab"] == "churn-pipeline" and lab["milestones_done"] == [1]
         assert entry["coverage"]["aws-mls"]["domains"]["data-engineering"] > 0
         assert entry["coverage"]["aws-mls"]["domains"]["modeling"] == 0
         assert entry["next"]["command"] == "labctl up churn-pipeline --milestone 2"
+
+        # --milestone 2 extends the run in place: one more apply, milestone 1 not rerun
+        more = cli("up", "churn-pipeline", "--milestone", "2", "--target", "local", "--json")
+        assert more.code == 0, more.stderr
+        assert more.json()["run"] == up.json()["run"]
+        assert more.json()["steps"]["churn-data"] == up.json()["steps"]["churn-data"]
+        assert "validation:auc" in more.json()["steps"]["train-xgboost"]["metrics"]
+        assert "churn-data" not in more.stderr  # no progress line: the data step did not rerun
+        (run,) = cli("status", "--json").json()
+        assert [r["kind"] for r in run["resources"]].count("stack") == 1
+        (entry,) = cli("progress", "--json").json()
+        assert entry["labs"][0]["milestones_done"] == [1, 2]
+        again = cli("up", "churn-pipeline", "--milestone", "2", "--target", "local")
+        assert again.code == 3 and "already up" in again.stderr
     finally:
         cli("down", "--all", "--yes")
 

@@ -10,6 +10,8 @@ milestone of the lab. So finishing a whole lab always covers all its domains ful
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from labctl.catalog import (
     BatchStep,
     DeployStep,
@@ -20,6 +22,7 @@ from labctl.catalog import (
     TrainStep,
     TuneStep,
 )
+from labctl.cost import Estimate
 from labctl.errors import UsageError
 
 STEP_THEMES = {
@@ -177,3 +180,12 @@ def done_by_steps(lab: Lab, completed: set[str]) -> list[int]:
     """The (1-based) milestones all of whose steps are in `completed` (milestones without steps
     are done only by hand)."""
     return [i for i, m in enumerate(lab.milestones, 1) if m.steps and set(m.steps) <= completed]
+
+
+def only_steps(estimate: Estimate, names: set[str]) -> Estimate:
+    """The part of an estimate for some of its steps (what extending a lab in place adds)."""
+    return replace(
+        estimate,
+        lines=[line for line in estimate.lines if line.step in names],
+        unpriced=[u for u in estimate.unpriced if u.split(":", 1)[0] in names],
+    )
