@@ -67,6 +67,10 @@ def test_scaffold_twice_changes_nothing(cli, tmp_path):
     assert second.code == 0 and second.stdout == ""
     assert "nothing to do" in second.stderr
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    (tmp_path / "a-file").write_text("x")
+    blocked = cli("scaffold", "churn-pipeline", str(tmp_path / "a-file"))
+    assert blocked.code == 1 and "cannot write" in blocked.stderr
+    assert "Traceback" not in blocked.stderr
 
 
 def test_exam_and_reuse_records_feed_impact(cli, tmp_path):

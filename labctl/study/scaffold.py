@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from labctl.catalog import Catalog, Lab, TrainStep
+from labctl.errors import LabctlError
 from labctl.study.milestones import milestone_domains
 
 GITIGNORE = """\
@@ -203,11 +204,16 @@ def scaffold(
             files[Path("terraform") / path.relative_to(rendered)] = path.read_bytes()
     for rel, content in files.items():
         target = directory / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "xb") as fh:  # exclusive: never overwrite
                 fh.write(content)
             result.written.append(rel)
         except FileExistsError:
             result.kept.append(rel)
+        except OSError as exc:
+            raise LabctlError(
+                f"cannot write {target}: {exc.strerror or exc}",
+                hint="name another folder: `labctl scaffold LAB DIR`",
+            ) from None
     return result
