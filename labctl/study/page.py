@@ -14,7 +14,8 @@ esc = html_mod.escape
 STYLE = (
     "body{font-family:sans-serif;margin:2em;max-width:70em}td,th{padding:4px 10px;"
     "text-align:left;vertical-align:top}table{border-collapse:collapse}tr{border-bottom:1px solid"
-    " #ddd}iframe{width:100%;height:24em;border:1px solid #ccc}.note{color:#777}"
+    " #ddd}iframe{width:100%;height:16em;border:1px solid #ccc}.note{color:#777}"
+    "table+table{margin-top:1em}.cov{white-space:nowrap}"
 )
 
 
@@ -33,7 +34,8 @@ def _figure(figures: dict[str, Any], key: str, fmt: str) -> str:
     value = figures[key]
     if value is None:
         return f'<span class="note">{esc(figures.get("note") or "n/a")}</span>'
-    return esc(format(value, fmt))
+    n = figures.get("n")
+    return esc(format(value, fmt)) + (f" (n={n})" if n is not None else "")
 
 
 def progress_section(entries: list[dict[str, Any]]) -> str:
@@ -45,7 +47,7 @@ def progress_section(entries: list[dict[str, Any]]) -> str:
         rows.append(
             f"<tr><td>{esc(e['engineer'])}</td><td>{e['labs_done']}</td>"
             f"<td>{e['milestones_done']}</td><td>{e['run_hours']:.1f}</td>"
-            f"<td>{cov or '<span class=note>none yet</span>'}</td>"
+            f"<td class=cov>{cov or '<span class=note>none yet</span>'}</td>"
             f"<td>{esc(nxt['command']) + ' (' + esc(nxt['title']) + ')' if nxt else ''}</td></tr>"
         )
     return (
@@ -67,12 +69,10 @@ def impact_section(data: dict[str, Any]) -> str:
             for label, g in (("with labs", c["with_labs"]), ("without labs", c["without_labs"]))
         )
         domains = "".join(
-            f"<tr><td>{esc(d)}</td>"
-            f"<td>{_figure(v['covered_by_labs'], 'mean_score', '.1f')}"
-            f" (n={v['covered_by_labs']['n']})</td>"
-            f"<td>{_figure(v['not_covered'], 'mean_score', '.1f')}"
-            f" (n={v['not_covered']['n']})</td></tr>"
+            f"<tr><td>{esc(d)}</td><td>{_figure(v['covered_by_labs'], 'mean_score', '.1f')}</td>"
+            f"<td>{_figure(v['not_covered'], 'mean_score', '.1f')}</td></tr>"
             for d, v in c["domains"].items()
+            if v["covered_by_labs"]["n"] or v["not_covered"]["n"]
         )
         days = c["days_first_lab_to_exam"]
         parts.append(
@@ -81,7 +81,7 @@ def impact_section(data: dict[str, Any]) -> str:
             f"{rows}</table><table><tr><th>domain</th><th>score, covered by labs</th>"
             f"<th>score, not covered</th></tr>{domains}</table>"
             f"<p>Median days from first lab milestone to the exam: "
-            f"{_figure(days, 'median', '.1f')} (n={days['n']})</p>"
+            f"{_figure(days, 'median', '.1f')}</p>"
         )
     reuse = data["reuse"]
     rows = "".join(
@@ -89,6 +89,8 @@ def impact_section(data: dict[str, Any]) -> str:
         f"<td>{_figure(r['days_to_first_use'], 'median', '.1f')}</td></tr>"
         for r in reuse["labs"]
     )
+    if not rows:
+        rows = "<tr><td colspan=4 class=note>none recorded (`labctl reuse record`)</td></tr>"
     parts.append(
         "<h3>Labs reused on client work</h3><table><tr><th>lab</th><th>uses</th><th>clients</th>"
         f"<th>median days to first use</th></tr>{rows}</table>"
