@@ -297,3 +297,30 @@ def test_team_page_is_self_contained_and_shows_all_three(db, cat):
     assert "labctl up lab-a --milestone 2" in html
     assert "too few results" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
+
+
+def test_only_runs_up_to_a_lower_milestone_are_extended_in_place():
+    from labctl.ledger import Run
+    from labctl.orchestrator import _extendable
+
+    def run(status: str, milestone: int | None) -> Run:
+        return Run(status=status, outputs={"milestone": milestone} if milestone else {})
+
+    up_to_1 = run("up", 1)
+    assert _extendable([up_to_1], 2) is up_to_1
+    assert _extendable([up_to_1], 1) is None  # nothing to add
+    assert _extendable([up_to_1], None) is None  # the whole lab: a new run
+    assert _extendable([run("up", None)], 2) is None  # already the whole lab
+    assert _extendable([run("failed", 1)], 2) is None  # `down` it first
+    assert _extendable([], 2) is None
+
+
+def test_extending_prices_only_the_new_steps(cat):
+    from labctl import cost
+    from labctl.prices import PriceBook
+
+    lab = milestones.through(cat.lab("lab-a"), "lab-a", 3)
+    whole = cost.estimate(lab, "aws", None, PriceBook.load())
+    added = milestones.only_steps(whole, {"ep"})
+    assert [line.step for line in added.lines] == ["ep"]
+    assert 0 < added.total_usd < whole.total_usd
