@@ -239,6 +239,9 @@ def up(
         bool, typer.Option(help="Go past the budget (recorded in the ledger).")
     ] = False,
     autostop: AutostopOpt = None,
+    milestone: Annotated[
+        int | None, typer.Option(min=1, help="Only the steps of milestones 1..N.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Provision a lab with Terraform and run its steps: data, train, tune, deploy..."""
@@ -247,15 +250,16 @@ def up(
     who = _engineer(engineer)
     result = orchestrator.up(lab, target=target, engineer=who, catalog=_state["catalog"],
                              reporter=_reporter(as_json), rows=rows, max_jobs=trials, force=force,
-                             autostop=_duration(autostop))  # fmt: skip
+                             autostop=_duration(autostop), milestone=milestone)  # fmt: skip
     if as_json:
         _print_json({"run": result.run.id, "lab": lab, "engineer": who, "target": result.run.target,
                      "estimate_usd": result.estimate.total_usd, "steps": result.results,
-                     "warnings": result.warnings})  # fmt: skip
+                     "milestone": milestone, "warnings": result.warnings})  # fmt: skip
         return
     for threshold in result.budget.crossed:
         err.print(f"[yellow]warning:[/] this run takes {who} past {threshold}% of the budget")
-    out.print(f"[green]up[/] {lab} on {result.run.target} (run {result.run.id})")
+    span = f", milestones 1-{milestone}" if milestone else ""
+    out.print(f"[green]up[/] {lab} on {result.run.target} (run {result.run.id}{span})")
     for name, res in result.results.items():
         out.print(f"  {name}: ", end="")
         out.print(_step_summary(res), markup=False)
@@ -611,3 +615,7 @@ def main() -> None:
                   "`labctl status` shows it, `labctl down LAB` removes it")  # fmt: skip
         sys.exit(ExitCode.INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+# --- the study layer (labctl/commands/study.py registers its commands on `app`) -----------------
+from labctl.commands import study as _study  # noqa: E402, F401

@@ -37,7 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from labctl import paths
 from labctl.errors import LabctlError
 
-HEAD = "0004"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
+HEAD = "0006"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
 
 
 def utcnow() -> datetime:

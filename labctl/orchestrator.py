@@ -163,10 +163,16 @@ def up(
     max_jobs: int | None = None,
     force: bool = False,
     autostop: int | None = None,
+    milestone: int | None = None,
 ) -> UpResult:
-    """Provision the lab with Terraform and run its steps, recording everything in the ledger."""
+    """Provision the lab with Terraform and run its steps, recording everything in the ledger.
+    `milestone` N: only the steps of milestones 1..N (rendered, checked and priced alone)."""
     cat = catalog_mod.load(catalog)
     lab = cat.lab(lab_name)
+    if milestone is not None:
+        from labctl.study.milestones import through
+
+        lab = through(lab, lab_name, milestone)
     backend = get_backend(config.resolve_target(target, lab.cloud))
     findings = backend.check(lab)
     fatal = [f for f in findings if f.fatal]
@@ -187,40 +193,66 @@ def up(
     ledger = Ledger()
     ws = paths.workspace(engineer, lab_name, backend.name)
     with workspace_lock(ws):
-        if ledger.active_runs(engineer=engineer, lab=lab_name, target=backend.name):
+        active = ledger.active_runs(engineer=engineer, lab=lab_name, target=backend.name)
+        extending = _extendable(active, milestone)  # `up --milestone N+1` on a lab that is up
+        if active and not extending:
             raise Refused(
                 f"lab '{lab_name}' is already up on {backend.name} for {engineer}",
                 hint=f"`labctl status` shows it; `labctl down {lab_name}` tears it down",
             )
-        budget, run = cost.reserve(
-            ledger,
-            cat,
-            engineer=engineer,
-            estimate_usd=estimate.total_usd,
-            force=force,
-            lab=lab_name,
-            target=backend.name,
-            workspace=str(ws),
-            region=backend.region,
-            autostop_at=utcnow() + timedelta(seconds=autostop) if autostop else None,
-        )
+        if extending:
+            from labctl.study.milestones import only_steps
+
+            kept = set(extending.outputs.get("steps", {}))
+            estimate = only_steps(estimate, {s.name for s in lab.steps} - kept)
+            with ledger.engineer_lock(engineer):
+                budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=force)
+                run = ledger.update_run(
+                    extending.id,
+                    estimate_usd=(extending.estimate_usd or 0) + estimate.total_usd,
+                    autostop_at=utcnow() + timedelta(seconds=autostop)
+                    if autostop
+                    else extending.autostop_at,
+                )
+            cost.record_budget_events(ledger, run, budget)
+        else:
+            kept = set()
+            budget, run = cost.reserve(
+                ledger,
+                cat,
+                engineer=engineer,
+                estimate_usd=estimate.total_usd,
+                force=force,
+                lab=lab_name,
+                target=backend.name,
+                workspace=str(ws),
+                region=backend.region,
+                autostop_at=utcnow() + timedelta(seconds=autostop) if autostop else None,
+            )
+        if milestone is not None:
+            run = ledger.update_run(run.id, outputs={**run.outputs, "milestone": milestone})
         ctx = Context(
             ledger=ledger,
             run=run,
             lab_name=lab_name,
             lab=lab,
             workspace=ws,
-            infra={},
+            infra=dict(run.outputs.get("infra", {})),
             prices=prices,
             reporter=reporter,
             rows=rows,
             max_jobs=max_jobs,
+            results=dict(run.outputs.get("steps", {})),
         )
         try:
+            stacks = [r for r in ledger.open_resources(run.id) if r.kind == "stack"]
             ctx.infra = _apply(backend, ctx)
+            for old in stacks:  # re-applied in place: the new row stands for the stack
+                ledger.close_resource(old.id, status="replaced")
             ctx.run = ledger.update_run(run.id, outputs={**ctx.run.outputs, "infra": ctx.infra})
             for step in lab.steps:
-                ctx.record(step, backend.run_step(step, ctx))
+                if step.name not in kept:
+                    ctx.record(step, backend.run_step(step, ctx))
             ctx.run = ledger.update_run(run.id, status="up")
         except KeyboardInterrupt:
             ledger.update_run(run.id, status="interrupted")
@@ -234,6 +266,13 @@ def up(
             _failed(ledger, run, lab_name, err)
             raise err from exc
     return UpResult(ctx.run, ctx.results, estimate, budget, warnings)
+
+
+def _extendable(active: list[Run], milestone: int | None) -> Run | None:
+    """The run `up --milestone N` extends in place: the lab is up with milestones 1..M < N."""
+    run = active[-1] if len(active) == 1 else None
+    was = run.outputs.get("milestone") if run else None
+    return run if run and run.status == "up" and was and milestone and milestone > was else None
 
 
 def _failed(ledger: Ledger, run: Run, lab_name: str, exc: LabctlError) -> None:

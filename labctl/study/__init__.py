@@ -1,0 +1,1 @@
+"""The study layer: milestones, progress, project scaffolds and impact on exam results."""
