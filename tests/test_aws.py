@@ -20,8 +20,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from labctl import catalog as catalog_mod
-from labctl.backends import aws_algorithms
 from labctl.backends.aws import AwsBackend, aws_error, parameter_ranges, sm_name
+from labctl.backends.aws import images as aws_algorithms
 from labctl.backends.base import Context
 from labctl.errors import BackendError, LabctlError, Unsupported
 from labctl.ledger import RESOURCE_KINDS, Ledger

@@ -19,10 +19,10 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "AwsBackend": "backend",
-    "doctor": "backend",
-    "sm_name": "backend",
-    "aws_error": "backend",
-    "parameter_ranges": "backend",
+    "doctor": "preflight",
+    "sm_name": "api",
+    "aws_error": "errors",
+    "parameter_ranges": "tuning",
 }
 __all__ = ["AwsBackend", "aws_error", "doctor", "parameter_ranges", "sm_name"]
 
