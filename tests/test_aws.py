@@ -231,6 +231,9 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert cfg["Strategy"] == "Bayesian" and cfg["TrainingJobEarlyStoppingType"] == "Auto"
         assert cfg["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 3
         assert tuning["TrainingJobDefinition"]["EnableManagedSpotTraining"] is True
+        # trials share the definition: no shared checkpoint prefix, so the no-checkpoint limit
+        assert not tuning["TrainingJobDefinition"].get("CheckpointConfig")
+        assert tuning["TrainingJobDefinition"]["StoppingCondition"]["MaxWaitTimeInSeconds"] == 3600
         assert any(k.startswith("data/churn-data/baseline/constraints.json") for k in objects)
         monitor = ctx.results["model-monitor"]
         assert "does not implement CreateMonitoringSchedule" in monitor["skipped"]
@@ -251,6 +254,12 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert train_source["S3DataDistributionType"] == "ShardedByS3Key"
         assert train_source["S3Uri"].endswith("/train-features/")
         assert channels["test"]["ContentType"] == "text/csv;label_size=1"
+        assert rcf["StoppingCondition"]["MaxWaitTimeInSeconds"] == 3600  # no checkpoints
+        xgb = sm.describe_training_job(TrainingJobName=ctx.results["train-xgboost"]["job"])
+        assert xgb["StoppingCondition"]["MaxWaitTimeInSeconds"] == 7200  # it checkpoints
+        assert xgb["CheckpointConfig"]["S3Uri"].endswith(f"/checkpoints/{xgb['TrainingJobName']}/")
+        assert "monitoring-schedule" not in by_kind  # model-quality only: nothing is scheduled
+        assert ctx.results["model-monitor"]["not_scheduled"] == ["model-quality"]
         assert rcf["AlgorithmSpecification"]["TrainingImage"] == aws_algorithms.image_uri(
             "random-cut-forest", "us-east-1"
         )
@@ -268,11 +277,12 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert not config.get("DataCaptureConfig")
         train = sm.describe_training_job(TrainingJobName=ctx.results["train-blazingtext"]["job"])
         assert {c["ContentType"] for c in train["InputDataConfig"]} == {"text/plain"}
+        # BlazingText does not checkpoint: SageMaker refuses a spot wait over an hour (2h asked)
         assert train["StoppingCondition"] == {
             "MaxRuntimeInSeconds": 3600,
-            "MaxWaitTimeInSeconds": 7200,
+            "MaxWaitTimeInSeconds": 3600,
         }
-        assert train["CheckpointConfig"]["S3Uri"].startswith(f"s3://{infra['bucket']}/checkpoints/")
+        assert train["EnableManagedSpotTraining"] and not train.get("CheckpointConfig")
         assert train["HyperParameters"]["mode"] == "supervised"
         batch = sm.describe_transform_job(TransformJobName=ctx.results["batch-transform"]["job"])
         assert batch["TransformInput"]["ContentType"] == "application/jsonlines"

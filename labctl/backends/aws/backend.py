@@ -30,9 +30,8 @@ from typing import Any
 import boto3
 
 from labctl import config, datagen
-from labctl.backends.aws import images
-from labctl.backends.aws.algorithms import ALGORITHMS
 from labctl.backends.aws.api import POLL_SECONDS
+from labctl.backends.aws.checks import train_findings, tune_findings
 from labctl.backends.aws.data import DataMixin
 from labctl.backends.aws.monitoring import MonitoringMixin, monitor_findings
 from labctl.backends.aws.serving import ServingMixin
@@ -50,8 +49,9 @@ from labctl.catalog import (
     PipelineStep,
     ServiceStep,
     TrainStep,
+    TuneStep,
 )
-from labctl.errors import LabctlError, Unsupported
+from labctl.errors import Unsupported
 
 
 class AwsBackend(
@@ -92,19 +92,10 @@ class AwsBackend(
             match step:
                 case DataStep() if not datagen.available(step.generator):
                     findings.append(Finding(step.name, f"no generator '{step.generator}' yet"))
-                case TrainStep() if step.algorithm not in ALGORITHMS:
-                    findings.append(
-                        Finding(
-                            step.name,
-                            f"'{step.algorithm}' is not a built-in algorithm labctl runs on "
-                            f"SageMaker yet (built-in: {', '.join(ALGORITHMS)})",
-                        )
-                    )
                 case TrainStep():
-                    try:
-                        images.image_uri(step.algorithm, self.region)
-                    except LabctlError as exc:
-                        findings.append(Finding(step.name, f"{exc.message}; {exc.hint}"))
+                    findings += train_findings(step, self.region)
+                case TuneStep():
+                    findings += tune_findings(lab, step)
                 case ServiceStep():
                     findings.append(
                         Finding(
@@ -127,7 +118,7 @@ class AwsBackend(
                         )
                     )
                 case MonitorStep():
-                    findings += monitor_findings(lab, step)
+                    findings += monitor_findings(lab, step, self.region)
         return findings
 
     def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:

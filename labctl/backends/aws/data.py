@@ -76,7 +76,7 @@ def derived_channels(lab: Lab, data_step: str) -> set[str]:
                 needs.add("train-features")
             case BatchStep() if step.data == data_step:
                 needs.add("batch-input")
-            case MonitorStep():
+            case MonitorStep() if "data-quality" in step.checks:
                 deploy = lab.step(step.endpoint)
                 assert isinstance(deploy, DeployStep)
                 if data_of(lab, deploy.model) == data_step:

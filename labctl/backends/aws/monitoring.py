@@ -7,12 +7,19 @@ from typing import Any
 from labctl.backends.aws import images
 from labctl.backends.aws.algorithms import data_of
 from labctl.backends.aws.api import AwsApi, sm_name, tags
+from labctl.backends.aws.checks import image_finding
 from labctl.backends.aws.errors import is_gone
 from labctl.backends.base import Context, Finding
 from labctl.catalog import DeployStep, Lab, MonitorStep
 from labctl.errors import BackendError
 
 SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
+MODEL_MONITOR_NOTICE = (
+    "Amazon SageMaker Model Monitor is closed to new AWS customers (AWS documentation): an "
+    "account that has not used it has CreateMonitoringSchedule refused, and this step fails "
+    "after the endpoint is up; labctl does not yet run the data-quality check as a Processing "
+    "job instead"
+)
 
 
 class MonitoringMixin(AwsApi):
@@ -29,6 +36,13 @@ class MonitoringMixin(AwsApi):
         endpoint = ctx.result(step.name, step.endpoint)["endpoint"]
         data = ctx.result(step.name, data_of(ctx.lab, deploy.model))
         not_scheduled = [c for c in step.checks if c != "data-quality"]
+        if "data-quality" not in step.checks:
+            return {
+                "skipped": f"{', '.join(not_scheduled)} monitoring is not scheduled by labctl "
+                "(see `labctl plan`); nothing was created",
+                "endpoint": endpoint,
+                "not_scheduled": not_scheduled,
+            }
         if not data.get("baseline") or deploy.data_capture_percent == 0:
             return {
                 "skipped": "data-quality monitoring needs tabular traffic and data capture "
@@ -170,8 +184,9 @@ class MonitoringMixin(AwsApi):
         return {**result, "status": status}
 
 
-def monitor_findings(lab: Lab, step: MonitorStep) -> list[Finding]:
-    findings = []
+def monitor_findings(lab: Lab, step: MonitorStep, region: str) -> list[Finding]:
+    """Model Monitor's availability, the image, and the checks labctl cannot schedule."""
+    findings = [Finding(step.name, MODEL_MONITOR_NOTICE, fatal=False)]
     deploy = lab.step(step.endpoint)
     assert isinstance(deploy, DeployStep)
     others = [c for c in step.checks if c != "data-quality"]
@@ -179,12 +194,20 @@ def monitor_findings(lab: Lab, step: MonitorStep) -> list[Finding]:
         findings.append(
             Finding(
                 step.name,
-                f"schedules data-quality monitoring only; {', '.join(others)} not yet",
+                f"{', '.join(others)} monitoring is refused: it needs ground-truth labels merged "
+                "with the captured traffic (or Clarify), which labctl does not provide; "
+                + (
+                    "only data-quality is scheduled"
+                    if "data-quality" in step.checks
+                    else "nothing is scheduled for this step (ask for `checks: [data-quality]`)"
+                ),
                 fatal=False,
             )
         )
-    if deploy.data_capture_percent == 0:
-        findings.append(
-            Finding(step.name, f"deploy step '{deploy.name}' captures no traffic to monitor")
-        )
+    if "data-quality" in step.checks:
+        findings += image_finding(step.name, "model-monitor", region)
+        if deploy.data_capture_percent == 0:
+            findings.append(
+                Finding(step.name, f"deploy step '{deploy.name}' captures no traffic to monitor")
+            )
     return findings

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labctl.backends.aws import images
-from labctl.backends.aws.algorithms import ALGORITHMS
+from labctl.backends.aws.algorithms import ALGORITHMS, spot_wait
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
 from labctl.backends.base import Context, hp_strings
 from labctl.catalog import TrainStep
@@ -25,7 +25,7 @@ class TrainingMixin(AwsApi):
             name,
             instance_type=step.instance_type,
             instance_count=step.instance_count,
-            spot=step.spot,
+            spot=spec["EnableManagedSpotTraining"],
             attrs={"step": step.name, "algorithm": step.algorithm, "hyperparameters": hps},
         )
         self._create(
@@ -58,9 +58,13 @@ class TrainingMixin(AwsApi):
         return self._finish_training(ctx, step.name, res, desc)
 
     def _job_spec(
-        self, step: TrainStep, ctx: Context, *, output: str, checkpoints: str
+        self, step: TrainStep, ctx: Context, *, output: str, checkpoints: str | None
     ) -> dict[str, Any]:
-        """What a training job and a tuning job's TrainingJobDefinition have in common."""
+        """What a training job and a tuning job's TrainingJobDefinition have in common.
+
+        `checkpoints`: the job's own checkpoint prefix in the bucket, None when there is none
+        (a tuning job's trials would share one); managed spot follows `spot_wait`.
+        """
         data = ctx.result(step.name, step.data)
         algo = ALGORITHMS.get(step.algorithm)
         if algo is None:
@@ -106,11 +110,14 @@ class TrainingMixin(AwsApi):
                 "VolumeSizeInGB": step.volume_gb,
             },
             "StoppingCondition": stopping,
-            "EnableManagedSpotTraining": step.spot,
         }
-        if step.spot:
-            stopping["MaxWaitTimeInSeconds"] = step.max_wait or 2 * step.max_runtime
-            spec["CheckpointConfig"] = {"S3Uri": f"s3://{bucket}/{checkpoints}"}
+        checkpointed = checkpoints is not None and algo.checkpoints
+        wait = spot_wait(step, checkpointed=checkpointed)
+        spec["EnableManagedSpotTraining"] = wait is not None
+        if wait is not None:
+            stopping["MaxWaitTimeInSeconds"] = wait
+            if checkpointed:
+                spec["CheckpointConfig"] = {"S3Uri": f"s3://{bucket}/{checkpoints}"}
         return spec
 
     def _finish_training(

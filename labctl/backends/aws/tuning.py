@@ -29,9 +29,9 @@ class TuningMixin(AwsApi):
         name = sm_name(step.name, ctx.run.id, limit=32)
         n_jobs = ctx.max_jobs or step.max_jobs
         parallel = min(step.max_parallel_jobs, n_jobs)
-        spec = self._job_spec(
-            train, ctx, output=f"models/{name}/", checkpoints=f"checkpoints/{name}/"
-        )
+        # No CheckpointConfig: the definition is shared, so every trial would read and write one
+        # prefix; spot trials then follow the no-checkpoint limit (see algorithms.spot_wait).
+        spec = self._job_spec(train, ctx, output=f"models/{name}/", checkpoints=None)
         static = {
             k: v for k, v in hp_strings(train.hyperparameters).items() if k not in step.ranges
         }
@@ -72,7 +72,7 @@ class TuningMixin(AwsApi):
             name,
             instance_type=train.instance_type,
             instance_count=train.instance_count,
-            spot=train.spot,
+            spot=spec["EnableManagedSpotTraining"],
             attrs={
                 "step": step.name,
                 "train": train.name,
