@@ -661,11 +661,20 @@ def test_monitoring_schedule_request_shape(tmp_path, home):
 
 def test_teardown_stops_jobs_still_running(tmp_path, home):
     ctx = train_ctx(tmp_path)
-    backend, stubs, _ = stubbed_backend("sagemaker")
+    backend, stubs, sleeps = stubbed_backend("sagemaker")
     sm = stubs["sagemaker"]
     job = ctx.ledger.add_resource(ctx.run, kind="training-job", name="job-1", region="us-east-1")
+    end = datetime(2026, 11, 19, 10, 5, tzinfo=UTC)
     sm.add_response("describe_training_job", describe_job("job-1", "InProgress", "Training"))
     sm.add_response("stop_training_job", {}, {"TrainingJobName": "job-1"})
+    # SageMaker gives the stopped job up to 120 s to upload its artifacts: down waits for it
+    sm.add_response("describe_training_job", describe_job("job-1", "Stopping", "Stopping"))
+    sm.add_response(
+        "describe_training_job",
+        describe_job(
+            "job-1", "Stopped", "Stopped", BillableTimeInSeconds=95, TrainingEndTime=end
+        ),
+    )
     sm.add_client_error(  # already gone the second time
         "describe_training_job",
         service_error_code="ValidationException",
@@ -673,8 +682,39 @@ def test_teardown_stops_jobs_still_running(tmp_path, home):
     )
     with sm:
         backend.teardown(job, ctx.ledger)
+        (row,) = ctx.ledger.run_resources(ctx.run.id)
+        assert row.status == "Stopped" and row.billable_seconds == 95
+        assert row.stopped_at == datetime(2026, 11, 19, 10, 5)  # the job's end, not "now"
+        assert sleeps == [30]
         backend.teardown(job, ctx.ledger)
         sm.assert_no_pending_responses()
+
+
+def test_teardown_of_a_job_that_will_not_stop_leaves_its_row_open(tmp_path, home):
+    ctx = train_ctx(tmp_path)
+    backend, stubs, sleeps = stubbed_backend("sagemaker")
+    sm = stubs["sagemaker"]
+    job = ctx.ledger.add_resource(ctx.run, kind="tuning-job", name="tune-1", region="us-east-1")
+    stopping = {
+        "HyperParameterTuningJobName": "tune-1",
+        "HyperParameterTuningJobArn": "arn:aws:sagemaker:us-east-1:123456789012:"
+        "hyper-parameter-tuning-job/tune-1",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+        },
+        "HyperParameterTuningJobStatus": "Stopping",
+        "CreationTime": datetime(2026, 11, 19, 10, tzinfo=UTC),
+        "TrainingJobStatusCounters": {},
+        "ObjectiveStatusCounters": {},
+    }
+    for _ in range(12):  # the first look, then polls every 30 s for 300 s
+        sm.add_response("describe_hyper_parameter_tuning_job", stopping)
+    with sm, pytest.raises(BackendError, match="still Stopping"):
+        backend.teardown(job, ctx.ledger)
+    assert sum(sleeps) == 300
+    (row,) = ctx.ledger.run_resources(ctx.run.id)
+    assert row.is_open  # it may still bill: the ledger does not close it
 
 
 # --- configuration ------------------------------------------------------------------------------

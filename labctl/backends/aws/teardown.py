@@ -3,11 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
 from labctl.backends.aws.api import AwsApi
 from labctl.backends.aws.errors import is_gone
 from labctl.errors import BackendError
-from labctl.ledger import Ledger, Resource
+from labctl.ledger import Ledger, Resource, naive_utc
+
+# kind -> (describe, stop, name parameter, status key, end time key)
+JOBS = {
+    "training-job": (
+        "describe_training_job",
+        "stop_training_job",
+        "TrainingJobName",
+        "TrainingJobStatus",
+        "TrainingEndTime",
+    ),
+    "tuning-job": (
+        "describe_hyper_parameter_tuning_job",
+        "stop_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+        "HyperParameterTuningEndTime",
+    ),
+    "batch-job": (
+        "describe_transform_job",
+        "stop_transform_job",
+        "TransformJobName",
+        "TransformJobStatus",
+        "TransformEndTime",
+    ),
+}
+ENDED = ("Stopped", "Completed", "Failed")
+# A stopped job gets up to 120 s (SIGTERM) to upload its artifacts, then SageMaker stops it.
+STOP_TIMEOUT = 300
 
 
 class TeardownMixin(AwsApi):
@@ -68,28 +98,39 @@ class TeardownMixin(AwsApi):
                         "delete_data_quality_job_definition",
                         JobDefinitionName=attrs["job_definition"],
                     )
-            case "training-job":
-                desc = call("sagemaker", "describe_training_job", TrainingJobName=name)
-                if desc and desc["TrainingJobStatus"] == "InProgress":
-                    call("sagemaker", "stop_training_job", TrainingJobName=name)
-            case "tuning-job":
-                desc = call(
-                    "sagemaker",
-                    "describe_hyper_parameter_tuning_job",
-                    HyperParameterTuningJobName=name,
-                )
-                if desc and desc["HyperParameterTuningJobStatus"] == "InProgress":
-                    call(
-                        "sagemaker",
-                        "stop_hyper_parameter_tuning_job",
-                        HyperParameterTuningJobName=name,
-                    )
-            case "batch-job":
-                desc = call("sagemaker", "describe_transform_job", TransformJobName=name)
-                if desc and desc["TransformJobStatus"] == "InProgress":
-                    call("sagemaker", "stop_transform_job", TransformJobName=name)
+            case "training-job" | "tuning-job" | "batch-job":
+                self._stop_job(resource, ledger, call)
             case _:
                 pass  # the stack (terraform) and anything without a cloud-side object
+
+    def _stop_job(self, resource: Resource, ledger: Ledger, call: Callable[..., Any]) -> None:
+        """Stop a running job and wait (bounded) until SageMaker says it has ended, so it is
+        not closed in the ledger, nor its bucket destroyed, while it still bills and uploads.
+        Closes the row at the job's own end time; a job still stopping after STOP_TIMEOUT
+        raises (its row stays open)."""
+        describe, stop, key, status_key, end_key = JOBS[resource.kind]
+        desc = call("sagemaker", describe, **{key: resource.name})
+        if desc is None:
+            return
+        if desc[status_key] == "InProgress":
+            call("sagemaker", stop, **{key: resource.name})
+        if desc[status_key] not in ENDED:
+            desc = self._wait(
+                f"{resource.kind} {resource.name} stopping",
+                lambda: (
+                    call("sagemaker", describe, **{key: resource.name}) or {status_key: "Stopped"}
+                ),
+                status_key,
+                done=ENDED,
+                timeout=STOP_TIMEOUT,
+            )
+        billable = desc.get("BillableTimeInSeconds")
+        ledger.close_resource(
+            resource.id,
+            status=desc[status_key],
+            stopped_at=naive_utc(desc.get(end_key)),
+            **({"billable_seconds": float(billable)} if billable is not None else {}),
+        )
 
     def live_status(self, resource: Resource) -> str:
         """The resource's status as SageMaker reports it now ('gone' when it no longer exists)."""
