@@ -507,6 +507,40 @@ def test_training_wait_times_out(tmp_path, home):
     assert "labctl down churn-pipeline" in err.value.hint  # the job is still open in the ledger
 
 
+def test_throttled_polls_back_off_instead_of_aborting(tmp_path, home):
+    ctx = train_ctx(tmp_path)
+    step = ctx.lab.step("train-xgboost")
+    backend, stubs, sleeps = stubbed_backend("sagemaker")
+    sm = stubs["sagemaker"]
+    name = sm_name("train-xgboost", ctx.run.id)
+    sm.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
+    for _ in range(3):  # botocore's own retries are spent: the describe call itself fails
+        sm.add_client_error(
+            "describe_training_job",
+            service_error_code="ThrottlingException",
+            service_message="Rate exceeded",
+            http_status_code=400,
+        )
+    sm.add_response(
+        "describe_training_job",
+        describe_job(name, "Completed", "Completed", BillableTimeInSeconds=60),
+    )
+    with sm:
+        result = backend.run_step(step, ctx)
+        sm.assert_no_pending_responses()
+    assert result["status"] == "Completed"
+    assert sleeps == [60, 120, 240]  # exponential backoff from the 30 s poll
+    sm.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
+    for _ in range(9):  # throttled on every poll: it gives up after 8 retries, saying why
+        sm.add_client_error(
+            "describe_training_job", service_error_code="ThrottlingException", http_status_code=400
+        )
+    with sm, pytest.raises(BackendError, match="ThrottlingException") as err:
+        backend.run_step(step, ctx)
+    sm.assert_no_pending_responses()
+    assert "throttling" in err.value.hint
+
+
 def test_failed_training_names_the_step_and_reason(tmp_path, home):
     ctx = train_ctx(tmp_path)
     step = ctx.lab.step("train-xgboost")

@@ -13,13 +13,21 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from labctl import naming
-from labctl.backends.aws.errors import CREDENTIALS_HINT, aws_error, is_credentials_error, is_gone
+from labctl.backends.aws.errors import (
+    CREDENTIALS_HINT,
+    Throttled,
+    aws_error,
+    is_credentials_error,
+    is_gone,
+)
 from labctl.backends.base import Context
 from labctl.errors import BackendError
 from labctl.ledger import Resource
 
 POLL_SECONDS = 15.0
 WAIT_MARGIN = 900  # seconds beyond a job's own limits before labctl stops waiting
+THROTTLED_POLLS = 8  # consecutive throttled polls a wait backs off through before giving up
+MAX_BACKOFF = 300.0
 
 
 class AwsApi:
@@ -38,7 +46,12 @@ class AwsApi:
             self._clients[key] = self._session.client(
                 service,
                 region_name=key[1],
-                config=Config(retries={"mode": "standard"}, user_agent_extra="labctl"),
+                config=Config(
+                    # adaptive: standard retries (3 attempts) plus client-side rate limiting
+                    # once AWS throttles; waits also back off through throttled polls
+                    retries={"mode": "adaptive"},
+                    user_agent_extra="labctl",
+                ),
             )
         return self._clients[key]
 
@@ -138,11 +151,24 @@ class AwsApi:
         task: Any = None,
         detail: str | None = None,
     ) -> dict[str, Any]:
-        """Poll `describe` until its status is one of `done`; BackendError after `timeout` s."""
+        """Poll `describe` until its status is one of `done`; BackendError after `timeout` s.
+
+        A throttled poll is retried with exponential backoff (THROTTLED_POLLS in a row at most).
+        """
         deadline = self._clock() + timeout
         shown = None
+        throttled = 0
         while True:
-            desc = describe()
+            try:
+                desc = describe()
+            except Throttled:
+                # The job runs on whether or not labctl can see it: back off and look again.
+                throttled += 1
+                if throttled > THROTTLED_POLLS or self._clock() >= deadline:
+                    raise
+                self._sleep(min(MAX_BACKOFF, self.poll_seconds * 2**throttled))
+                continue
+            throttled = 0
             status = desc[status_key]
             label = f"{status} ({desc[detail]})" if detail and desc.get(detail) else status
             if task is not None and label != shown:
