@@ -705,9 +705,7 @@ def test_teardown_stops_jobs_still_running(tmp_path, home):
     sm.add_response("describe_training_job", describe_job("job-1", "Stopping", "Stopping"))
     sm.add_response(
         "describe_training_job",
-        describe_job(
-            "job-1", "Stopped", "Stopped", BillableTimeInSeconds=95, TrainingEndTime=end
-        ),
+        describe_job("job-1", "Stopped", "Stopped", BillableTimeInSeconds=95, TrainingEndTime=end),
     )
     sm.add_client_error(  # already gone the second time
         "describe_training_job",

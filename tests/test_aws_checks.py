@@ -87,13 +87,19 @@ def test_monitoring_findings(home, cat):
     findings = backend().check(cat.lab("fraud-detection"))
     monitor = [f for f in findings if f.step == "model-monitor"]
     assert all(not f.fatal for f in monitor)
-    assert any("closed to new AWS customers" in f.reason for f in monitor)
+    assert not any("closed to new AWS customers" in f.reason for f in monitor)  # none asked
     assert any(
         "model-quality monitoring is refused" in f.reason and "nothing is scheduled" in f.reason
         for f in monitor
     )
-    # churn asks for data-quality: the Model Monitor image must exist in the region
-    assert not fatal(backend("us-east-1").check(cat.lab("churn-pipeline")), "model-monitor")
+    # churn asks for data-quality: Model Monitor must be open to the account, its image exist
+    churn = backend("us-east-1").check(cat.lab("churn-pipeline"))
+    assert not fatal(churn, "model-monitor")
+    assert any(
+        "closed to new AWS customers" in f.reason and not f.fatal
+        for f in churn
+        if f.step == "model-monitor"
+    )
     (reason,) = fatal(backend("ca-west-1").check(cat.lab("churn-pipeline")), "model-monitor")
     assert "sagemaker-model-monitor-analyzer" in reason and "ca-west-1" in reason
     # fraud asks for model-quality only: no Model Monitor image is needed

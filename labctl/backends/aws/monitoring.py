@@ -186,7 +186,7 @@ class MonitoringMixin(AwsApi):
 
 def monitor_findings(lab: Lab, step: MonitorStep, region: str) -> list[Finding]:
     """Model Monitor's availability, the image, and the checks labctl cannot schedule."""
-    findings = [Finding(step.name, MODEL_MONITOR_NOTICE, fatal=False)]
+    findings = []
     deploy = lab.step(step.endpoint)
     assert isinstance(deploy, DeployStep)
     others = [c for c in step.checks if c != "data-quality"]
@@ -205,6 +205,7 @@ def monitor_findings(lab: Lab, step: MonitorStep, region: str) -> list[Finding]:
             )
         )
     if "data-quality" in step.checks:
+        findings.append(Finding(step.name, MODEL_MONITOR_NOTICE, fatal=False))
         findings += image_finding(step.name, "model-monitor", region)
         if deploy.data_capture_percent == 0:
             findings.append(
