@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -95,3 +98,24 @@ def test_generator_reads_the_sdk_wheel(tmp_path):
     assert table["images"]["huggingface-training"]["base_framework"] == "pytorch2.10.0"
     with pytest.raises(SystemExit):
         gen.generate(tmp_path / "other.whl", "2026-12-01")
+
+
+def test_images_need_no_sdk(tmp_path):
+    """render/plan read the image table without boto3: the package loads its backend lazily."""
+    code = (
+        "import sys; sys.modules['boto3'] = None; sys.modules['botocore'] = None\n"
+        "from labctl.backends.modules import AwsModule\n"
+        "m = AwsModule(); m.configure_without_sdk()\n"
+        "print(m.module_inputs(None)['prebuilt_image_repositories'])\n"
+        "import labctl.backends.aws as aws\n"
+        "try:\n    aws.AwsBackend\nexcept ImportError:\n    print('no backend without boto3')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+    ).stdout
+    assert "sagemaker-xgboost" in out and "no backend without boto3" in out
