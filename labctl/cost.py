@@ -353,13 +353,15 @@ def team(cat: Catalog | None = None) -> Team:
         raise CatalogError(f"{source}: {problems}") from None
 
 
-def budget_inputs(engineer: str) -> dict[str, Any]:
-    """Terraform inputs for the cloud budget object (the team file is optional)."""
-    t = team(None) if os.environ.get("LABCTL_TEAM") else Team()
+def budget_inputs(engineer: str, cat: Catalog | None = None) -> dict[str, Any]:
+    """Terraform inputs for the cloud budget object: from $LABCTL_TEAM, else the catalog's
+    `team:` section (pass `cat`); with neither, no budget object (monthly_budget_usd None)."""
+    configured = bool(os.environ.get("LABCTL_TEAM") or (cat is not None and cat.team))
+    t = team(cat) if configured else Team()
     return {
         "alert_thresholds": t.alert_thresholds,
         "alert_emails": t.alerts.emails,
-        "monthly_budget_usd": t.budget_for(engineer) if os.environ.get("LABCTL_TEAM") else None,
+        "monthly_budget_usd": t.budget_for(engineer) if configured else None,
     }
 
 

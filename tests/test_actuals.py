@@ -122,7 +122,7 @@ def queue_bill(moto_url: str) -> None:
 
 
 def test_cost_explorer_pages_are_read_as_daily_tagged_records(aws):
-    from labctl.backends import aws_billing
+    from labctl.backends.aws import billing as aws_billing
 
     queue_bill(aws)
     records = aws_billing.billed_costs(NOV1, NOV19)

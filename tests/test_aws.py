@@ -20,8 +20,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from labctl import catalog as catalog_mod
-from labctl.backends import aws_algorithms
 from labctl.backends.aws import AwsBackend, aws_error, parameter_ranges, sm_name
+from labctl.backends.aws import images as aws_algorithms
 from labctl.backends.base import Context
 from labctl.errors import BackendError, LabctlError, Unsupported
 from labctl.ledger import RESOURCE_KINDS, Ledger
@@ -231,6 +231,9 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert cfg["Strategy"] == "Bayesian" and cfg["TrainingJobEarlyStoppingType"] == "Auto"
         assert cfg["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 3
         assert tuning["TrainingJobDefinition"]["EnableManagedSpotTraining"] is True
+        # trials share the definition: no shared checkpoint prefix, so the no-checkpoint limit
+        assert not tuning["TrainingJobDefinition"].get("CheckpointConfig")
+        assert tuning["TrainingJobDefinition"]["StoppingCondition"]["MaxWaitTimeInSeconds"] == 3600
         assert any(k.startswith("data/churn-data/baseline/constraints.json") for k in objects)
         monitor = ctx.results["model-monitor"]
         assert "does not implement CreateMonitoringSchedule" in monitor["skipped"]
@@ -251,6 +254,12 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert train_source["S3DataDistributionType"] == "ShardedByS3Key"
         assert train_source["S3Uri"].endswith("/train-features/")
         assert channels["test"]["ContentType"] == "text/csv;label_size=1"
+        assert rcf["StoppingCondition"]["MaxWaitTimeInSeconds"] == 3600  # no checkpoints
+        xgb = sm.describe_training_job(TrainingJobName=ctx.results["train-xgboost"]["job"])
+        assert xgb["StoppingCondition"]["MaxWaitTimeInSeconds"] == 7200  # it checkpoints
+        assert xgb["CheckpointConfig"]["S3Uri"].endswith(f"/checkpoints/{xgb['TrainingJobName']}/")
+        assert "monitoring-schedule" not in by_kind  # model-quality only: nothing is scheduled
+        assert ctx.results["model-monitor"]["not_scheduled"] == ["model-quality"]
         assert rcf["AlgorithmSpecification"]["TrainingImage"] == aws_algorithms.image_uri(
             "random-cut-forest", "us-east-1"
         )
@@ -268,11 +277,12 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert not config.get("DataCaptureConfig")
         train = sm.describe_training_job(TrainingJobName=ctx.results["train-blazingtext"]["job"])
         assert {c["ContentType"] for c in train["InputDataConfig"]} == {"text/plain"}
+        # BlazingText does not checkpoint: SageMaker refuses a spot wait over an hour (2h asked)
         assert train["StoppingCondition"] == {
             "MaxRuntimeInSeconds": 3600,
-            "MaxWaitTimeInSeconds": 7200,
+            "MaxWaitTimeInSeconds": 3600,
         }
-        assert train["CheckpointConfig"]["S3Uri"].startswith(f"s3://{infra['bucket']}/checkpoints/")
+        assert train["EnableManagedSpotTraining"] and not train.get("CheckpointConfig")
         assert train["HyperParameters"]["mode"] == "supervised"
         batch = sm.describe_transform_job(TransformJobName=ctx.results["batch-transform"]["job"])
         assert batch["TransformInput"]["ContentType"] == "application/jsonlines"
@@ -497,6 +507,40 @@ def test_training_wait_times_out(tmp_path, home):
     assert "labctl down churn-pipeline" in err.value.hint  # the job is still open in the ledger
 
 
+def test_throttled_polls_back_off_instead_of_aborting(tmp_path, home):
+    ctx = train_ctx(tmp_path)
+    step = ctx.lab.step("train-xgboost")
+    backend, stubs, sleeps = stubbed_backend("sagemaker")
+    sm = stubs["sagemaker"]
+    name = sm_name("train-xgboost", ctx.run.id)
+    sm.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
+    for _ in range(3):  # botocore's own retries are spent: the describe call itself fails
+        sm.add_client_error(
+            "describe_training_job",
+            service_error_code="ThrottlingException",
+            service_message="Rate exceeded",
+            http_status_code=400,
+        )
+    sm.add_response(
+        "describe_training_job",
+        describe_job(name, "Completed", "Completed", BillableTimeInSeconds=60),
+    )
+    with sm:
+        result = backend.run_step(step, ctx)
+        sm.assert_no_pending_responses()
+    assert result["status"] == "Completed"
+    assert sleeps == [60, 120, 240]  # exponential backoff from the 30 s poll
+    sm.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
+    for _ in range(9):  # throttled on every poll: it gives up after 8 retries, saying why
+        sm.add_client_error(
+            "describe_training_job", service_error_code="ThrottlingException", http_status_code=400
+        )
+    with sm, pytest.raises(BackendError, match="ThrottlingException") as err:
+        backend.run_step(step, ctx)
+    sm.assert_no_pending_responses()
+    assert "throttling" in err.value.hint
+
+
 def test_failed_training_names_the_step_and_reason(tmp_path, home):
     ctx = train_ctx(tmp_path)
     step = ctx.lab.step("train-xgboost")
@@ -651,11 +695,18 @@ def test_monitoring_schedule_request_shape(tmp_path, home):
 
 def test_teardown_stops_jobs_still_running(tmp_path, home):
     ctx = train_ctx(tmp_path)
-    backend, stubs, _ = stubbed_backend("sagemaker")
+    backend, stubs, sleeps = stubbed_backend("sagemaker")
     sm = stubs["sagemaker"]
     job = ctx.ledger.add_resource(ctx.run, kind="training-job", name="job-1", region="us-east-1")
+    end = datetime(2026, 11, 19, 10, 5, tzinfo=UTC)
     sm.add_response("describe_training_job", describe_job("job-1", "InProgress", "Training"))
     sm.add_response("stop_training_job", {}, {"TrainingJobName": "job-1"})
+    # SageMaker gives the stopped job up to 120 s to upload its artifacts: down waits for it
+    sm.add_response("describe_training_job", describe_job("job-1", "Stopping", "Stopping"))
+    sm.add_response(
+        "describe_training_job",
+        describe_job("job-1", "Stopped", "Stopped", BillableTimeInSeconds=95, TrainingEndTime=end),
+    )
     sm.add_client_error(  # already gone the second time
         "describe_training_job",
         service_error_code="ValidationException",
@@ -663,8 +714,39 @@ def test_teardown_stops_jobs_still_running(tmp_path, home):
     )
     with sm:
         backend.teardown(job, ctx.ledger)
+        (row,) = ctx.ledger.run_resources(ctx.run.id)
+        assert row.status == "Stopped" and row.billable_seconds == 95
+        assert row.stopped_at == datetime(2026, 11, 19, 10, 5)  # the job's end, not "now"
+        assert sleeps == [30]
         backend.teardown(job, ctx.ledger)
         sm.assert_no_pending_responses()
+
+
+def test_teardown_of_a_job_that_will_not_stop_leaves_its_row_open(tmp_path, home):
+    ctx = train_ctx(tmp_path)
+    backend, stubs, sleeps = stubbed_backend("sagemaker")
+    sm = stubs["sagemaker"]
+    job = ctx.ledger.add_resource(ctx.run, kind="tuning-job", name="tune-1", region="us-east-1")
+    stopping = {
+        "HyperParameterTuningJobName": "tune-1",
+        "HyperParameterTuningJobArn": "arn:aws:sagemaker:us-east-1:123456789012:"
+        "hyper-parameter-tuning-job/tune-1",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Bayesian",
+            "ResourceLimits": {"MaxParallelTrainingJobs": 1},
+        },
+        "HyperParameterTuningJobStatus": "Stopping",
+        "CreationTime": datetime(2026, 11, 19, 10, tzinfo=UTC),
+        "TrainingJobStatusCounters": {},
+        "ObjectiveStatusCounters": {},
+    }
+    for _ in range(12):  # the first look, then polls every 30 s for 300 s
+        sm.add_response("describe_hyper_parameter_tuning_job", stopping)
+    with sm, pytest.raises(BackendError, match="still Stopping"):
+        backend.teardown(job, ctx.ledger)
+    assert sum(sleeps) == 300
+    (row,) = ctx.ledger.run_resources(ctx.run.id)
+    assert row.is_open  # it may still bill: the ledger does not close it
 
 
 # --- configuration ------------------------------------------------------------------------------

@@ -35,6 +35,17 @@ _CREDENTIAL_CODES = {
     "SignatureDoesNotMatch",
 }
 _ACCESS_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+_THROTTLING_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+}
+
+
+class Throttled(BackendError):
+    """AWS throttled the call even after botocore's own retries: worth waiting and retrying."""
 
 
 def is_gone(exc: ClientError) -> bool:
@@ -84,8 +95,11 @@ def aws_error(exc: ClientError, *, service: str, step: str | None = None) -> Bac
         hint = message
     elif code in _CREDENTIAL_CODES:
         hint = CREDENTIALS_HINT
-    elif code in ("ThrottlingException", "Throttling", "TooManyRequestsException"):
-        hint = "AWS is throttling requests: wait a minute and run the command again"
+    elif code in _THROTTLING_CODES:
+        return Throttled(
+            f"{where}{operation} failed with {code}: {message}",
+            hint="AWS is throttling requests: wait a minute and run the command again",
+        )
     elif code in ("ResourceInUse", "ResourceInUseException"):
         hint = "a resource with this name already exists: `labctl status` shows what is up"
     return BackendError(f"{where}{operation} failed with {code}: {message}", hint=hint)

@@ -14,7 +14,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from labctl.actuals import BilledRecord
-from labctl.backends.aws_errors import CREDENTIALS_HINT, aws_error, is_credentials_error
+from labctl.backends.aws.errors import CREDENTIALS_HINT, aws_error, is_credentials_error
 from labctl.errors import BackendError
 from labctl.naming import TAG_KEYS
 
