@@ -97,7 +97,12 @@ def fetch(target: str, start: date, end: date, team: Team) -> list[BilledRecord]
             )
         kwargs = {"warehouse_id": billing.databricks_warehouse_id}
     try:
-        backend = importlib.import_module(f"labctl.backends.{target}_billing")
+        module = (  # the gcp and databricks packages hold their billing module
+            f"labctl.backends.{target}_billing"
+            if target == "aws"
+            else f"labctl.backends.{target}.billing"
+        )
+        backend = importlib.import_module(module)
     except ImportError as exc:
         if (exc.name or "").startswith("labctl"):
             raise

@@ -26,6 +26,8 @@ from typer.testing import CliRunner
 from labctl import catalog as catalog_mod
 from labctl.backends import databricks as dbx
 from labctl.backends.base import Context, get_backend
+from labctl.backends.databricks import client as dbx_client
+from labctl.backends.databricks import runs as dbx_runs
 from labctl.errors import BackendError
 from labctl.ledger import Ledger
 from labctl.naming import TAG_KEYS
@@ -141,7 +143,7 @@ class Workspace:
                           "tracking": tracking}  # fmt: skip
             case "service":
                 result = {"tables": {"customer_features": {"rows": 10}}}
-        logs = "starting\n#metric validation:rmse=4.2\n" + dbx.RESULT + json.dumps(result)
+        logs = "starting\n#metric validation:rmse=4.2\n" + dbx_runs.RESULT + json.dumps(result)
         return {"logs": logs, "metadata": {"run_id": run_id * 10}}
 
     def _create_endpoint(self, request, context):
@@ -177,7 +179,7 @@ def dbx_env(home, monkeypatch):
     monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-secret-token")
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(home.parent / "no-databrickscfg"))
     sleeps: list[float] = []
-    monkeypatch.setattr(dbx, "_module_sleep", sleeps.append)
+    monkeypatch.setattr(dbx_client, "_module_sleep", sleeps.append)
     with rm.Mocker() as mock:
         yield SimpleNamespace(mock=mock, sleeps=sleeps)
 
@@ -278,7 +280,8 @@ def test_lab_up_and_down_through_the_cli(lab_name, dbx_env, fake_terraform, monk
     assert f"{folder}/code/labctl_job.py" in ws.uploads
     assert f"{folder}/code/labctl/entrypoints/contract.py" in ws.uploads
     # Runs were polled through PENDING and RUNNING with the injected sleep only.
-    assert len(dbx_env.sleeps) >= 2 * len(submits) and set(dbx_env.sleeps) == {dbx.POLL_SECONDS}
+    assert len(dbx_env.sleeps) >= 2 * len(submits)
+    assert set(dbx_env.sleeps) == {dbx_client.POLL_SECONDS}
 
     ledger = Ledger()
     rows = ledger.run_resources(result["run"])

@@ -31,9 +31,9 @@ from google.protobuf import struct_pb2
 
 from labctl import catalog as catalog_mod
 from labctl import config
-from labctl.backends import gcp_bigquery
 from labctl.backends.base import Context
 from labctl.backends.gcp import GcpBackend, doctor, study_spec, traffic_percentages
+from labctl.backends.gcp import bigquery as gcp_bigquery
 from labctl.catalog import TuneStep
 from labctl.errors import BackendError, LabctlError, UsageError
 from labctl.ledger import RESOURCE_KINDS, Ledger
@@ -462,7 +462,7 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
         assert pool.machine_spec.machine_type == "n1-standard-8" and pool.replica_count == 1
         pkg = pool.python_package_spec
         assert pkg.executor_image_uri.startswith("us-docker.pkg.dev/vertex-ai/training/")
-        assert pkg.python_module == "labctl.backends.gcp_launcher"
+        assert pkg.python_module == "labctl.backends.gcp.launcher"
         assert pkg.package_uris[0].startswith(f"{bucket}code/labctl-trainer-")
         assert pkg.package_uris[0] in cloud.uploads
         assert pkg.args[0].startswith("--entry-point=labctl.entrypoints.")
@@ -612,8 +612,8 @@ def test_cli_up_then_down(tmp_path, monkeypatch, vertex, cloud, lab_name):
     from labctl.cli import app
 
     monkeypatch.setattr(orchestrator, "Stack", FakeStack)
-    monkeypatch.setattr("labctl.backends.gcp.POLL_SECONDS", 0)
-    monkeypatch.setattr("labctl.backends.gcp.time.sleep", no_sleep)
+    monkeypatch.setattr("labctl.backends.gcp.client.POLL_SECONDS", 0)
+    monkeypatch.setattr("labctl.backends.gcp.client.time.sleep", no_sleep)
     monkeypatch.setenv("LABCTL_CATALOG", str(REPO / "labs.yaml"))
     FakeStack.applied, FakeStack.destroyed = [], []
     runner = CliRunner()
