@@ -13,7 +13,7 @@ from labctl.backends.gcp.images import (
     TRAINING_IMAGES,
     _unservable,
 )
-from labctl.backends.modules import BIGQUERY
+from labctl.backends.modules import BIGQUERY, GcpModule
 from labctl.catalog import (
     BatchStep,
     DataStep,
@@ -25,7 +25,7 @@ from labctl.catalog import (
     TrainStep,
     TuneStep,
 )
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, UsageError
 
 
 class Checks:
@@ -33,6 +33,18 @@ class Checks:
 
     def check(self, lab: Lab) -> list[Finding]:
         findings = super().check(lab)
+        try:
+            _ = self.project
+        except LabctlError as exc:
+            findings.append(
+                Finding(
+                    "",
+                    "no Google Cloud project for the module and the Vertex AI calls: set "
+                    "`[gcp] project` in the labctl config, or GOOGLE_CLOUD_PROJECT"
+                    + ("" if isinstance(exc, UsageError) else f" ({exc.message})"),
+                )
+            )
+        has_dataset = GcpModule.module_inputs(self, Path("."), lab)["bigquery_dataset"]
         for step in lab.steps:
             match step:
                 case DataStep() if not datagen.available(step.generator):
@@ -64,6 +76,16 @@ class Checks:
                         )
                     )
                 case DeployStep():
+                    if step.data_capture_percent and not has_dataset:
+                        findings.append(
+                            Finding(
+                                step.name,
+                                f"data capture ({step.data_capture_percent}%) is not logged: "
+                                "request-response logging writes to the lab's BigQuery dataset, "
+                                "and this lab has none (no bigquery step)",
+                                fatal=False,
+                            )
+                        )
                     refs = [v.model for v in step.variants] or [step.model]
                     for ref in dict.fromkeys(refs):
                         reason = _unservable(lab, ref)

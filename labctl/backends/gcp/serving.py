@@ -68,7 +68,11 @@ class Serving:
                 step=step.name,
                 request=aip.CreateEndpointRequest(
                     parent=self.parent,
-                    endpoint=aip.Endpoint(display_name=name, labels=_labels(ctx)),
+                    endpoint=aip.Endpoint(
+                        display_name=name,
+                        labels=_labels(ctx),
+                        predict_request_response_logging_config=self._request_logging(step, ctx),
+                    ),
                 ),
             )
             endpoint = self._result(op, f"creating endpoint {name}", step.name)
@@ -133,6 +137,23 @@ class Serving:
             "traffic_split": {v[0]: pct for v, pct in zip(variants, split, strict=True)},
             "content_type": "application/json",
         }
+
+    def _request_logging(
+        self, step: DeployStep, ctx: Context
+    ) -> aip.PredictRequestResponseLoggingConfig | None:
+        """The step's data capture as request-response logging into the lab's BigQuery dataset
+        (Vertex AI creates its `request_response_logging` table there); None when the step
+        captures nothing or the lab has no dataset (check() says so)."""
+        dataset = ctx.infra.get("bigquery_dataset")
+        if not step.data_capture_percent or not dataset:
+            return None
+        return aip.PredictRequestResponseLoggingConfig(
+            enabled=True,
+            sampling_rate=step.data_capture_percent / 100,
+            bigquery_destination=aip.BigQueryDestination(
+                output_uri=f"bq://{self.project}.{dataset}"
+            ),
+        )
 
     def invoke(self, resource: Resource, body: bytes, content_type: str, accept: str) -> bytes:
         """Online prediction: JSON `{"instances": [...]}` or CSV rows -> `{"predictions": ...}`."""

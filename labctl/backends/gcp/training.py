@@ -149,12 +149,12 @@ class Training:
         pools = [aip.WorkerPoolSpec(replica_count=1, **pool)]
         if step.instance_count > 1:  # the chief, then the other workers
             pools.append(aip.WorkerPoolSpec(replica_count=step.instance_count - 1, **pool))
+        # STANDARD is on-demand capacity (ON_DEMAND is deprecated); max_wait_duration applies only
+        # to FLEX_START, so SPOT jobs are sent without it (a spot job waits in the queue instead)
         scheduling = aip.Scheduling(
             timeout=duration_pb2.Duration(seconds=step.max_runtime),
-            strategy="SPOT" if step.spot else "ON_DEMAND",
+            strategy="SPOT" if step.spot else "STANDARD",
         )
-        if step.spot and step.max_wait:
-            scheduling.max_wait_duration = duration_pb2.Duration(seconds=step.max_wait)
         return aip.CustomJobSpec(
             worker_pool_specs=pools,
             scheduling=scheduling,
