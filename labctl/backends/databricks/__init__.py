@@ -28,8 +28,9 @@ Design choices:
 
 Layout (one concern per module; the mixins are composed into `DatabricksBackend` in backend.py):
 client (workspace client, `_api`), checks, runs (job runs: upload, submit, wait), clusters (job
-cluster specs), training (data, train, tune), serving, services, teardown, names, errors, health
-(`labctl doctor` lines), job (the launcher uploaded as a file), billing (system.billing.usage, for `labctl cost sync`).
+cluster specs) and nodes (node types per cloud), training (data, train, tune), serving, services,
+teardown, names, errors, health (`labctl doctor` lines), job (the launcher uploaded as a file),
+billing (system.billing.usage, for `labctl cost sync`).
 Importing this package imports no SDK: names are loaded from their module on first use.
 """
 

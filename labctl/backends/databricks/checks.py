@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from labctl import datagen
+from labctl import config, datagen
 from labctl.backends.base import Finding
+from labctl.backends.databricks import nodes
 from labctl.backends.databricks.services import SERVICES_AS_JOBS
 from labctl.backends.databricks.training import _entry
 from labctl.catalog import (
@@ -12,7 +13,9 @@ from labctl.catalog import (
     Lab,
     PipelineStep,
     ServiceStep,
+    Step,
     TrainStep,
+    TuneStep,
 )
 
 
@@ -21,7 +24,18 @@ class Checks:
 
     def check(self, lab: Lab) -> list[Finding]:
         findings = super().check(lab)
+        cloud = config.settings().databricks.cloud
         for step in lab.steps:
+            findings += _approximations(step)
+            itype = getattr(step, "instance_type", None)
+            if isinstance(step, TrainStep) and itype and nodes.node_type(cloud, itype) is None:
+                findings.append(
+                    Finding(
+                        step.name,
+                        f"no {cloud} node type for '{itype}' in labctl's table (known: "
+                        f"{', '.join(nodes.NODE_TYPES[cloud])}); name a {cloud} node type",
+                    )
+                )
             match step:
                 case DataStep() if not datagen.available(step.generator):
                     findings.append(Finding(step.name, f"no generator '{step.generator}' yet"))
@@ -68,3 +82,37 @@ class Checks:
                         )
                     )
         return findings
+
+
+def _approximations(step: Step) -> list[Finding]:
+    """What the step asks for that Databricks runs differently (non-fatal: it still runs)."""
+    said: list[str] = []
+    match step:
+        case TuneStep():
+            if step.strategy in ("grid", "hyperband"):
+                said.append(
+                    f"the '{step.strategy}' strategy runs as Optuna TPE (Bayesian) search "
+                    "in the job (no grid or Hyperband sampler is used)"
+                )
+            if step.early_stopping:
+                said.append("early_stopping is not applied: every trial runs to the end")
+        case TrainStep() if step.spot and not (
+            step.algorithm == "spark-mllib" and step.instance_count > 0
+        ):
+            said.append(
+                "spot applies to workers only and this job runs on a single node: it runs on demand"
+            )
+        case DeployStep():
+            if len(step.variants) > 1:
+                served = max(step.variants, key=lambda v: v.weight)
+                said.append(
+                    f"only variant '{served.name}' ({served.model}) is served: the other "
+                    f"{len(step.variants) - 1} variant(s) and the traffic split are not deployed"
+                )
+            if step.autoscaling:
+                said.append(
+                    f"autoscaling {step.autoscaling.min_instances}-"
+                    f"{step.autoscaling.max_instances} instances is approximated by the "
+                    f"serving workload size ({step.instance_type}) with scale-to-zero"
+                )
+    return [Finding(step.name, reason, fatal=False) for reason in said]

@@ -12,6 +12,7 @@ from databricks.sdk.service.workspace import ImportFormat
 
 from labctl import naming
 from labctl.backends.base import Context
+from labctl.backends.databricks.clusters import spot_applies
 from labctl.errors import BackendError
 
 WAIT_MARGIN = 1800  # cluster start and teardown beyond a step's own runtime
@@ -65,11 +66,13 @@ class JobRuns:
             region=self.region,
             instance_type=node_type,
             instance_count=workers + 1,
-            spot=spot,
+            spot=spot_applies(spot, workers),
             **price,
             attrs={**price_attrs, "step": step_name, "workers": workers, **(attrs or {})},
         )
         cluster = self._cluster(ctx, node_type, workers, spot, env or {})
+        if cluster.node_type_id != node_type:  # priced as the catalog's type, run as the cloud's
+            ctx.ledger.update_resource(res.id, attrs={"node_type_id": cluster.node_type_id})
         task = jobs.SubmitTask(
             task_key="main",
             new_cluster=cluster,

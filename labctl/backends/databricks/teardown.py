@@ -12,27 +12,26 @@ from labctl.backends.databricks.serving import _endpoint_state
 from labctl.errors import BackendError
 from labctl.ledger import Ledger, Resource
 
+RUN_KINDS = ("training-job", "tuning-job", "batch-job")
+CANCEL_TIMEOUT = 600  # how long teardown waits for a cancelled run before deleting its models
+
 
 class Teardown:
     # --- teardown, status, invoke -------------------------------------------------------------
 
     def teardown(self, resource: Resource, ledger: Ledger) -> None:
         """Delete (or cancel) one resource; already gone counts as deleted."""
-        attrs = resource.attrs or {}
         match resource.kind:
             case "endpoint":
                 self._api("delete serving endpoint", self.w.serving_endpoints.delete,
                           gone_ok=True, name=resource.name)  # fmt: skip
             case "training-job" | "tuning-job" | "batch-job":
-                run_id = attrs.get("run_id") or resource.provider_id
-                if not run_id:
-                    return  # never submitted
-                run = self._api("get run", self.w.jobs.get_run, gone_ok=True, run_id=int(run_id))
-                state = _life_cycle(run) if run is not None else "TERMINATED"
-                if state not in TERMINAL:
-                    self._api("cancel run", self.w.jobs.cancel_run, gone_ok=True,
-                              run_id=int(run_id))  # fmt: skip
+                self._cancel_run(resource)
             case "model":
+                # a run still going may write new versions: cancel (and wait for) those first
+                for other in ledger.open_resources(resource.run_id):
+                    if other.kind in RUN_KINDS:
+                        self._cancel_run(other, wait=True)
                 self._api("delete registered model", self.w.model_registry.delete_model,
                           gone_ok=True, name=resource.name)  # fmt: skip
             case "bucket":
@@ -42,6 +41,28 @@ class Teardown:
                           path=resource.name, recursive=True)  # fmt: skip
             case _:
                 pass  # the stack (terraform destroy) and service steps
+
+    def _cancel_run(self, resource: Resource, *, wait: bool = False) -> None:
+        """Cancel a job run not yet over; with `wait`, until it is (bounded by CANCEL_TIMEOUT)."""
+        run_id = (resource.attrs or {}).get("run_id") or resource.provider_id
+        if not run_id:
+            return  # never submitted
+        run = self._api("get run", self.w.jobs.get_run, gone_ok=True, run_id=int(run_id))
+        if run is None or _life_cycle(run) in TERMINAL:
+            return
+        self._api("cancel run", self.w.jobs.cancel_run, gone_ok=True, run_id=int(run_id))
+        deadline = self._clock() + CANCEL_TIMEOUT
+        while wait:
+            run = self._api("get run", self.w.jobs.get_run, gone_ok=True, run_id=int(run_id))
+            if run is None or _life_cycle(run) in TERMINAL:
+                return
+            if self._clock() >= deadline:
+                raise BackendError(
+                    f"job run {run_id} ({resource.name}) is still {_life_cycle(run)} "
+                    f"{CANCEL_TIMEOUT // 60} minutes after it was cancelled",
+                    hint="its models are left in place; `labctl down` again once it ends",
+                )
+            self._sleep(self.poll_seconds)
 
     def live_status(self, resource: Resource) -> str:
         try:

@@ -170,7 +170,7 @@ class Training:
         tracking = result.get("tracking") or {}
         registered = tracking.get("registered_model")
         if registered:  # created by the job: in the ledger so that `down` deletes it
-            ctx.ledger.add_resource(
+            res = ctx.ledger.add_resource(
                 ctx.run,
                 kind="model",
                 name=registered["name"],
@@ -178,6 +178,8 @@ class Training:
                 provider_id=registered["name"],
                 attrs={"step": step_name, "version": registered["version"], **tracking},
             )
+            # the version exists already (the run registered it): the row is not `creating`
+            ctx.ledger.update_resource(res.id, status="created")
         return {
             "job_run": result["run_id"],
             "run_page_url": result.get("run_page_url"),
