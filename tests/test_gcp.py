@@ -1021,3 +1021,26 @@ def test_check_says_when_no_project_is_configured(tmp_path, home, monkeypatch):
     (finding,) = [f for f in findings if "no Google Cloud project" in f.reason]
     assert finding.fatal and "[gcp] project" in finding.reason
     assert not [f for f in GcpBackend(project=PROJECT).check(lab) if "project" in f.reason]
+
+
+def test_packaged_launcher_runs_by_its_dotted_path(tmp_path):
+    """What Vertex AI runs, from the uploaded sdist alone: `python -m labctl.backends.gcp.launcher`
+    (its package markers are empty, so no Google SDK is needed in the container)."""
+    import io
+    import sys
+    import tarfile
+
+    from labctl.backends.gcp.package import LAUNCHER_MODULE, build_package
+
+    data, _ = build_package()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(tmp_path, filter="data")
+    (root,) = tmp_path.iterdir()
+    assert (root / "labctl" / "backends" / "gcp" / "__init__.py").read_bytes() == b""
+    assert "'labctl.backends.gcp'" in (root / "setup.py").read_text()
+    done = subprocess.run(
+        [sys.executable, "-m", LAUNCHER_MODULE, "--embedding_dim=32"],
+        cwd=root, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60,
+    )  # fmt: skip
+    assert LAUNCHER_MODULE == "labctl.backends.gcp.launcher"
+    assert done.returncode == 1 and "--entry-point=<module> is required" in done.stderr
