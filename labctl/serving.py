@@ -337,6 +337,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def handle_expect_100(self) -> bool:
+        """Answer `Expect: 100-continue` now (wfile is buffered until the end of a request)."""
+        go_on = super().handle_expect_100()
+        self.wfile.flush()
+        return go_on
+
     def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)

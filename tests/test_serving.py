@@ -253,8 +253,8 @@ def _no_traceback(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFi
 
 def test_backlog_holds_200_simultaneous_connects(server, churn) -> None:
     srv, port = server(serve=False)  # listening, not yet accepting: the kernel queues them
-    assert srv.request_queue_size >= 128
     socks = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(200)]
+    assert srv.request_queue_size >= 128
     server.serve(srv)
     row = _features(churn[0], 1)[0].encode()
     try:
@@ -313,6 +313,21 @@ def test_conflicting_lengths_cap_and_stalled_body(server, capfd, caplog) -> None
     answer, closed = _raw(port, short)  # the client stalls mid-body: the handler does not hang
     assert _status(answer) == 408 and closed
     _no_traceback(capfd, caplog)
+
+
+def test_expect_continue_and_garbage_request_line(server, churn) -> None:
+    _, port = server()
+    row = _features(churn[0], 1)[0].encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(row)
+        )
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 ")  # not after a client timeout
+        sock.sendall(row)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    answer, closed = _raw(port, b"GET / x HTTP/1.1\r\n\r\n")  # one word too many
+    assert _status(answer) == 400 and closed
 
 
 def test_malformed_and_deep_json_are_400(server, churn, capfd, caplog) -> None:
