@@ -425,7 +425,8 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
 
-_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def _check_json_depth(body: bytes, content_type: str) -> None:
@@ -435,15 +436,13 @@ def _check_json_depth(body: bytes, content_type: str) -> None:
     """
     if _encoding(content_type) != "JSON" or body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
         return
-    depth = 0
-    for token in _JSON_TOKEN.finditer(body):
-        char = body[token.start()]
-        if char in b"[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"JSON payload nests deeper than {MAX_JSON_DEPTH} levels")
-        elif char in b"]}":
-            depth -= 1
+    import numpy as np  # loaded already: the entry points use it
+
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)  # strings hold data
+    codes = np.frombuffer(brackets, np.uint8)
+    depth = np.cumsum(np.where((codes == ord("[")) | (codes == ord("{")), 1, -1))
+    if depth.size and depth.max() > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON payload nests deeper than {MAX_JSON_DEPTH} levels")
 
 
 def _write_ready(path: Path, info: dict[str, Any]) -> None:
