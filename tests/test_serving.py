@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +20,7 @@ import pytest
 
 from labctl import datagen
 from labctl.entrypoints import anomaly, contract, text_classifier
-from labctl.serving import batch_transform
+from labctl.serving import CaptureWriter, ModelServer, batch_transform
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -180,3 +184,234 @@ def test_anomaly_and_text_handlers(tmp_path: Path) -> None:
     assert len(lines.decode().splitlines()) == 2
     with pytest.raises(ValueError):
         text_classifier.input_fn(b'{"instances": [1, 2]}', "application/json")
+
+
+# --------------------------------------------------------------------------- under load and abuse
+
+
+class _Servers:
+    """In-process ModelServers on loopback, serving the churn model, shut down after the test."""
+
+    def __init__(self, model: object) -> None:
+        self.model = model
+        self.serving: list[ModelServer] = []
+        self.all: list[ModelServer] = []
+
+    def __call__(self, serve: bool = True, **options: object) -> tuple[ModelServer, int]:
+        from labctl.entrypoints import xgboost_tabular
+
+        srv = ModelServer(("127.0.0.1", 0), xgboost_tabular, self.model, **options)
+        self.all.append(srv)
+        if serve:
+            self.serve(srv)
+        return srv, srv.server_address[1]
+
+    def serve(self, srv: ModelServer) -> None:
+        threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True).start()
+        self.serving.append(srv)
+
+    def close(self) -> None:
+        for srv in self.serving:
+            srv.shutdown()
+        for srv in self.all:
+            srv.server_close()
+
+
+@pytest.fixture
+def server(churn: tuple[Path, Path]):
+    """`server(**options)` -> (an in-process ModelServer, its port); `server.serve(srv)` later."""
+    from labctl.entrypoints import xgboost_tabular
+
+    servers = _Servers(xgboost_tabular.model_fn(str(churn[1])))
+    yield servers
+    servers.close()
+
+
+def _raw(port: int, request: bytes, timeout: float = 5.0) -> tuple[bytes, bool]:
+    """Send raw bytes; return (everything answered, whether the server closed the connection)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        answer = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                return answer, False
+            if not chunk:
+                return answer, True
+            answer += chunk
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
+def _no_traceback(capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    assert "Traceback" not in capfd.readouterr().err
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+def test_backlog_holds_200_simultaneous_connects(server, churn) -> None:
+    srv, port = server(serve=False)  # listening, not yet accepting: the kernel queues them
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=2) for _ in range(200)]
+    assert srv.request_queue_size >= 128
+    server.serve(srv)
+    row = _features(churn[0], 1)[0].encode()
+    try:
+        for sock in socks:
+            sock.sendall(
+                b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(row), row)
+            )
+        for sock in socks:
+            sock.settimeout(10)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_idle_keepalive_connection_is_closed(server, churn) -> None:
+    _, port = server(idle_timeout=0.3)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    status, _, _ = _post(conn, _features(churn[0], 1)[0].encode(), "text/csv", "text/csv")
+    assert status == 200
+    conn.sock.settimeout(5)
+    started = time.monotonic()
+    assert conn.sock.recv(1) == b""  # closed by the server, not by our 5 s timeout
+    assert time.monotonic() - started < 3
+    conn.close()
+    answer, closed = _raw(port, b"")  # a connection that never sends a request
+    assert answer == b"" and closed
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1_0", "+5", " 0x10", "1e3", "١٢", "5, 6"])
+def test_bad_content_length_is_400_and_closes(server, capfd, caplog, length: str) -> None:
+    _, port = server()
+    request = f"POST /invocations HTTP/1.1\r\nContent-Length: {length}\r\n\r\n1,2,3"
+    answer, closed = _raw(port, request.encode())
+    assert _status(answer) == 400 and closed, answer
+    _no_traceback(capfd, caplog)
+
+
+def test_conflicting_lengths_cap_and_stalled_body(server, capfd, caplog) -> None:
+    _, port = server(idle_timeout=0.5)
+    two = b"POST /invocations HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n12"
+    assert _status(_raw(port, two)[0]) == 400
+    chunked = (
+        b"POST /invocations HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+    )
+    assert _status(_raw(port, chunked)[0]) == 400
+    none = b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\n\r\n"
+    assert _status(_raw(port, none)[0]) == 411
+    big = b"POST /invocations HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (6 * 1024 * 1024 + 1)
+    answer, closed = _raw(port, big)
+    assert _status(answer) == 413 and closed
+    huge = b"POST /invocations HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n"
+    assert _status(_raw(port, huge)[0]) == 413
+    short = b"POST /invocations HTTP/1.1\r\nContent-Length: 10\r\n\r\n1,2"
+    answer, closed = _raw(port, short)  # the client stalls mid-body: the handler does not hang
+    assert _status(answer) == 408 and closed
+    _no_traceback(capfd, caplog)
+
+
+def test_expect_continue_and_garbage_request_line(server, churn) -> None:
+    _, port = server()
+    row = _features(churn[0], 1)[0].encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /invocations HTTP/1.1\r\nContent-Type: text/csv\r\n"
+            b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(row)
+        )
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 ")  # not after a client timeout
+        sock.sendall(row)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    answer, closed = _raw(port, b"GET / x HTTP/1.1\r\n\r\n")  # one word too many
+    assert _status(answer) == 400 and closed
+
+
+def test_malformed_and_deep_json_are_400(server, churn, capfd, caplog) -> None:
+    _, port = server()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    row = [float(v) for v in _features(churn[0], 1)[0].split(",")]
+    ok = json.dumps({"instances": [row]}).encode()
+    assert _post(conn, ok, "application/json", "application/json")[0] == 200
+    for body in (
+        b'{"instances": [[1, 2',
+        b"\xff\xfe",
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a":' * 50_000 + b"1" + b"}" * 50_000,
+        b'{"instances": [' + b"[" * 70 + b"0" + b"]" * 70 + b"]}",  # 72 levels
+    ):
+        status, answer, _ = _post(conn, body, "application/json", "application/json")
+        assert status == 400, (body[:40], answer)
+    # brackets inside strings are data, not nesting
+    text = json.dumps({"instances": [row], "note": "[" * 500}).encode()
+    assert _post(conn, text, "application/json", "application/json")[0] == 200
+    conn.close()
+    _no_traceback(capfd, caplog)
+
+
+def test_connections_beyond_the_cap_get_503(server, churn) -> None:
+    _, port = server(max_connections=2)
+    row = _features(churn[0], 1)[0].encode()
+    held = [http.client.HTTPConnection("127.0.0.1", port, timeout=5) for _ in range(2)]
+    for conn in held:
+        assert _post(conn, row, "text/csv", "text/csv")[0] == 200
+    answer, closed = _raw(port, b"GET /ping HTTP/1.1\r\n\r\n")
+    assert _status(answer) == 503 and closed
+    held[0].close()
+    deadline = time.monotonic() + 5
+    while _status(_raw(port, b"GET /ping HTTP/1.1\r\nConnection: close\r\n\r\n")[0]) != 200:
+        assert time.monotonic() < deadline, "a freed slot was never reused"
+        time.sleep(0.05)
+    held[1].close()
+
+
+def _hour(h: int) -> float:
+    return datetime(2026, 11, 30, h, 15, tzinfo=UTC).timestamp()
+
+
+def test_capture_rotates_and_keeps_under_its_cap(tmp_path: Path) -> None:
+    now = [_hour(10)]
+    writer = CaptureWriter(
+        tmp_path, 100, max_file_bytes=4000, max_total_bytes=20_000, clock=lambda: now[0]
+    )
+    for i in range(120):
+        now[0] = _hour(10 + i // 60)  # 60 exchanges at 10:15, then 60 at 11:15
+        writer.record(b"1,2,3,%d" % i, "text/csv", b"0.5", "text/csv")
+    writer.close()
+    files = sorted(tmp_path.rglob("*.jsonl"))
+    sizes = [f.stat().st_size for f in files]
+    assert all(s <= 4000 for s in sizes) and sum(sizes) <= 20_000
+    assert not (tmp_path / "2026/11/30/10").exists()  # the oldest hour went first, folder and all
+    newest = sorted(
+        (tmp_path / "2026/11/30/11").iterdir(), key=lambda f: int(f.stem.partition("-")[2] or 0)
+    )
+    assert len(newest) >= 2 and len(files) == len(newest)  # rotated within the hour
+    last = json.loads(newest[-1].read_text().splitlines()[-1])
+    assert last["captureData"]["endpointInput"]["data"] == "1,2,3,119"
+    assert last["eventMetadata"]["inferenceTime"] == "2026-11-30T11:15:00.000Z"
+    assert writer.dropped == 0
+
+    # a restart appends to the hour's last file with room and still honours the cap
+    again = CaptureWriter(
+        tmp_path, 100, max_file_bytes=4000, max_total_bytes=20_000, clock=lambda: now[0]
+    )
+    for i in range(40):
+        again.record(b"4,5,6,%d" % i, "text/csv", b"0.5", "text/csv")
+    again.close()
+    assert sum(f.stat().st_size for f in tmp_path.rglob("*.jsonl")) <= 20_000
+
+
+def test_capture_drops_what_it_cannot_hold(tmp_path: Path) -> None:
+    writer = CaptureWriter(
+        tmp_path, 100, max_file_bytes=1000, max_queue_bytes=10_000, clock=lambda: _hour(3)
+    )
+    writer.record(b"x" * 20_000, "text/csv", b"0.5", "text/csv")  # over the queue's bytes
+    writer.record(b"x" * 2_000, "text/csv", b"0.5", "text/csv")  # over a file
+    writer.record(b"1,2", "text/csv", b"0.5", "text/csv")
+    writer.close()
+    assert writer.dropped == 2
+    (only,) = tmp_path.rglob("*.jsonl")
+    assert len(only.read_text().splitlines()) == 1

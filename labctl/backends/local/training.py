@@ -1,0 +1,186 @@
+"""Training jobs: the lab's entry point in a subprocess under the SageMaker training contract.
+
+Each job gets a ledger row before it starts, a job folder (`contract.prepare_job_dir`), a
+subprocess carrying its token, and its model copied to the bucket's `models/` when it completes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labctl import entrypoints
+from labctl.backends.base import Context
+from labctl.backends.local.base import LocalBase, bucket
+from labctl.backends.local.processes import tail_file, terminate
+from labctl.backends.local.services import tracking_env
+from labctl.catalog import TrainStep
+from labctl.entrypoints import contract
+from labctl.errors import BackendError
+
+
+@dataclass
+class JobResult:
+    name: str
+    model_dir: Path
+    metrics: dict[str, float]
+    seconds: float
+    pruned: bool = False
+    tracking: dict[str, Any] = field(default_factory=dict)  # e.g. the job's MLflow run
+
+
+class Pruned(Exception):
+    """Raised by an `on_metric` callback to stop a job early (a pruned tuning trial)."""
+
+
+def entry(step: TrainStep) -> entrypoints.EntryPoint | None:
+    """The local entry point that trains `step`, or None when there is no stand-in."""
+    return entrypoints.resolve(step.algorithm, step.entry_point)
+
+
+class TrainingJobs(LocalBase):
+    """The `train` step and the job runner the tuning step shares."""
+
+    def __init__(self) -> None:
+        self._live: set[subprocess.Popen[str]] = set()
+        self._live_lock = threading.Lock()
+        self._stopping = False  # set on interrupt: no new job may start
+
+    def train(self, *, step: TrainStep, ctx: Context) -> dict[str, Any]:
+        name = f"{step.name}-{ctx.run.id}"
+        ep = entry(step)
+        assert ep is not None  # check() refused the lab otherwise
+        with ctx.reporter.task(f"train {name} ({ep.stands_in})"):
+            job = self._run_job(ctx, step, name, dict(step.hyperparameters))
+        return {
+            "job": job.name,
+            "model_dir": str(job.model_dir),
+            "metrics": job.metrics,
+            "entry_point": ep.module,
+            "seconds": round(job.seconds, 2),
+            **({"tracking": job.tracking} if job.tracking else {}),
+        }
+
+    def _run_job(
+        self,
+        ctx: Context,
+        step: TrainStep,
+        name: str,
+        hps: dict[str, Any],
+        *,
+        on_metric: Any = None,
+        threads: int | None = None,
+    ) -> JobResult:
+        """One training job: ledger row, job folder, subprocess, metrics, model to the bucket."""
+        ep = entry(step)
+        assert ep is not None
+        data = ctx.results[step.data]
+        token = f"job-{name}"
+        res = ctx.ledger.add_resource(
+            ctx.run,
+            kind="training-job",
+            name=name,
+            provider_id=token,
+            instance_type=step.instance_type,
+            instance_count=step.instance_count,
+            spot=step.spot,
+            attrs={"token": token, "hyperparameters": hps},
+            **self._price(ctx, "training-job", step.instance_type),
+        )
+        job_dir = ctx.workspace / "jobs" / name
+        if job_dir.exists():
+            shutil.rmtree(job_dir)
+        channels = {c: Path(data["dir"]) / c for c in ("train", "validation")}
+        env = {
+            **os.environ,
+            **contract.prepare_job_dir(
+                job_dir,
+                channels,
+                hps,
+                instance_type=step.instance_type,
+                instance_count=step.instance_count,
+            ),
+        }
+        if threads:
+            env["SM_NUM_CPUS"] = str(threads)
+        env.update(tracking_env(ctx))
+        cmd = [sys.executable, "-X", f"labctl_token={token}", "-m", ep.module]
+        started = time.monotonic()
+        status, pruned = "Failed", False
+        with self._live_lock:
+            if self._stopping:
+                ctx.ledger.close_resource(res.id, status="Stopped")
+                raise BackendError(f"training job {name} not started: labctl is stopping")
+            proc = subprocess.Popen(
+                cmd,
+                cwd=job_dir,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                start_new_session=True,
+            )
+            self._live.add(proc)
+        try:
+            ctx.ledger.update_resource(res.id, status="InProgress", attrs={"pid": proc.pid})
+            with open(job_dir / "output" / "log.txt", "w") as log:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    log.write(line)
+                    parsed = contract.parse_metric_line(line.strip())
+                    if parsed and on_metric:
+                        try:
+                            on_metric(*parsed)
+                        except Pruned:
+                            pruned = True
+                            terminate(proc.pid, token)
+                            break
+            code = proc.wait()
+            if pruned:
+                status = "Stopped"
+            elif code != 0:
+                failure = job_dir / "output" / "failure"
+                reason = (
+                    failure.read_text().strip()
+                    if failure.exists()
+                    else tail_file(job_dir / "output" / "log.txt")
+                )
+                raise BackendError(
+                    f"training job {name} failed (exit {code}): {reason}",
+                    hint=f"log: {job_dir / 'output' / 'log.txt'}",
+                )
+            else:
+                status = "Completed"
+        finally:
+            if proc.poll() is None:
+                terminate(proc.pid, token)
+            with self._live_lock:
+                self._live.discard(proc)
+            seconds = time.monotonic() - started
+            ctx.ledger.close_resource(res.id, status=status, billable_seconds=seconds)
+        metrics_file = job_dir / "output" / "data" / "metrics.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+        tracking_file = job_dir / "output" / "data" / "tracking.json"
+        tracking = json.loads(tracking_file.read_text()) if tracking_file.exists() else {}
+        model_dir = bucket(ctx) / "models" / name
+        if not pruned:
+            shutil.copytree(job_dir / "model", model_dir, dirs_exist_ok=True)
+            ctx.ledger.update_resource(res.id, attrs={"metrics": metrics, **tracking})
+        return JobResult(name, model_dir, metrics, seconds, pruned, tracking)
+
+    def _kill_live(self) -> None:
+        """Stop every job this backend started that still runs (on interrupt)."""
+        with self._live_lock:
+            procs = list(self._live)
+        for proc in procs:
+            if proc.poll() is None:
+                terminate(proc.pid, None)
