@@ -9,7 +9,7 @@ interval is closed when it is deleted. Every write is its own short transaction,
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
@@ -206,10 +206,14 @@ class BillingSync(Base):
 
 
 class Ledger:
-    """Short transactions over one engine. Use `Ledger()` for the configured database."""
+    """Short transactions over one engine. Use `Ledger()` for the configured database.
 
-    def __init__(self, url: str | None = None) -> None:
+    `clock` gives "now" for the rows it stamps (runs, resources, events): tests pass a fixed one.
+    """
+
+    def __init__(self, url: str | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.url = url or paths.ledger_url()
+        self.clock = clock
         if self.url.startswith("sqlite:///") and ":memory:" not in self.url:
             paths.home().mkdir(parents=True, exist_ok=True)
         try:
@@ -262,7 +266,7 @@ class Ledger:
             target=target,
             workspace=workspace,
             status="starting",
-            created_at=utcnow(),
+            created_at=self.clock(),
             outputs={},
             **kw,
         )
@@ -310,7 +314,7 @@ class Ledger:
             kind=kind,
             name=name,
             status="creating",
-            started_at=utcnow(),
+            started_at=self.clock(),
             attrs=fields.pop("attrs", {}),
             **fields,
         )
@@ -335,7 +339,7 @@ class Ledger:
         with self.session() as s:
             res = s.get_one(Resource, res_id)
             if res.stopped_at is None:
-                res.stopped_at = fields.pop("stopped_at", None) or utcnow()
+                res.stopped_at = fields.pop("stopped_at", None) or self.clock()
             res.status = status
             for k, v in fields.items():
                 setattr(res, k, v)
@@ -370,7 +374,7 @@ class Ledger:
                     lab=run.lab if run else lab,
                     kind=kind,
                     message=message,
-                    at=utcnow(),
+                    at=self.clock(),
                     data=data,
                 )
             )

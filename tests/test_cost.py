@@ -24,7 +24,7 @@ def ledger(db, tmp_path, monkeypatch):
         "team:\n  monthly_budget_usd: 300\n  engineers:\n    ana: {monthly_budget_usd: 10}\n"
     )
     monkeypatch.setenv("LABCTL_TEAM", str(team))
-    led = Ledger()
+    led = Ledger(clock=lambda: NOW)
 
     def add(engineer, target, kind, price, count, start, stop=None, billable=None, spot=False):
         run = led.start_run(engineer=engineer, lab=f"lab-{kind}", target=target, workspace="/w")
@@ -79,12 +79,12 @@ def test_report_for_october_and_one_engineer(ledger):
 def test_budget_check_refuses_and_force_records(ledger):
     cat = catalog.load()
     with pytest.raises(BudgetRefused) as info:
-        cost.check_budget(ledger, cat, "ana", 5.0)
+        cost.check_budget(ledger, cat, "ana", 5.0, now=NOW)
     assert info.value.exit_code == 3
     assert "$10.00" in info.value.message
-    check = cost.check_budget(ledger, cat, "ana", 5.0, force=True)
+    check = cost.check_budget(ledger, cat, "ana", 5.0, force=True, now=NOW)
     assert check.forced and check.over
-    assert cost.check_budget(ledger, cat, "bob", 1.0).crossed == []
+    assert cost.check_budget(ledger, cat, "bob", 1.0, now=NOW).crossed == []
 
 
 def test_estimate_prices_every_step_of_churn_on_aws():
@@ -167,7 +167,8 @@ def test_concurrent_ups_cannot_both_squeeze_under_one_budget(db, tmp_path, monke
 
 
 def test_up_over_budget_exits_3_and_force_is_recorded(cli, home, tmp_path, monkeypatch):
-    """Team budget $50 with $45 spent: `up --target aws` is refused with the three numbers;
+    """Team budget $50 with $49.90 spent (any estimate passes it, even priced to the end of the
+    month's last day): `up --target aws` is refused with the three numbers;
     --force goes ahead (here it then stops at terraform init: no registry) and is recorded."""
     from datetime import timedelta
 
@@ -182,15 +183,17 @@ def test_up_over_budget_exits_3_and_force_is_recorded(cli, home, tmp_path, monke
     ledger = Ledger()
     run = ledger.start_run(engineer="tester@example.com", lab="fraud-detection", target="aws",
                            workspace="/w")  # fmt: skip
-    res = ledger.add_resource(run, kind="endpoint", name="old", price_per_hour=45.0)
-    ledger.update_resource(res.id, started_at=utcnow() - timedelta(hours=2))
-    ledger.close_resource(res.id, stopped_at=utcnow() - timedelta(hours=1))
-    ledger.update_run(run.id, status="down", ended_at=utcnow())
+    res = ledger.add_resource(run, kind="endpoint", name="old", price_per_hour=49.9)
+    now = utcnow()  # the CLI reads the same (real or --frozen-now) clock
+    start = max(now - timedelta(hours=2), now.replace(day=1, hour=0, minute=0, second=0))
+    ledger.update_resource(res.id, started_at=start)
+    ledger.close_resource(res.id, stopped_at=start + timedelta(hours=1))
+    ledger.update_run(run.id, status="down", ended_at=start + timedelta(hours=1))
 
     refused = cli("up", "churn-pipeline", "--target", "aws")
     assert refused.code == 3, refused.stderr
     assert (
-        "$45.00" in refused.stderr and "$50.00" in refused.stderr and "estimate $" in refused.stderr
+        "$49.90" in refused.stderr and "$50.00" in refused.stderr and "estimate $" in refused.stderr
     )
     assert not Ledger().events(kind="budget-override")
 
@@ -198,5 +201,5 @@ def test_up_over_budget_exits_3_and_force_is_recorded(cli, home, tmp_path, monke
     assert forced.code != 3 and "Traceback" not in forced.stderr
     (event,) = Ledger().events(kind="budget-override")
     assert event.data["budget_usd"] == 50
-    assert event.data["spent_usd"] == pytest.approx(45.0, abs=0.01)
+    assert event.data["spent_usd"] == pytest.approx(49.9, abs=0.01)
     assert Ledger().active_runs(engineer="tester@example.com") == []  # nothing was left open
