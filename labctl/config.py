@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from labctl import paths
 from labctl.errors import LabctlError, UsageError, did_you_mean
+from labctl.naming import identity
 
 TARGETS = ("local", "aws", "gcp", "databricks")
 TargetChoice = Literal["local", "aws", "gcp", "databricks", "native"]
@@ -94,18 +95,20 @@ def settings() -> Settings:
 
 
 def engineer(explicit: str | None = None) -> str:
-    """--engineer, else LABCTL_ENGINEER / config, else git user.email, else the OS user."""
-    if explicit:
-        return explicit
-    if settings().engineer:
-        return settings().engineer
+    """--engineer, else LABCTL_ENGINEER / config, else git user.email, else the OS user;
+    normalised (`naming.identity`: stripped, lower-cased) so one person is one engineer."""
+    chosen = explicit or settings().engineer
+    if chosen is not None and not identity(chosen):
+        raise UsageError("the engineer's identity is empty", hint="pass --engineer YOU@COMPANY")
+    if chosen:
+        return identity(chosen)
     try:
         email = subprocess.run(
             ["git", "config", "user.email"], capture_output=True, text=True, timeout=5
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         email = ""
-    return email or getpass.getuser()
+    return identity(email or getpass.getuser())
 
 
 def resolve_target(explicit: str | None, native: str) -> str:
