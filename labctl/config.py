@@ -74,9 +74,11 @@ def settings() -> Settings:
     file = paths.user_config()
     data: dict[str, Any] = {}
     if file.is_file():
+        from labctl.catalog import read_text  # CatalogError for a non-UTF-8 file, with its line
+
         try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            data = tomllib.loads(read_text(file, "config file"))
+        except tomllib.TOMLDecodeError as exc:
             raise LabctlError(f"cannot read {file}: {exc}") from None
     if os.environ.get("LABCTL_TARGET"):
         data["target"] = os.environ["LABCTL_TARGET"]

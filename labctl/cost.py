@@ -21,11 +21,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from labctl.catalog import BatchStep, DeployStep, Lab, MonitorStep, TrainStep, TuneStep
-from labctl.errors import BudgetRefused, CatalogError
+from labctl.errors import BudgetRefused, CatalogError, UsageError
 from labctl.ledger import Resource, Run, utcnow
 from labctl.naming import identity
 from labctl.prices import DEFAULT_REGION, PriceBook
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
 SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%", Vertex AI spot 60-91 %
 SPOT_CLOUDS = ("aws", "gcp")
 HOURS_PER_MONTH = 730
+SECRET_KEYS = ("user", "username", "login", "password", "pass", "passwd", "secret", "token")
 MAX_BUDGET_USD = 1_000_000  # per engineer and month: anything above is a typo
 GCP_TABLE_ID = re.compile(
     r"[a-z][a-z0-9-]{4,61}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}"
@@ -261,6 +268,20 @@ class Smtp(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     host: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_login(cls, data: Any) -> Any:
+        secret = (
+            [k for k in data if str(k).lower() in SECRET_KEYS] if isinstance(data, dict) else []
+        )
+        if secret:
+            raise ValueError(
+                f"'{secret[0]}' must not be in a file: the SMTP login comes only from "
+                "$LABCTL_SMTP_USER / $LABCTL_SMTP_PASSWORD"
+            )
+        return data
+
     port: int = Field(587, ge=1, le=65535)
     sender: str | None = Field(None, alias="from")
     starttls: bool = True  # required when true: no STARTTLS offered, no mail sent
@@ -368,22 +389,23 @@ class Team(BaseModel):
 
 def team(cat: Catalog | None = None) -> Team:
     """$LABCTL_TEAM (a team.yaml), else the catalog's `team:` section, else the defaults."""
+    from labctl import catalog
+
     file = os.environ.get("LABCTL_TEAM")
-    source, data = "labs.yaml team:", (cat.team if cat else None)
-    if file:
+    if not file:
+        data = cat.team if cat else None
         try:
-            data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
-            source = file
-        except (OSError, yaml.YAMLError) as exc:
-            raise CatalogError(f"cannot read team file {file}: {exc}") from None
-        data = data.get("team", data) if isinstance(data, dict) else data
-    try:
-        return Team.model_validate(data or {})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise CatalogError(f"{source}: {problems}") from None
+            return Team.model_validate(data or {})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in exc.errors(include_url=False))  # fmt: skip
+            raise CatalogError(f"labs.yaml team: {problems}") from None
+    text = catalog.read_text(Path(file), "team file")
+    data = catalog.load_yaml(text, file)
+    wrapped = isinstance(data, dict) and "team" in data
+    prefix = ("team",) if wrapped else ()
+    return catalog.validate_model(Team, (data["team"] if wrapped else data) or {}, text, file,
+                                  prefix)  # fmt: skip
 
 
 def budget_inputs(engineer: str) -> dict[str, Any]:
@@ -403,6 +425,9 @@ def month_bounds(
     now = now or utcnow()
     if month:
         year, mon = (int(p) for p in month.split("-"))
+        if not (1970 <= year <= 9998 and 1 <= mon <= 12):
+            raise UsageError(f"--month {month}: no such month for a ledger",
+                             hint="YYYY-MM between 1970-01 and 9998-12")  # fmt: skip
     else:
         year, mon = now.year, now.month
     start = datetime(year, mon, 1)
