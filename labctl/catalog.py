@@ -627,7 +627,7 @@ def _line_index(text: str) -> dict[tuple[Any, ...], int]:
     """Map each key path in the YAML document to its 1-based line."""
     index: dict[tuple[Any, ...], int] = {}
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
         return index
 
