@@ -12,7 +12,8 @@ import os
 import re
 import types
 import typing
-from typing import Annotated, Any, Literal, Union
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, Union
 
 import yaml
 from pydantic import (
@@ -28,6 +29,7 @@ from pydantic import (
 from labctl.errors import CatalogError, UnknownLab, did_you_mean
 from labctl.paths import catalog_path
 
+M = TypeVar("M", bound=BaseModel)
 Cloud = Literal["aws", "gcp", "databricks"]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=48)]
 Scalar = str | int | float | bool
@@ -54,7 +56,7 @@ Seconds = Annotated[int, BeforeValidator(parse_duration), Field(ge=0)]
 class Strict(BaseModel):
     """Every catalog model refuses keys it does not know."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
 
 
 # --- certifications -----------------------------------------------------------------------------
@@ -103,8 +105,10 @@ class DataStep(StepBase):
 
     kind: Literal["data"]
     generator: str = Field(description="a labctl.datagen generator, e.g. 'telco-churn'")
-    rows: int = Field(10_000, ge=100, description="rows on the local target (overridable)")
-    cloud_rows: int | None = Field(None, ge=100, description="rows when run on a cloud target")
+    rows: int = Field(10_000, ge=100, le=10_000_000, description="rows on the local target")
+    cloud_rows: int | None = Field(
+        None, ge=100, le=1_000_000_000, description="rows when run on a cloud target"
+    )
     seed: int = 42
     validation_fraction: float = Field(0.2, gt=0, lt=1)
 
@@ -431,27 +435,137 @@ class Catalog(Strict):
 def load(path: str | os.PathLike[str] | None = None) -> Catalog:
     """Load and validate a catalog; any problem is a CatalogError naming file:line."""
     file = catalog_path(path)
+    return parse(read_text(file, "catalog"), str(file))
+
+
+def validate_file(path: str | os.PathLike[str] | None = None) -> Catalog:
+    """What `labctl validate` checks: the catalog, then its `team:` section and the $LABCTL_TEAM
+    file exactly as `up` and `cost` read them, so a later command rejects nothing it passed."""
+    from labctl import cost  # budgets live there; importing it is slow, so only here
+
+    file = catalog_path(path)
+    text = read_text(file, "catalog")
+    cat = parse(text, str(file))
+    if cat.team is not None:
+        validate_model(cost.Team, cat.team, text, str(file), prefix=("team",))
+    if os.environ.get("LABCTL_TEAM"):
+        cost.team(cat)
+    return cat
+
+
+def read_text(file: Path, what: str) -> str:
+    """A YAML/TOML file's text: CatalogError for an unreadable or non-UTF-8 file (with its line)."""
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
     except OSError as exc:
         raise CatalogError(
-            f"cannot read catalog {file}: {exc.strerror or exc}",
-            hint="pass --catalog FILE or set LABCTL_CATALOG",
+            f"cannot read {what} {file}: {exc.strerror or exc}",
+            hint="pass --catalog FILE or set LABCTL_CATALOG" if what == "catalog" else None,
         ) from None
-    return parse(text, str(file))
-
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def parse(text: str, filename: str = "<catalog>") -> Catalog:
     try:
-        data = yaml.load(text, Loader=_Loader)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CatalogError(
+            f"{file}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            hint="save the file as UTF-8",
+        ) from None
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader; `load_yaml` adds the checks on the composed document."""
+
+
+MAX_YAML_VALUES = 100_000  # aliases may not expand a document past this many values (a bomb)
+
+
+def load_yaml(text: str, filename: str) -> Any:
+    """Parse YAML safely: duplicate keys refused (not "the later wins"), aliases expanded at most
+    to MAX_YAML_VALUES values (a 450-byte alias bomb fails at once), each problem with file:line."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _check_nodes(root, filename)
+        return loader.construct_document(root)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{filename}:{mark.line + 1}" if mark else filename
         problem = getattr(exc, "problem", None) or str(exc)
         raise CatalogError(f"{where}: not valid YAML: {problem}") from None
+    except RecursionError:
+        raise CatalogError(f"{filename}: nested too deeply to be a catalog") from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root: yaml.Node, filename: str) -> None:
+    """Duplicate keys, recursive aliases and the expansion budget, over the composed nodes
+    (an alias is the same node object again: sizes are summed once per node, iteratively)."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            visiting.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[key] > MAX_YAML_VALUES:
+                raise CatalogError(
+                    f"{filename}:{node.start_mark.line + 1}: aliases expand this document past "
+                    f"{MAX_YAML_VALUES:,} values",
+                    hint="write the values out; labctl accepts only small alias expansions",
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in visiting:
+            raise CatalogError(f"{filename}:{node.start_mark.line + 1}: a recursive alias")
+        visiting.add(key)
+        if isinstance(node, yaml.MappingNode):
+            _no_duplicate_keys(node, filename)
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _no_duplicate_keys(node: yaml.MappingNode, filename: str) -> None:
+    seen: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key.start_mark.line + 1
+        if key.value in seen:
+            raise CatalogError(
+                f"{filename}:{line}: duplicate key '{key.value}' (first at line "
+                f"{seen[key.value]}); YAML would silently keep only the later one",
+                hint="remove or rename one of them",
+            )
+        seen[key.value] = line
+
+
+def validate_model(model: type[M], data: Any, text: str, filename: str,
+                   prefix: tuple[Any, ...] = ()) -> M:  # fmt: skip
+    """`model.model_validate(data)`, problems as a CatalogError naming file:line; `prefix` is
+    where `data` sits in the YAML document (e.g. `("team",)`)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _explain(exc, text, filename, prefix) from None
+
+
+def parse(text: str, filename: str = "<catalog>") -> Catalog:
+    data = load_yaml(text, filename)
     if not isinstance(data, dict):
         raise CatalogError(
             f"{filename}:1: a catalog is a mapping with 'certifications' and 'labs'",
@@ -471,10 +585,12 @@ def parse(text: str, filename: str = "<catalog>") -> Catalog:
     return cat
 
 
-def _explain(exc: ValidationError, text: str, filename: str) -> CatalogError:
+def _explain(
+    exc: ValidationError, text: str, filename: str, prefix: tuple[Any, ...] = ()
+) -> CatalogError:
     """Turn pydantic's errors into one paragraph per problem, each with file:line and a path."""
     lines_of = _line_index(text)
-    errors = exc.errors(include_url=False)
+    errors = [{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False)]
     typos = {  # a misspelled key also reports its right spelling missing: say it once
         (*e["loc"][:-1], m)
         for e in errors
@@ -511,7 +627,7 @@ def _line_index(text: str) -> dict[tuple[Any, ...], int]:
     """Map each key path in the YAML document to its 1-based line."""
     index: dict[tuple[Any, ...], int] = {}
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
         return index
 

@@ -150,7 +150,7 @@ def validate(
     from labctl import catalog
 
     path = catalog.catalog_path(file or _state["catalog"])
-    cat = catalog.load(path)
+    cat = catalog.validate_file(path)  # the team section and $LABCTL_TEAM too
     steps = sum(len(lab.steps) for lab in cat.labs.values())
     err.print(f"[green]ok[/] {path}: {len(cat.labs)} labs, {steps} steps, "
               f"{len(cat.certifications)} certifications")  # fmt: skip
@@ -221,9 +221,12 @@ def _duration(text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as exc:
         raise UsageError(f"--autostop: {exc}") from None
+    if seconds > 366 * 86400:
+        raise UsageError(f"--autostop {text}: more than a year", hint="e.g. 4h or 2d")
+    return seconds
 
 
 @app.command()
@@ -480,9 +483,15 @@ def cost_report(
 
     if month and not _is_month(month):
         raise UsageError(f"--month {month}: expected YYYY-MM")
+    if html and html.is_dir():
+        raise UsageError(f"--html {html}: is a folder", hint="name a file, e.g. report.html")
     data = cost.report(Ledger(), _catalog(), month=month, engineer=engineer)
     if html:
-        html.write_text(reports.html(data), encoding="utf-8")
+        try:
+            html.write_text(reports.html(data), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--html {html}: {exc.strerror or exc}",
+                             hint="name a file in an existing folder") from None  # fmt: skip
         err.print(f"wrote {html}")
     if as_json:
         _print_json(data)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from labctl import paths
 from labctl.errors import LabctlError, UsageError, did_you_mean
+from labctl.naming import identity
 
 TARGETS = ("local", "aws", "gcp", "databricks")
 TargetChoice = Literal["local", "aws", "gcp", "databricks", "native"]
@@ -73,9 +74,11 @@ def settings() -> Settings:
     file = paths.user_config()
     data: dict[str, Any] = {}
     if file.is_file():
+        from labctl.catalog import read_text  # CatalogError for a non-UTF-8 file, with its line
+
         try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+            data = tomllib.loads(read_text(file, "config file"))
+        except tomllib.TOMLDecodeError as exc:
             raise LabctlError(f"cannot read {file}: {exc}") from None
     if os.environ.get("LABCTL_TARGET"):
         data["target"] = os.environ["LABCTL_TARGET"]
@@ -94,18 +97,20 @@ def settings() -> Settings:
 
 
 def engineer(explicit: str | None = None) -> str:
-    """--engineer, else LABCTL_ENGINEER / config, else git user.email, else the OS user."""
-    if explicit:
-        return explicit
-    if settings().engineer:
-        return settings().engineer
+    """--engineer, else LABCTL_ENGINEER / config, else git user.email, else the OS user;
+    normalised (`naming.identity`: stripped, lower-cased) so one person is one engineer."""
+    chosen = explicit or settings().engineer
+    if chosen is not None and not identity(chosen):
+        raise UsageError("the engineer's identity is empty", hint="pass --engineer YOU@COMPANY")
+    if chosen:
+        return identity(chosen)
     try:
         email = subprocess.run(
             ["git", "config", "user.email"], capture_output=True, text=True, timeout=5
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         email = ""
-    return email or getpass.getuser()
+    return identity(email or getpass.getuser())
 
 
 def resolve_target(explicit: str | None, native: str) -> str:

@@ -13,19 +13,27 @@ Money rules, stated once:
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from labctl.catalog import BatchStep, DeployStep, Lab, MonitorStep, TrainStep, TuneStep
-from labctl.errors import BudgetRefused, CatalogError
+from labctl.errors import BudgetRefused, CatalogError, UsageError
 from labctl.ledger import Resource, Run, utcnow
+from labctl.naming import identity
 from labctl.prices import DEFAULT_REGION, PriceBook
 
 if TYPE_CHECKING:
@@ -35,6 +43,8 @@ if TYPE_CHECKING:
 SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%", Vertex AI spot 60-91 %
 SPOT_CLOUDS = ("aws", "gcp")
 HOURS_PER_MONTH = 730
+SECRET_KEYS = ("user", "username", "login", "password", "pass", "passwd", "secret", "token")
+MAX_BUDGET_USD = 1_000_000  # per engineer and month: anything above is a typo
 GCP_TABLE_ID = re.compile(
     r"[a-z][a-z0-9-]{4,61}[a-z0-9]\.[A-Za-z0-9_]{1,1024}\.[A-Za-z0-9_-]{1,1024}"
 )
@@ -258,6 +268,20 @@ class Smtp(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     host: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_login(cls, data: Any) -> Any:
+        secret = (
+            [k for k in data if str(k).lower() in SECRET_KEYS] if isinstance(data, dict) else []
+        )
+        if secret:
+            raise ValueError(
+                f"'{secret[0]}' must not be in a file: the SMTP login comes only from "
+                "$LABCTL_SMTP_USER / $LABCTL_SMTP_PASSWORD"
+            )
+        return data
+
     port: int = Field(587, ge=1, le=65535)
     sender: str | None = Field(None, alias="from")
     starttls: bool = True  # required when true: no STARTTLS offered, no mail sent
@@ -313,44 +337,75 @@ class Billing(BaseModel):
         return value
 
 
+# Budgets are numbers (never text), above 0 and finite: a budget of 0 is rejected everywhere (the
+# cloud budgets need > 0 too); to keep someone off the clouds, give them a cent.
+Budget = Annotated[float, Field(gt=0, le=MAX_BUDGET_USD, strict=True, allow_inf_nan=False)]
+
+
 class EngineerBudget(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    monthly_budget_usd: float = Field(ge=0)
+    monthly_budget_usd: Budget
 
 
 class Team(BaseModel):
-    """The `team:` section of labs.yaml, or `team.yaml` ($LABCTL_TEAM)."""
+    """The `team:` section of labs.yaml, or `team.yaml` ($LABCTL_TEAM).
+
+    Alert thresholds are percents of the budget, 0 < t <= 1000, strictly increasing. They only
+    decide when alerts go out: at or over 100% an engineer is over budget (refused by `up`,
+    torn down by `cost enforce`) whatever the thresholds.
+    """
 
     model_config = ConfigDict(extra="forbid")
-    monthly_budget_usd: float = Field(300.0, ge=0)
-    alert_thresholds: list[int] = Field(default_factory=lambda: [50, 75, 100])
+    monthly_budget_usd: Budget = 300.0
+    alert_thresholds: list[Annotated[int, Field(gt=0, le=1000, strict=True)]] = Field(
+        default_factory=lambda: [50, 75, 100]
+    )
     engineers: dict[str, EngineerBudget] = Field(default_factory=dict)
     alerts: Alerts = Field(default_factory=Alerts)
     billing: Billing = Field(default_factory=Billing)
 
+    @field_validator("engineers")
+    @classmethod
+    def _identities(cls, value: dict[str, EngineerBudget]) -> dict[str, EngineerBudget]:
+        """Keyed by normalised identity (`Ana@X.io` is `ana@x.io`, as everywhere in labctl)."""
+        out: dict[str, EngineerBudget] = {}
+        for name, budget in value.items():
+            if identity(name) in out:
+                raise ValueError(f"'{name}' is listed twice (identities ignore case)")
+            out[identity(name)] = budget
+        return out
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if any(a >= b for a, b in itertools.pairwise(value)):
+            raise ValueError(f"must be strictly increasing, without repeats: {value}")
+        return value
+
     def budget_for(self, engineer: str) -> float:
-        own = self.engineers.get(engineer)
+        own = self.engineers.get(identity(engineer))
         return own.monthly_budget_usd if own else self.monthly_budget_usd
 
 
 def team(cat: Catalog | None = None) -> Team:
     """$LABCTL_TEAM (a team.yaml), else the catalog's `team:` section, else the defaults."""
+    from labctl import catalog
+
     file = os.environ.get("LABCTL_TEAM")
-    source, data = "labs.yaml team:", (cat.team if cat else None)
-    if file:
+    if not file:
+        data = cat.team if cat else None
         try:
-            data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
-            source = file
-        except (OSError, yaml.YAMLError) as exc:
-            raise CatalogError(f"cannot read team file {file}: {exc}") from None
-        data = data.get("team", data) if isinstance(data, dict) else data
-    try:
-        return Team.model_validate(data or {})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise CatalogError(f"{source}: {problems}") from None
+            return Team.model_validate(data or {})
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in exc.errors(include_url=False))  # fmt: skip
+            raise CatalogError(f"labs.yaml team: {problems}") from None
+    text = catalog.read_text(Path(file), "team file")
+    data = catalog.load_yaml(text, file)
+    wrapped = isinstance(data, dict) and "team" in data
+    prefix = ("team",) if wrapped else ()
+    return catalog.validate_model(Team, (data["team"] if wrapped else data) or {}, text, file,
+                                  prefix)  # fmt: skip
 
 
 def budget_inputs(engineer: str, cat: Catalog | None = None) -> dict[str, Any]:
@@ -372,6 +427,9 @@ def month_bounds(
     now = now or utcnow()
     if month:
         year, mon = (int(p) for p in month.split("-"))
+        if not (1970 <= year <= 9998 and 1 <= mon <= 12):
+            raise UsageError(f"--month {month}: no such month for a ledger",
+                             hint="YYYY-MM between 1970-01 and 9998-12")  # fmt: skip
     else:
         year, mon = now.year, now.month
     start = datetime(year, mon, 1)
@@ -396,7 +454,19 @@ class BudgetCheck:
 
     @property
     def over(self) -> bool:
-        return self.budget_usd >= 0 and self.after_usd > self.budget_usd
+        """At or over 100% after this run: what `cost enforce` would tear down at once."""
+        return over_budget(self.after_usd, self.budget_usd)
+
+
+def over_budget(spent_usd: float, budget_usd: float) -> bool:
+    """The one definition of over budget (`up`, `cost report`, `cost enforce`): at or over 100%."""
+    return spent_usd >= budget_usd
+
+
+def level(percent: float) -> str:
+    """The report's level (one of LEVELS): the fixed 50/75/100 band reached, whatever the
+    team's alert thresholds; "100" means over budget."""
+    return next((lv for lv in reversed(LEVELS[1:]) if percent >= int(lv)), "ok")
 
 
 def spent_this_month(ledger: Ledger, engineer: str, now: datetime | None = None) -> float:
@@ -631,15 +701,16 @@ def report(
             for _, lab in sorted(p.pop("by_lab").items())
         ]
         budget = t.budget_for(name)
-        percent = p["spent_usd"] / budget * 100 if budget else 0.0
-        crossed = [th for th in sorted(t.alert_thresholds) if percent >= th]
+        percent = p["spent_usd"] / budget * 100
+        crossed = [th for th in t.alert_thresholds if percent >= th]
         entries.append({
             **{k: round(v, 4) if isinstance(v, float) else v for k, v in p.items()},
             "labs": labs,
             "budget_usd": budget,
             "forecast_usd": round(p["spent_usd"] + p["burn_usd_per_hour"] * hours_left, 4),
             "percent": round(percent, 2),
-            "level": str(crossed[-1]) if crossed else "ok",
+            "level": "100" if over_budget(p["spent_usd"], budget) else level(percent),
+            "over_budget": over_budget(p["spent_usd"], budget),
             "crossed": crossed,
         })  # fmt: skip
     return {

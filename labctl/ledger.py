@@ -9,9 +9,10 @@ interval is closed when it is deleted. Every write is its own short transaction,
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     create_engine,
     event,
@@ -31,11 +33,17 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from labctl import paths
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, Refused, UsageError
 
 HEAD = "0006"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
 
@@ -56,6 +64,30 @@ def new_id(prefix: str = "") -> str:
     return prefix + secrets.token_hex(4)
 
 
+class HomePath(TypeDecorator[str]):
+    """A path stored relative to LABCTL_HOME when it lies inside it, handed back absolute.
+
+    A moved LABCTL_HOME keeps working; rows written before 0005 (absolute) are read unchanged.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else relative_to_home(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        if value is None or value.startswith("/"):
+            return value
+        return str(paths.home() / value)
+
+
+def relative_to_home(path: str) -> str:
+    """`$LABCTL_HOME/workspaces/...` -> `workspaces/...`; other paths unchanged."""
+    home = str(paths.home()).rstrip("/") + "/"
+    return path[len(home) :] if path.startswith(home) else path
+
+
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar = {dict[str, Any]: JSON}
 
@@ -71,7 +103,7 @@ class Run(Base):
     target: Mapped[str] = mapped_column(String(16))
     region: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), index=True)  # RUN_STATUSES
-    workspace: Mapped[str] = mapped_column(Text)
+    workspace: Mapped[str] = mapped_column(HomePath)  # relative to LABCTL_HOME (0005)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     autostop_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -206,20 +238,22 @@ class BillingSync(Base):
 
 
 class Ledger:
-    """Short transactions over one engine. Use `Ledger()` for the configured database."""
+    """Short transactions over one engine. Use `Ledger()` for the configured database.
 
-    def __init__(self, url: str | None = None) -> None:
+    `clock` gives "now" for the rows it stamps (runs, resources, events): tests pass a fixed one.
+    """
+
+    def __init__(self, url: str | None = None, clock: Callable[[], datetime] = utcnow) -> None:
         self.url = url or paths.ledger_url()
-        if self.url.startswith("sqlite:///") and ":memory:" not in self.url:
-            paths.home().mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        paths.ensure_home()
+        self.engine = _open(self.url)
         try:
-            self.engine = _engine(self.url)
             _migrate(self.engine)
-        except (OperationalError, ProgrammingError) as exc:
-            raise LabctlError(
-                f"cannot open the ledger at {_redact(self.url)}: {exc.orig}",
-                hint="check LABCTL_DB_URL / LABCTL_HOME",
-            ) from None
+        except LabctlError:
+            raise
+        except DatabaseError as exc:
+            raise _damaged(self.url, exc) from None
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -237,9 +271,8 @@ class Ledger:
         if self.engine.dialect.name == "sqlite":
             import fcntl
 
-            folder = paths.home() / "locks"
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(folder / f"budget-{paths.slug(engineer)}.lock", "w") as fh:
+            folder = paths.private_dir(paths.home() / "locks")
+            with open(folder / f"budget-{paths.engineer_folder(engineer)}.lock", "w") as fh:
                 fcntl.flock(fh, fcntl.LOCK_EX)
                 yield
             return
@@ -262,7 +295,7 @@ class Ledger:
             target=target,
             workspace=workspace,
             status="starting",
-            created_at=utcnow(),
+            created_at=self.clock(),
             outputs={},
             **kw,
         )
@@ -310,7 +343,7 @@ class Ledger:
             kind=kind,
             name=name,
             status="creating",
-            started_at=utcnow(),
+            started_at=self.clock(),
             attrs=fields.pop("attrs", {}),
             **fields,
         )
@@ -335,7 +368,7 @@ class Ledger:
         with self.session() as s:
             res = s.get_one(Resource, res_id)
             if res.stopped_at is None:
-                res.stopped_at = fields.pop("stopped_at", None) or utcnow()
+                res.stopped_at = fields.pop("stopped_at", None) or self.clock()
             res.status = status
             for k, v in fields.items():
                 setattr(res, k, v)
@@ -370,7 +403,7 @@ class Ledger:
                     lab=run.lab if run else lab,
                     kind=kind,
                     message=message,
-                    at=utcnow(),
+                    at=self.clock(),
                     data=data,
                 )
             )
@@ -399,6 +432,64 @@ def _redact(url: str) -> str:
         return "<unparseable LABCTL_DB_URL>"
 
 
+def _open(url: str) -> Engine:
+    """The engine for `url`, or one message and a hint for a URL that cannot hold a ledger: no
+    driver, an in-memory database (nothing would be recorded), a missing folder, or a SQLite
+    file that is empty while workspaces exist (a lost ledger: never silently started anew)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(
+            f"LABCTL_DB_URL is not a database URL: {_redact(url)}",
+            hint="e.g. sqlite:////path/ledger.db or postgresql+psycopg://user@host/db",
+        ) from None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file::memory:"):
+            raise Refused(
+                f"the ledger at {_redact(url)} is in memory: nothing would ever be recorded",
+                hint="point LABCTL_DB_URL at a file (sqlite:////path/ledger.db) or unset it",
+            )
+        _check_sqlite_file(Path(database))
+    try:
+        return _engine(url)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        name = getattr(exc, "name", None) or parsed.drivername
+        raise LabctlError(
+            f"cannot open the ledger at {_redact(url)}: no database driver '{name}'",
+            hint="pip install 'labctl[postgres]' for PostgreSQL, or fix LABCTL_DB_URL's driver",
+        ) from None
+
+
+def _check_sqlite_file(db: Path) -> None:
+    if not db.parent.is_dir():
+        raise LabctlError(
+            f"cannot open the ledger at {db}: the folder {db.parent} does not exist",
+            hint="create it, or fix LABCTL_DB_URL / LABCTL_HOME",
+        )
+    if db.is_dir():
+        raise LabctlError(f"the ledger {db} is a folder, not a file", hint="fix LABCTL_DB_URL")
+    workspaces = paths.home() / "workspaces"
+    if db.is_file() and db.stat().st_size == 0 and any(workspaces.glob("*/*/*")):
+        raise LabctlError(
+            f"the ledger {db} is empty (0 bytes) but {workspaces} holds workspaces: its runs "
+            "and their resources would be forgotten",
+            hint=f"restore {db.name} from a backup; to start a new ledger anyway, move the "
+            "empty file aside and tear the workspaces' labs down by hand",
+        )
+    paths.private_file(db)  # 0600 whatever the umask (SQLite gives -wal/-shm the same mode)
+
+
+def _damaged(url: str, exc: DatabaseError) -> LabctlError:
+    return LabctlError(
+        f"cannot open the ledger at {_redact(url)}: {exc.orig}",
+        hint="check LABCTL_DB_URL / LABCTL_HOME; a damaged ledger.db is never replaced: "
+        "restore it from a backup (or `sqlite3 ledger.db .recover`)",
+    )
+
+
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -419,10 +510,18 @@ def _migrate(engine: Engine) -> None:
     try:
         with engine.connect() as conn:
             current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except (OperationalError, ProgrammingError):
+    except (OperationalError, ProgrammingError) as exc:
+        if "no such table" not in str(exc.orig) and "does not exist" not in str(exc.orig):
+            raise
         current = None
     if current == HEAD:
         return
+    if current and current > HEAD:
+        raise LabctlError(
+            f"the ledger was written by a newer labctl (schema {current}; this one knows up to "
+            f"{HEAD})",
+            hint="upgrade labctl (pip install -U labctl); never downgrade a shared ledger",
+        )
     from alembic import command
     from alembic.config import Config
 

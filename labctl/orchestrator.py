@@ -491,7 +491,7 @@ def enforcement_plan(*, catalog: str | None) -> tuple[list[DownItem], list[str]]
     reasons: list[str] = []
     seen: set[str] = set()
     for entry in cost.report(ledger, cat, now=now)["engineers"]:
-        if entry["level"] == "100":
+        if entry["over_budget"]:  # at or over 100%, whatever the alert thresholds
             found = teardown_plan(engineer=entry["engineer"], lab_name=None)
             items += found
             seen |= {i.resource.id for i in found if i.resource}

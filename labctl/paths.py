@@ -22,6 +22,31 @@ def home() -> Path:
     return Path(os.environ.get("LABCTL_HOME") or Path.home() / ".labctl").expanduser()
 
 
+def ensure_home() -> Path:
+    """`LABCTL_HOME`, created (parents too) and kept at mode 0700 whatever the umask."""
+    return private_dir(home())
+
+
+def private_dir(path: Path) -> Path:
+    """A folder only its owner can enter (0700), created if missing, tightened if not."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """A file only its owner can read or write (0600): created empty if missing (never
+    truncated), tightened if it exists. For the ledger, Terraform state and logs."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o777 != 0o600:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
+
+
 def shipped(relative: str) -> Path:
     """A file shipped with labctl: the wheel's bundled copy, else the source checkout's."""
     bundled = _BUNDLED / relative
@@ -69,9 +94,17 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
+def engineer_folder(engineer: str) -> str:
+    """One engineer's folder name: a readable slug plus a hash of the normalised identity
+    (`a.b@x.io` -> `a-b-x-io-<hash>`), so no two identities share a folder."""
+    from labctl.naming import identity, identity_hash
+
+    return f"{slug(identity(engineer))[:40].rstrip('-')}-{identity_hash(engineer)}"
+
+
 def workspace(engineer: str, lab: str, target: str) -> Path:
     """The folder of one (engineer, lab, target): rendered Terraform, state, local bucket, logs."""
-    return home() / "workspaces" / slug(engineer) / lab / target
+    return home() / "workspaces" / engineer_folder(engineer) / lab / target
 
 
 def plugin_cache() -> Path:

@@ -1,4 +1,10 @@
-"""Shared fixtures: an isolated LABCTL_HOME per test and a way to run the real CLI."""
+"""Shared fixtures: an isolated LABCTL_HOME per test and a way to run the real CLI.
+
+`pytest --frozen-now 2026-12-01T00:30` (or LABCTL_TEST_NOW=...) runs the suite with the clock
+moved to that instant (time-machine, ticking from there), in this process and in every CLI
+subprocess `cli` starts: CI runs the fast tests on the 1st and on the last day of a month, so
+nothing may depend on today's date.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,38 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# `python -c BOOT args...`: the CLI with the clock moved to argv[1] (an ISO instant, naive UTC)
+_BOOT = (
+    "import sys, datetime, time_machine; "
+    "at = datetime.datetime.fromisoformat(sys.argv.pop(1)).replace(tzinfo=datetime.UTC); "
+    "time_machine.travel(at, tick=True).start(); "
+    "sys.argv[0] = 'labctl'; from labctl.cli import main; main()"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--frozen-now",
+        default=os.environ.get("LABCTL_TEST_NOW"),
+        help="run with the clock moved to this UTC instant, e.g. 2026-12-01T00:30 (time-machine)",
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frozen_now(request):
+    """The instant the suite runs at under --frozen-now (None: the real clock)."""
+    value = request.config.getoption("--frozen-now")
+    if not value:
+        yield None
+        return
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    at = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    with time_machine.travel(at, tick=True):
+        yield at
 
 
 @dataclass
@@ -40,12 +78,18 @@ def home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def cli(home, tmp_path):
-    """Run `python -m labctl ...` as a user would, in a folder without a labs.yaml."""
+def cli(home, tmp_path, frozen_now):
+    """Run `python -m labctl ...` as a user would, in a folder without a labs.yaml (at this
+    process's clock when it is frozen)."""
 
     def run(*args: str, input: str | None = None, timeout: float = 600, env: dict | None = None):
+        command = [sys.executable, "-m", "labctl"]
+        if frozen_now:
+            from labctl.ledger import utcnow
+
+            command = [sys.executable, "-c", _BOOT, utcnow().isoformat()]
         proc = subprocess.run(
-            [sys.executable, "-m", "labctl", *args],
+            [*command, *args],
             capture_output=True,
             text=True,
             input=input,

@@ -43,7 +43,7 @@ def ledger(db, tmp_path, monkeypatch):
     """ana: an aws endpoint at $1/h open since Nov 18 00:00 (60 h by NOW) and a closed $4 aws
     training job on Nov 5; bob: a $6 gcp job on Nov 19. Estimates: ana $64, bob $6."""
     _team(tmp_path, monkeypatch)
-    led = Ledger()
+    led = Ledger(clock=lambda: NOW)
 
     def add(engineer, lab, target, kind, price, start, stop=None):
         run = led.start_run(engineer=engineer, lab=lab, target=target, workspace="/w")
@@ -392,11 +392,12 @@ def test_cli_sync_and_report_json(cli, aws, home, tmp_path):
 
 
 def test_cli_sync_missing_settings_and_bad_target(cli):
-    missing = cli("cost", "sync", "--target", "gcp")
+    # a past month: its bill covers whole days whatever today is (on the 1st, this month's not)
+    missing = cli("cost", "sync", "--target", "gcp", "--month", "2026-10")
     assert missing.code == 1 and "Traceback" not in missing.stderr
     assert "no BigQuery billing export table" in missing.stderr
     assert "gcp_export_table" in missing.stderr
-    as_json = cli("cost", "sync", "--target", "databricks", "--json")
+    as_json = cli("cost", "sync", "--target", "databricks", "--month", "2026-10", "--json")
     assert as_json.code == 1
     (res,) = as_json.json()["targets"]
     assert res["status"] == "error" and "databricks_warehouse_id" in res["hint"]

@@ -24,7 +24,7 @@ def ledger(db, tmp_path, monkeypatch):
         "team:\n  monthly_budget_usd: 300\n  engineers:\n    ana: {monthly_budget_usd: 10}\n"
     )
     monkeypatch.setenv("LABCTL_TEAM", str(team))
-    led = Ledger()
+    led = Ledger(clock=lambda: NOW)
 
     def add(engineer, target, kind, price, count, start, stop=None, billable=None, spot=False):
         run = led.start_run(engineer=engineer, lab=f"lab-{kind}", target=target, workspace="/w")
@@ -79,12 +79,12 @@ def test_report_for_october_and_one_engineer(ledger):
 def test_budget_check_refuses_and_force_records(ledger):
     cat = catalog.load()
     with pytest.raises(BudgetRefused) as info:
-        cost.check_budget(ledger, cat, "ana", 5.0)
+        cost.check_budget(ledger, cat, "ana", 5.0, now=NOW)
     assert info.value.exit_code == 3
     assert "$10.00" in info.value.message
-    check = cost.check_budget(ledger, cat, "ana", 5.0, force=True)
+    check = cost.check_budget(ledger, cat, "ana", 5.0, force=True, now=NOW)
     assert check.forced and check.over
-    assert cost.check_budget(ledger, cat, "bob", 1.0).crossed == []
+    assert cost.check_budget(ledger, cat, "bob", 1.0, now=NOW).crossed == []
 
 
 def test_estimate_prices_every_step_of_churn_on_aws():
@@ -167,7 +167,8 @@ def test_concurrent_ups_cannot_both_squeeze_under_one_budget(db, tmp_path, monke
 
 
 def test_up_over_budget_exits_3_and_force_is_recorded(cli, home, tmp_path, monkeypatch):
-    """Team budget $50 with $45 spent: `up --target aws` is refused with the three numbers;
+    """Team budget $50 with $49.90 spent (any estimate passes it, even priced to the end of the
+    month's last day): `up --target aws` is refused with the three numbers;
     --force goes ahead (here it then stops at terraform init: no registry) and is recorded."""
     from datetime import timedelta
 
@@ -182,15 +183,17 @@ def test_up_over_budget_exits_3_and_force_is_recorded(cli, home, tmp_path, monke
     ledger = Ledger()
     run = ledger.start_run(engineer="tester@example.com", lab="fraud-detection", target="aws",
                            workspace="/w")  # fmt: skip
-    res = ledger.add_resource(run, kind="endpoint", name="old", price_per_hour=45.0)
-    ledger.update_resource(res.id, started_at=utcnow() - timedelta(hours=2))
-    ledger.close_resource(res.id, stopped_at=utcnow() - timedelta(hours=1))
-    ledger.update_run(run.id, status="down", ended_at=utcnow())
+    res = ledger.add_resource(run, kind="endpoint", name="old", price_per_hour=49.9)
+    now = utcnow()  # the CLI reads the same (real or --frozen-now) clock
+    start = max(now - timedelta(hours=2), now.replace(day=1, hour=0, minute=0, second=0))
+    ledger.update_resource(res.id, started_at=start)
+    ledger.close_resource(res.id, stopped_at=start + timedelta(hours=1))
+    ledger.update_run(run.id, status="down", ended_at=start + timedelta(hours=1))
 
     refused = cli("up", "churn-pipeline", "--target", "aws")
     assert refused.code == 3, refused.stderr
     assert (
-        "$45.00" in refused.stderr and "$50.00" in refused.stderr and "estimate $" in refused.stderr
+        "$49.90" in refused.stderr and "$50.00" in refused.stderr and "estimate $" in refused.stderr
     )
     assert not Ledger().events(kind="budget-override")
 
@@ -198,5 +201,86 @@ def test_up_over_budget_exits_3_and_force_is_recorded(cli, home, tmp_path, monke
     assert forced.code != 3 and "Traceback" not in forced.stderr
     (event,) = Ledger().events(kind="budget-override")
     assert event.data["budget_usd"] == 50
-    assert event.data["spent_usd"] == pytest.approx(45.0, abs=0.01)
+    assert event.data["spent_usd"] == pytest.approx(49.9, abs=0.01)
     assert Ledger().active_runs(engineer="tester@example.com") == []  # nothing was left open
+
+
+# --- budgets mean the same everywhere (issue 11 item 3) ------------------------------------------
+
+
+@pytest.mark.parametrize("thresholds", [[50, 75], [50, 75, 100, 120], [90]])
+def test_over_budget_is_at_or_over_100_percent_whatever_the_thresholds(
+    db, tmp_path, monkeypatch, thresholds
+):
+    team = tmp_path / "team.yaml"
+    team.write_text(f"team:\n  monthly_budget_usd: 10\n  alert_thresholds: {thresholds}\n")
+    monkeypatch.setenv("LABCTL_TEAM", str(team))
+    led = Ledger(clock=lambda: NOW)
+    for engineer, price in (("over", 12.0), ("exact", 10.0), ("under", 9.99)):
+        run = led.start_run(engineer=engineer, lab="l", target="aws", workspace="/w")
+        res = led.add_resource(run, kind="training-job", name="j", price_per_hour=price)
+        led.close_resource(res.id, stopped_at=NOW, billable_seconds=3600)
+    by = {e["engineer"]: e for e in cost.report(led, None, now=NOW)["engineers"]}
+    assert by["over"]["over_budget"] and by["over"]["level"] == "100"
+    assert by["exact"]["over_budget"] and by["exact"]["level"] == "100"
+    assert not by["under"]["over_budget"] and by["under"]["level"] == "75"
+    assert by["over"]["crossed"] == [t for t in thresholds if t <= 120]
+    with pytest.raises(BudgetRefused):  # `up` refuses what `cost enforce` would tear down
+        cost.check_budget(led, None, "under", 0.01, now=NOW)
+
+
+def test_enforce_tears_down_an_engineer_over_budget_without_a_100_threshold(
+    db, tmp_path, monkeypatch
+):
+    from datetime import timedelta
+
+    from labctl import orchestrator
+    from labctl.ledger import utcnow
+
+    team = tmp_path / "team.yaml"
+    team.write_text("team:\n  monthly_budget_usd: 10\n  alert_thresholds: [50, 75]\n")
+    monkeypatch.setenv("LABCTL_TEAM", str(team))
+    led = Ledger()
+    now = utcnow()  # enforcement_plan reads the (real or --frozen-now) clock
+    start = max(now - timedelta(hours=1), now.replace(day=1, hour=0, minute=0, second=0))
+    run = led.start_run(engineer="ana@example.com", lab="churn-pipeline", target="aws",
+                        workspace="/w")  # fmt: skip
+    job = led.add_resource(run, kind="training-job", name="j", price_per_hour=20.0)
+    led.update_resource(job.id, started_at=start)
+    led.close_resource(job.id, stopped_at=start, billable_seconds=3600)
+    endpoint = led.add_resource(run, kind="endpoint", name="ep", price_per_hour=1.0)
+    items, reasons = orchestrator.enforcement_plan(catalog=None)
+    assert [i.resource.id for i in items if i.resource] == [endpoint.id]
+    assert reasons and reasons[0].startswith("ana@example.com: $20.00 of $10.00")
+
+
+@pytest.mark.parametrize(
+    ("section", "needle"),
+    [
+        ("monthly_budget_usd: 0", "greater than 0"),
+        ("monthly_budget_usd: -5", "greater than 0"),
+        ("monthly_budget_usd: '300'", "valid number"),
+        ("monthly_budget_usd: 1.0e+30", "less than or equal"),
+        ("alert_thresholds: [75, 50]", "strictly increasing"),
+        ("alert_thresholds: [50, 50]", "strictly increasing"),
+        ("alert_thresholds: [0, 50]", "greater than 0"),
+        ("engineers: {ana: {monthly_budget_usd: 0}}", "engineers.ana"),
+        ("engineers: {Ana@x.io: {monthly_budget_usd: 5}, ana@x.io: {monthly_budget_usd: 9}}",
+         "listed twice"),
+    ],
+)  # fmt: skip
+def test_bad_budgets_and_thresholds_are_rejected(home, tmp_path, monkeypatch, section, needle):
+    from labctl.errors import CatalogError
+
+    team = tmp_path / "team.yaml"
+    team.write_text(f"team:\n  {section}\n")
+    monkeypatch.setenv("LABCTL_TEAM", str(team))
+    with pytest.raises(CatalogError, match=needle):
+        cost.team(None)
+
+
+def test_engineer_budgets_ignore_the_identity_case(home, tmp_path, monkeypatch):
+    team = tmp_path / "team.yaml"
+    team.write_text("team:\n  engineers: {Ana@X.io: {monthly_budget_usd: 42}}\n")
+    monkeypatch.setenv("LABCTL_TEAM", str(team))
+    assert cost.team(None).budget_for("ana@x.io") == 42

@@ -24,6 +24,7 @@ from databricks.sdk.core import Config
 from typer.testing import CliRunner
 
 from labctl import catalog as catalog_mod
+from labctl import naming
 from labctl.backends import databricks as dbx
 from labctl.backends.base import Context, get_backend
 from labctl.backends.databricks import client as dbx_client
@@ -351,7 +352,8 @@ def test_lab_up_and_down_through_the_cli(lab_name, dbx_env, fake_terraform, monk
         if r.path == "/api/2.0/mlflow/registered-models/delete"
     ]  # fmt: skip
     assert len(deleted_models) == (1 if lab_name == "feature-store-pipeline" else 3)
-    assert all(m.startswith(f"labctl-tester-{lab_name}"[:40]) for m in deleted_models)
+    prefix = naming.name_prefix("tester@example.com", lab_name)
+    assert all(m.startswith(prefix) for m in deleted_models)
     assert "destroy" in fake_terraform.read_text()
     assert not ledger.open_resources(result["run"])
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from labctl import paths
+
 pytest.importorskip("pyspark")
 pytest.importorskip("mlflow")
 
@@ -76,7 +78,7 @@ def test_distributed_tuning_on_local_spark(cli, small_catalog, home):
     assert table.code == 0 and "What is up" in table.stdout
 
     # The MLflow run is in the lab's SQLite store, with its metrics; trials tracked too.
-    workspace = home / "workspaces" / "tester-example-com" / "distributed-tuning" / "local"
+    workspace = paths.workspace("tester@example.com", "distributed-tuning", "local")
     runs = _runs(workspace / "mlflow.db")
     run = runs[tracking["mlflow_run_id"]]
     assert run["status"] == "FINISHED" and run["name"] == "taxi-fare-spark-gbt"
@@ -121,7 +123,7 @@ def test_feature_store_pipeline_on_local(cli, home):
     (probability,) = json.loads(invoked.stdout)["predictions"]
     assert 0.0 <= probability <= 1.0
 
-    workspace = home / "workspaces" / "tester-example-com" / "feature-store-pipeline" / "local"
+    workspace = paths.workspace("tester@example.com", "feature-store-pipeline", "local")
     with sqlite3.connect(workspace / "mlflow.db") as conn:
         aliases = dict(conn.execute("SELECT alias, version FROM registered_model_aliases"))
     assert aliases == {"challenger": 1, "champion": 1}

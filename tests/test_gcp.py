@@ -666,6 +666,10 @@ def test_plan_renders_module_and_estimates_cost(tmp_path, monkeypatch, adc):
 
     monkeypatch.setattr(orchestrator, "Stack", FakeStack)
     monkeypatch.setenv("LABCTL_CATALOG", str(REPO / "labs.yaml"))
+    # the endpoint is priced to the end of the month: on the 1st it passes the default $300
+    team = tmp_path / "team.yaml"
+    team.write_text("team:\n  monthly_budget_usd: 5000\n")
+    monkeypatch.setenv("LABCTL_TEAM", str(team))
     result = CliRunner().invoke(app, ["plan", "movie-recommender", "--target", "gcp", "--json"])
     assert result.exit_code == 0, (result.output, result.exception)
     plan = json.loads(result.stdout)
