@@ -1,7 +1,7 @@
 """The study layer: milestones done by hand, exam results, labs reused on client work.
 
 Revision ID: 0006
-Revises: 0004 (the integrator sets this to 0005 when the `edges` branch's 0005 is merged)
+Revises: 0005
 """
 
 import sqlalchemy as sa
