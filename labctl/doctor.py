@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
-import subprocess
 from dataclasses import asdict, dataclass
 
 from labctl.errors import LabctlError
@@ -30,13 +28,13 @@ def run() -> list[Check]:
 
     checks: list[Check] = []
     try:
-        binary = terraform.find_binary()
-        raw = subprocess.run([str(binary), "version", "-json"], capture_output=True, text=True,
-                             timeout=30).stdout  # fmt: skip
-        version = json.loads(raw).get("terraform_version", "?") if raw.strip() else "?"
-        checks.append(Check("terraform", True, f"{binary} (v{version})"))
-    except (LabctlError, OSError, ValueError, subprocess.SubprocessError) as exc:
-        checks.append(Check("terraform", False, getattr(exc, "message", str(exc))))
+        engine = terraform.current_engine()
+        version = engine.version()
+        detail = f"{engine.name} v{version} ({engine.source}: {engine.path})"
+        checks.append(Check("terraform", True, detail))
+    except LabctlError as exc:
+        checks.append(Check("terraform", False, f"{exc.message} ({exc.hint})" if exc.hint
+                            else exc.message))  # fmt: skip
     plugins = terraform.plugin_dir()
     checks.append(Check("local provider", plugins is not None,
                         f"hashicorp/null laid out in {plugins}" if plugins else

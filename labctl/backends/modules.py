@@ -52,9 +52,11 @@ class AwsModule:
     def backend_config(self, engineer: str, lab: str) -> dict[str, Any] | None:
         """S3 remote state when `[aws] state_bucket` is configured; local state otherwise.
 
-        Locking: a DynamoDB table when `state_lock_table` is set (Terraform < 1.10, which labctl
-        bundles), else S3-native lock files (Terraform >= 1.10).
+        Locking: S3-native lock files when the engine is Terraform >= 1.10 (the bundled one is);
+        a DynamoDB table only when `state_lock_table` is set (both during a migration).
         """
+        from labctl import terraform
+
         aws = config.settings().aws
         if not aws.state_bucket:
             return None
@@ -67,7 +69,7 @@ class AwsModule:
         }
         if aws.state_lock_table:
             s3["dynamodb_table"] = aws.state_lock_table
-        else:
+        if terraform.engine_version() >= terraform.LOCKFILE_VERSION:
             s3["use_lockfile"] = True
         return {"s3": s3}
 
