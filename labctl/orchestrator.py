@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import catalog as catalog_mod
-from labctl import config, cost, naming, paths
+from labctl import config, cost, naming, paths, terraform
 from labctl.backends.base import Backend, Context, Finding, backend_for_render, get_backend
 from labctl.catalog import Lab
 from labctl.errors import (
@@ -411,7 +411,7 @@ def _destroy_stack(backend: Backend, run: Run, ledger: Ledger) -> None:
         ).write(directory)
     stack = Stack(directory, offline_plugins=backend.offline_plugins)
     if backend.backend_config(run.engineer, run.lab) is None:  # local state: labctl keeps it
-        note = stack.recover(recreate=backend.name == "local")  # ends with `init`
+        note = terraform.recover(stack, recreate=backend.name == "local")  # ends with `init`
         if note:
             ledger.event("state-recovered", f"{directory}: {note}", run=run)
     else:

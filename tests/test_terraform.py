@@ -241,7 +241,7 @@ def test_a_damaged_cloud_state_without_backup_is_not_recreated(home, tmp_path):
     stack.init()
     stack.state_file.write_text("")
     with pytest.raises(TerraformError, match="empty or damaged") as caught:
-        stack.recover(recreate=False)
+        terraform.recover(stack, recreate=False)
     assert "labctl-run tag" in (caught.value.hint or "")
     assert not stack.state_file.exists()  # kept aside as .damaged, nothing applied
 
@@ -265,14 +265,14 @@ def test_a_lock_held_by_a_live_terraform_is_waited_for(home, tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         stack = Stack(directory, offline_plugins=True)
         with pytest.raises(TerraformError, match="still holds the state lock"):
-            stack.recover(recreate=False, wait_s=0.5)
+            terraform.recover(stack, recreate=False, wait_s=0.5)
         assert (directory / terraform.LOCK_INFO).exists()
     finally:
         holder.kill()
         holder.wait()
     with state.open("rb+") as fh:  # released with its holder
         fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    assert stack.recover(recreate=False) == "removed a stale terraform lock"
+    assert terraform.recover(stack, recreate=False) == "removed a stale terraform lock"
 
 
 def test_down_all_tears_down_every_other_run_then_reports(home, monkeypatch):
