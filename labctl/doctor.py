@@ -22,7 +22,7 @@ class Check:
 
 def run() -> list[Check]:
     """Terraform, the shipped provider, the ledger, then each cloud whose SDK is installed."""
-    from labctl import terraform
+    from labctl import config, terraform
     from labctl.backends.base import REGISTRY
     from labctl.ledger import Ledger, _redact
 
@@ -32,6 +32,15 @@ def run() -> list[Check]:
         version = engine.version()
         detail = f"{engine.name} v{version} ({engine.source}: {engine.path})"
         checks.append(Check("terraform", True, detail))
+        aws = config.settings().aws
+        if (
+            aws.state_bucket
+            and not aws.state_lock_table
+            and (terraform.engine_version() < terraform.LOCKFILE_VERSION)
+        ):
+            checks.append(Check("terraform", False, f"v{version} cannot lock S3 state with a lock "
+                                "file (1.10+): set [aws] state_lock_table, or use the bundled "
+                                "Terraform", required=False))  # fmt: skip
     except LabctlError as exc:
         checks.append(Check("terraform", False, f"{exc.message} ({exc.hint})" if exc.hint
                             else exc.message))  # fmt: skip

