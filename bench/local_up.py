@@ -1,6 +1,7 @@
 """The local target's figures: `up churn-pipeline` wall time, endpoint latency, `down` time.
 
 python bench/local_up.py [--rows 100000] [--trials 20] [--requests 1000]
+python bench/local_up.py --terraform-only [--repeat 3]   # terraform init+apply+destroy alone
 """
 
 from __future__ import annotations
@@ -18,12 +19,48 @@ from pathlib import Path
 from _common import labctl_bin
 
 
+def terraform_only(repeat: int) -> None:
+    """Time `terraform init`, `apply` (with its outputs) and `destroy` of the local target's root
+    module through labctl's Stack, with the engine labctl picks (set LABCTL_TERRAFORM or not)."""
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["LABCTL_HOME"] = home
+        from labctl import orchestrator
+        from labctl.backends.base import get_backend
+        from labctl.terraform import Stack
+
+        backend = get_backend("local")
+        ws = Path(home) / "ws"
+        figures: dict[str, list[float]] = {"init": [], "apply": [], "destroy": []}
+        for i in range(repeat):
+            directory = ws / f"tf{i}"
+            orchestrator.root_module(
+                backend, engineer="bench", lab="churn-pipeline", run_id=f"r{i}", ws=ws
+            ).write(directory)
+            stack = Stack(directory, offline_plugins=True)
+            for phase, call in (("init", stack.init), ("apply", stack.apply),
+                                ("destroy", stack.destroy)):  # fmt: skip
+                start = time.perf_counter()
+                call()
+                figures[phase].append(time.perf_counter() - start)
+        engine = getattr(stack, "engine", None) or getattr(stack, "binary", "?")
+        print(f"terraform via {engine}, median of {repeat}:")
+        for phase, times in figures.items():
+            print(f"  {phase}: {statistics.median(times):.2f} s")
+        total = sum(statistics.median(t) for t in figures.values())
+        print(f"  init+apply+destroy: {total:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--terraform-only", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    if args.terraform_only:
+        terraform_only(args.repeat)
+        return
     labctl = labctl_bin()
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "LABCTL_HOME": home, "LABCTL_ENGINEER": "bench"}

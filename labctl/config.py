@@ -5,6 +5,7 @@ The config file is `~/.config/labctl/config.toml` (or `$LABCTL_CONFIG`), for exa
 
     target = "aws"            # default for --target (local, aws, gcp, databricks, native)
     engineer = "ana@example.com"
+    terraform = "/usr/local/bin/tofu"   # a team's binary, or LABCTL_TERRAFORM (default: bundled)
 
     [aws]
     region = "us-east-1"
@@ -63,6 +64,7 @@ class DatabricksSettings(_Section):
 class Settings(_Section):
     target: TargetChoice = "local"
     engineer: str | None = None
+    terraform: str | None = None  # a team's terraform/tofu binary; unset: the bundled Terraform
     aws: AwsSettings = AwsSettings()
     gcp: GcpSettings = GcpSettings()
     databricks: DatabricksSettings = DatabricksSettings()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
-import subprocess
 from dataclasses import asdict, dataclass
 
 from labctl.errors import LabctlError
@@ -24,19 +22,28 @@ class Check:
 
 def run() -> list[Check]:
     """Terraform, the shipped provider, the ledger, then each cloud whose SDK is installed."""
-    from labctl import terraform
+    from labctl import config, terraform
     from labctl.backends.base import REGISTRY
     from labctl.ledger import Ledger, _redact
 
     checks: list[Check] = []
     try:
-        binary = terraform.find_binary()
-        raw = subprocess.run([str(binary), "version", "-json"], capture_output=True, text=True,
-                             timeout=30).stdout  # fmt: skip
-        version = json.loads(raw).get("terraform_version", "?") if raw.strip() else "?"
-        checks.append(Check("terraform", True, f"{binary} (v{version})"))
-    except (LabctlError, OSError, ValueError, subprocess.SubprocessError) as exc:
-        checks.append(Check("terraform", False, getattr(exc, "message", str(exc))))
+        engine = terraform.current_engine()
+        version = engine.version()
+        detail = f"{engine.name} v{version} ({engine.source}: {engine.path})"
+        checks.append(Check("terraform", True, detail))
+        aws = config.settings().aws
+        if (
+            aws.state_bucket
+            and not aws.state_lock_table
+            and (terraform.engine_version() < terraform.LOCKFILE_VERSION)
+        ):
+            checks.append(Check("terraform", False, f"v{version} cannot lock S3 state with a lock "
+                                "file (1.10+): set [aws] state_lock_table, or use the bundled "
+                                "Terraform", required=False))  # fmt: skip
+    except LabctlError as exc:
+        checks.append(Check("terraform", False, f"{exc.message} ({exc.hint})" if exc.hint
+                            else exc.message))  # fmt: skip
     plugins = terraform.plugin_dir()
     checks.append(Check("local provider", plugins is not None,
                         f"hashicorp/null laid out in {plugins}" if plugins else

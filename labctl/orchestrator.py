@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import catalog as catalog_mod
-from labctl import config, cost, naming, paths
+from labctl import config, cost, naming, paths, terraform
 from labctl.backends.base import Backend, Context, Finding, backend_for_render, get_backend
 from labctl.catalog import Lab
 from labctl.errors import (
@@ -356,49 +356,34 @@ def teardown_plan(
 
 
 def down(items: list[DownItem], *, reporter: Reporter, endpoints_only: bool = False) -> DownResult:
-    """Tear down what `teardown_plan` listed; one failure does not stop the others."""
+    """Tear down what `teardown_plan` listed; one failure does not stop the others.
+
+    A broken run (its workspace locked, its backend not loadable, its state damaged beyond
+    repair, or any unexpected exception) is marked failed item by item, and every other run is
+    still torn down; the failures are reported together at the end (PartialFailure, exit 1).
+    """
     ledger = Ledger()
     backends: dict[str, Backend] = {}
     by_run: dict[str, list[DownItem]] = {}
     for item in items:
         by_run.setdefault(item.run.id, []).append(item)
     for run_items in by_run.values():
-        run = run_items[0].run
-        backend = backends.setdefault(run.target, get_backend(run.target))
-        with (
-            workspace_lock(Path(run.workspace)),
-            reporter.task(
-                f"down {run.lab} ({run.target}, {run.engineer})", total=len(run_items)
-            ) as task,
-        ):
+        try:
+            _down_run(ledger, backends, run_items, reporter, endpoints_only=endpoints_only)
+        except Exception as exc:  # one broken run must not strand the others
+            message = _reason(exc)
+            run = run_items[0].run
             for item in run_items:
-                res = item.resource
-                assert res is not None
-                try:
-                    if res.kind == "stack":
-                        _destroy_stack(backend, run)
-                    else:
-                        backend.teardown(res, ledger)
-                    ledger.close_resource(res.id, status="deleted")
-                    item.outcome = "deleted"
-                except LabctlError as exc:
-                    item.outcome, item.error = "failed", exc.message
-                    ledger.update_resource(res.id, status="delete-failed")
-                    ledger.event(
-                        "teardown-failed", f"{res.kind} {res.name}: {exc.message}", run=run
-                    )
-                task.advance()
-            left = ledger.open_resources(run.id)
-            if not left:
-                ledger.update_run(run.id, status="down", ended_at=utcnow())
-            elif not endpoints_only or any(i.outcome == "failed" for i in run_items):
-                ledger.update_run(run.id, status="partial")
+                if item.outcome == "planned":
+                    item.outcome, item.error = "failed", message
+            ledger.event("teardown-failed", message, run=run)
     result = DownResult(items, dry_run=False)
     if result.failed:
         raise PartialFailure(
             f"{len(result.failed)} of {len(items)} resource(s) could not be deleted:\n"
             + "\n".join(
-                f"  - {i.resource.kind} {i.resource.name}: {i.error}"
+                f"  - {i.run.lab} ({i.run.target}, {i.run.engineer}): "
+                f"{i.resource.kind} {i.resource.name}: {i.error}"
                 for i in result.failed
                 if i.resource
             ),
@@ -407,16 +392,70 @@ def down(items: list[DownItem], *, reporter: Reporter, endpoints_only: bool = Fa
     return result
 
 
-def _destroy_stack(backend: Backend, run: Run) -> None:
+def _down_run(
+    ledger: Ledger,
+    backends: dict[str, Backend],
+    run_items: list[DownItem],
+    reporter: Reporter,
+    *,
+    endpoints_only: bool,
+) -> None:
+    """Tear down one run's items in order, under its workspace lock."""
+    run = run_items[0].run
+    if run.target not in backends:
+        backends[run.target] = get_backend(run.target)
+    backend = backends[run.target]
+    with (
+        workspace_lock(Path(run.workspace)),
+        reporter.task(
+            f"down {run.lab} ({run.target}, {run.engineer})", total=len(run_items)
+        ) as task,
+    ):
+        for item in run_items:
+            res = item.resource
+            assert res is not None
+            try:
+                if res.kind == "stack":
+                    _destroy_stack(backend, run, ledger)
+                else:
+                    backend.teardown(res, ledger)
+                ledger.close_resource(res.id, status="deleted")
+                item.outcome = "deleted"
+            except Exception as exc:  # recorded, reported, retried by the next down
+                message = _reason(exc)
+                item.outcome, item.error = "failed", message
+                ledger.update_resource(res.id, status="delete-failed")
+                ledger.event("teardown-failed", f"{res.kind} {res.name}: {message}", run=run)
+            task.advance()
+        left = ledger.open_resources(run.id)
+        if not left:
+            ledger.update_run(run.id, status="down", ended_at=utcnow())
+        elif not endpoints_only or any(i.outcome == "failed" for i in run_items):
+            ledger.update_run(run.id, status="partial")
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, LabctlError) else f"{type(exc).__name__}: {exc}"
+
+
+def _destroy_stack(backend: Backend, run: Run, ledger: Ledger) -> None:
+    """terraform destroy, after repairing what an interrupted `up` may have left (a stale lock,
+    an empty or damaged state: see Stack.recover). Only the local target re-creates to rebuild a
+    lost state (its null resources and folders); a cloud run restores a backup or stops with the
+    run's tags, by which its resources are found, never creating anything during a `down`."""
     directory = Path(run.workspace) / "tf"
     if not (directory / "main.tf.json").exists():
         root_module(
             backend, engineer=run.engineer, lab=run.lab, run_id=run.id, ws=Path(run.workspace)
         ).write(directory)
     stack = Stack(directory, offline_plugins=backend.offline_plugins)
-    stack.init()
-    # Local state is guarded by labctl's own workspace lock; a killed `up` may leave terraform's.
-    stack.destroy(lock=backend.backend_config(run.engineer, run.lab) is not None)
+    if backend.backend_config(run.engineer, run.lab) is None:  # local state: labctl keeps it
+        note = terraform.recover(stack, recreate=backend.name == "local")  # ends with `init`
+        if note:
+            ledger.event("state-recovered", f"{directory}: {note}", run=run)
+    else:
+        stack.init()
+    stack.destroy()
 
 
 # --- status and invoke --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,32 +15,42 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+
+from labctl.ledger import Ledger, Resource
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
 
 @pytest.fixture(autouse=True)
-def _clean_up(cli):
+def _clean_up(cli, home):
     """Whatever a failing test left running is torn down (and killed, as a last resort)."""
     yield
     cli("down", "--all", "--yes")
-    for line in token_processes():
-        subprocess.run(["pkill", "-f", line.split()[1]], check=False)
+    for pid in _token_processes(home):  # this test's, by id: never by a name others could match
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def token_processes() -> list[str]:
     """Command lines of processes labctl started (they carry -X labctl_token=...)."""
-    found = []
+    return list(_token_processes().values())
+
+
+def _token_processes(home: Path | None = None) -> dict[int, str]:
+    """pid -> command line of labctl's processes, of this test's LABCTL_HOME if `home`."""
+    marker = f"LABCTL_HOME={home}".encode()
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmd = (entry / "cmdline").read_bytes().split(b"\0")
+                ours = home is None or marker in (entry / "environ").read_bytes().split(b"\0")
+                if (ours and any(part.startswith(b"labctl_token=") for part in cmd)
+                        and ") Z" not in (entry / "stat").read_text()):  # fmt: skip
+                    found[int(entry.name)] = b" ".join(cmd).decode(errors="replace")
             except OSError:
                 continue
-            if any(part.startswith(b"labctl_token=") for part in cmd):
-                stat = (entry / "stat").read_text()
-                if ") Z" not in stat:
-                    found.append(b" ".join(cmd).decode(errors="replace"))
     return found
 
 
@@ -140,12 +151,14 @@ def test_other_aws_labs_run_locally(cli, home, lab):
     assert token_processes() == []
 
 
-def start_up(home: Path, *args: str) -> subprocess.Popen:
+def start_up(home: Path, *args: str, session: bool = False) -> subprocess.Popen:
+    """`labctl up` in the background; `session`: in a process group of its own (for Ctrl-C)."""
     return subprocess.Popen(
         [sys.executable, "-m", "labctl", "up", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=os.environ.copy(),
+        start_new_session=session,
     )
 
 
@@ -195,3 +208,57 @@ def test_killed_up_then_down_leaves_nothing(cli, home, sig, phase):
     assert terraform_state(home) == []
     assert not list(home.glob("workspaces/*/churn-pipeline/local/bucket"))
     assert cli("status", "--json").json() == []
+
+
+def terraform_applying(home: Path) -> bool:
+    """Terraform holds the state lock: `terraform apply` runs (`init` takes no lock)."""
+    return any(home.glob("workspaces/*/churn-pipeline/local/tf/.terraform.tfstate.lock.info"))
+
+
+def processes_of(home: Path) -> list[str]:
+    """Command lines of live processes (other than this test) running with this LABCTL_HOME:
+    labctl, its terraform workers, model servers."""
+    marker = f"LABCTL_HOME={home}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            if ") Z" in (entry / "stat").read_text():
+                continue
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize(
+    ("sig", "whom"),
+    [(signal.SIGKILL, "labctl"), (signal.SIGINT, "labctl"), (signal.SIGINT, "group")],
+)
+def test_killed_during_terraform_apply_then_down_all(cli, home, sig, whom):
+    """Killed while Terraform applies (SIGKILL; SIGINT to labctl alone, or to its process group
+    as Ctrl-C sends it): `down --all` exits 0 and leaves no process, state, bucket or open row."""
+    proc = start_up(home, "churn-pipeline", "--rows", "2000", "--trials", "2", session=True)
+    try:
+        wait_for(lambda: terraform_applying(home), timeout=180)
+        if whom == "group":
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, proc.stderr.read().decode()
+    down = cli("down", "--all", "--yes")
+    assert down.code == 0, down.stderr
+    wait_for(lambda: processes_of(home) == [], timeout=30)
+    assert terraform_state(home) == []
+    assert not list(home.glob("workspaces/*/churn-pipeline/local/bucket"))
+    assert cli("status", "--json").json() == []
+    with Ledger().session() as session:
+        assert [r.name for r in session.scalars(select(Resource)) if r.is_open] == []

