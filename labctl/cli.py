@@ -37,8 +37,22 @@ _state: dict[str, Any] = {"catalog": None, "debug": False}
 
 
 def flag(*decls: str, help: str) -> Any:
-    """An on/off option; its help shows no `<bool>` type."""
-    return typer.Option(*decls, help=help, metavar="")
+    """An on/off option (no `--no-x` twin)."""
+    return typer.Option(*decls, help=help)
+
+
+def _flags_without_type(original: Any) -> Any:
+    """Help lists `--json` and `--help`, not `--json <bool>`: flags take no value to type."""
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else original(self, ctx)
+
+    return display_type_rich
+
+
+typer.core.TyperOption.display_type_rich = _flags_without_type(  # type: ignore[method-assign]
+    typer.core.TyperOption.display_type_rich
+)
 
 
 JsonOpt = Annotated[bool, flag("--json", help="Print JSON for scripts.")]
@@ -169,8 +183,10 @@ def list_labs(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """List the labs in the catalog: cloud, certifications, hours, whether it runs on this
-    machine, and the estimated cost of one study session on its cloud."""
+    """List the labs: cloud, certifications, hours, runs locally, $ per study session.
+
+    The cost is one study session on the lab's own cloud; `--wide` adds the title, steps and
+    exam domains."""
     from labctl import listing, views
 
     index = listing.index(_state["catalog"])
@@ -269,9 +285,10 @@ def plan(
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Pre-flight for `up`: render, estimate, check the budget and run `terraform plan`; changes
-    nothing. Exit 0: `up` would run within budget; 3: `up` would be refused (the hint says what
-    would fit); 1: terraform could not plan."""
+    """Pre-flight for `up`: estimate, budget, findings and `terraform plan`; changes nothing.
+
+    Exit 0: `up` would run within budget; 3: `up` would be refused (the hint says what would
+    fit); 1: terraform could not plan."""
     from labctl import orchestrator, views
 
     _resolve_lab(lab)

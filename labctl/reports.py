@@ -145,7 +145,8 @@ def html(data: dict[str, Any], team: Any) -> str:
         + "<h2>Per engineer and lab</h2>"
         + _breakdown(entries)
         + f"<p class='notes'>{'<br>'.join(esc(line) for line in captions(data))}</p>"
-        "</body></html>\n"
+        + _DRAWN
+        + "</body></html>\n"
     )
 
 
@@ -160,6 +161,15 @@ _CSS = (
     "vertical-align:middle}.k.spent{background:#2e7d32}.k.fore{background:#ccc}"
     ".k.budget{background:#000;width:3px}.k.thr{border-left:2px dashed #888;width:0}"
     ".notes{color:#666;font-size:.85em}"
+)
+
+
+# Marks the body with how many bars the browser laid out (getBBox forces layout): what the
+# headless-browser test reads back from the DOM.
+_DRAWN = (
+    "<script>(function(){var n=0;document.querySelectorAll('#spend-chart rect').forEach("
+    "function(r){if(r.getBBox().height>0)n++;});"
+    "document.body.setAttribute('data-bars-drawn',String(n));})();</script>"
 )
 
 

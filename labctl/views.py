@@ -89,8 +89,14 @@ def print_table(
             table.add_section()
             continue
         table.add_row(*(c if isinstance(c, Text) else Text(c) for c in r))
-    # identifiers never shrink: a table that cannot fit is drawn wider than the terminal
-    console.print(table, width=max(console.width, need))
+    # identifiers never shrink: a table that cannot fit is drawn wider than the terminal (which
+    # then wraps whole lines, so each value still reads and copies as one piece)
+    width = console.width
+    console.width = max(width, need)
+    try:
+        console.print(table, crop=False)
+    finally:
+        console.width = width
 
 
 def _plain(cell: Cell) -> str:
