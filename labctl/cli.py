@@ -644,8 +644,9 @@ def prices_show(
 
 @prices_app.command("refresh")
 def prices_refresh() -> None:
-    """Rebuild the AWS prices from the AWS Price List API (needs credentials); on failure the
-    catalog in use is kept. The refreshed copy lives in $LABCTL_HOME/prices.csv."""
+    """Rebuild the AWS prices from the AWS Price List API (needs credentials).
+
+    On failure the catalog in use is kept. The refreshed copy lives in $LABCTL_HOME/prices.csv."""
     import shutil
     import tempfile
 
@@ -752,8 +753,9 @@ def cost_enforce(
     yes: Annotated[bool, flag("--yes", "-y", help="Do not ask for confirmation.")] = False,
     dry_run: Annotated[bool, flag("--dry-run", help="List what would go.")] = False,
 ) -> None:
-    """For cron: send due budget alerts, tear down what engineers at 100% of budget run, and
-    endpoints past autostop."""
+    """For cron: send due budget alerts, tear down what is over budget or past autostop.
+
+    Everything run by engineers at 100% of their budget goes, and endpoints past --autostop."""
     from labctl import alerts, cost, orchestrator
     from labctl.ledger import Ledger
 
