@@ -28,12 +28,22 @@ LOCAL_OPTIONAL = ("pyspark", "mlflow")  # what the local target needs for some l
 
 
 def lab_row(name: str, lab: Lab) -> dict[str, Any]:
-    """The JSON shape of a lab in `labctl list --json`."""
+    """The JSON shape of a lab in `labctl list --json`. `runs_locally`: the local target can run
+    every step it needs; `session_usd`: one study session on the lab's cloud (None: unpriced)."""
     from labctl import cost
     from labctl.backends.base import get_backend
+    from labctl.errors import LabctlError
     from labctl.prices import PriceBook
 
-    session = cost.estimate(lab, lab.cloud, None, PriceBook.load())
+    try:
+        session = cost.estimate(lab, lab.cloud, None, PriceBook.load())
+        usd = None if session.unpriced else round(session.total_usd, 2)
+    except LabctlError:
+        usd = None  # `list` still lists it; `plan` says why it cannot be priced
+    try:
+        local: bool | None = not any(f.fatal for f in get_backend("local").check(lab))
+    except LabctlError:
+        local = None
     return {
         "name": name,
         "title": lab.title,
@@ -42,8 +52,8 @@ def lab_row(name: str, lab: Lab) -> dict[str, Any]:
         "domains": lab.domain_ids(),
         "hours": {"min": lab.hours.min, "max": lab.hours.max},
         "steps": [s.kind for s in lab.steps],
-        "runs_locally": not any(f.fatal for f in get_backend("local").check(lab)),
-        "session_usd": None if session.unpriced else round(session.total_usd, 2),
+        "runs_locally": local,
+        "session_usd": usd,
     }
 
 

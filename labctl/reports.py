@@ -214,6 +214,11 @@ def _chart(entries: list[dict[str, Any]], thresholds: list[int]) -> str:
     return "".join(parts)
 
 
+def _level(level: str) -> str:
+    """'ok', or the highest alert threshold crossed as '75%'."""
+    return level if level == "ok" else f"{level}%"
+
+
 def _breakdown(entries: list[dict[str, Any]]) -> str:
     esc = html_mod.escape
     head = ("engineer / lab", "budget", "spent", "billed", "burn $/h", "forecast", "%", "level")
@@ -224,7 +229,7 @@ def _breakdown(entries: list[dict[str, Any]]) -> str:
             f"<tr><td><b>{esc(e['engineer'])}</b></td><td>${e['budget_usd']:,.2f}</td>"
             f"<td>${e['spent_usd']:,.2f}</td><td>${e['spent_actual_usd']:,.2f}</td>"
             f"<td>{e['burn_usd_per_hour']:,.3f}</td><td>${e['forecast_usd']:,.2f}</td>"
-            f"<td>{e['percent']:.0f}%</td><td style='color:{colour}'>{esc(e['level'])}</td></tr>"
+            f"<td>{e['percent']:.0f}%</td><td style='color:{colour}'>{_level(e['level'])}</td></tr>"
         )
         for lab in e["labs"]:
             rows.append(f"<tr class='lab'><td class='lab'>&nbsp;&nbsp;{esc(_lab_line(lab))}</td>"
