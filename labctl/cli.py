@@ -106,13 +106,15 @@ def _resolve_lab(name: str, *, up_ok: bool = False, engineer: str | None = None)
     raise UnknownLab(f"no lab named '{name}'{suggestion}", hint=hint)
 
 
-def _check_choice(option: str, value: str | None, choices: list[str]) -> None:
+def _check_choice(
+    option: str, value: str | None, choices: list[str], hint: str | None = None
+) -> None:
     """A filter value must be one the catalog has: else exit 2 naming the valid ones."""
     from labctl.errors import did_you_mean
 
     if value is not None and value not in choices:
         raise UsageError(f"{option} {value}: no such value{did_you_mean(value, choices)}",
-                         hint=f"values: {', '.join(choices)}")  # fmt: skip
+                         hint=hint or f"values: {', '.join(choices)}")  # fmt: skip
 
 
 def _print_json(data: Any) -> None:
@@ -157,7 +159,6 @@ def _main(
         typer.Option(
             "--version",
             help="Print labctl's version.",
-            metavar="",
             is_eager=True,
             callback=_version,
         ),
@@ -196,7 +197,8 @@ def list_labs(
     domains = sorted({d for r in labs for d in r["domains"]})
     if domain is not None and domain not in domains:
         short = {d.split("/", 1)[1] for d in domains}
-        _check_choice("--domain", domain, sorted({*domains, *short}))
+        _check_choice("--domain", domain, sorted({*domains, *short}),
+                      hint="`labctl certs` lists each certification's domains")  # fmt: skip
     rows = [
         row
         for row in labs
@@ -297,7 +299,7 @@ def plan(
                                autostop=_duration(autostop),
                                run_terraform=not no_terraform)  # fmt: skip
     fatal = [f for f in result.findings if f.fatal]
-    refusal = _plan_refusal(result, fatal, autostop)
+    refusal = _plan_refusal(result, fatal)
     if as_json:
         _print_json({
             "lab": result.lab, "target": result.target, "engineer": result.engineer,
@@ -340,7 +342,7 @@ def plan(
         out.print(f"[green]ok[/]: `labctl up {escape(lab)}` would run within budget")
 
 
-def _plan_refusal(result: Any, fatal: list[Any], autostop: str | None) -> LabctlError | None:
+def _plan_refusal(result: Any, fatal: list[Any]) -> LabctlError | None:
     """Why `up` would refuse what `plan` saw (a fatal finding, the budget), with what would fit."""
     from labctl.errors import BudgetRefused, Unsupported
     from labctl.views import money
@@ -358,7 +360,7 @@ def _plan_refusal(result: Any, fatal: list[Any], autostop: str | None) -> Labctl
     if not b.over:
         return None
     hint = _fitting_autostop(result)
-    fits = (f"`labctl plan {lab} --autostop {hint}` fits the budget" if hint
+    fits = (f"`labctl plan {lab} --target {target} --autostop {hint}` fits the budget" if hint
             else "nothing on this target fits the rest of the budget")  # fmt: skip
     return BudgetRefused(
         f"`up` would refuse: {b.engineer} would reach {money(b.after_usd)} of the "
