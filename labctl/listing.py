@@ -60,14 +60,10 @@ def lab_row(name: str, lab: Lab) -> dict[str, Any]:
 def index(explicit: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """`{"team": {...} | None, "certifications": [ids], "labs": [rows]}` of the catalog, from the
     cache when it has it."""
-    file = paths.catalog_path(explicit)
-    try:
-        cached: Path | None = _cache_file(file.read_bytes())
-    except OSError:
-        cached = None  # load() below reports an unreadable file
-    if cached is not None:
-        with contextlib.suppress(OSError, ValueError):
-            return json.loads(cached.read_text(encoding="utf-8"))
+    entry = _entry(explicit)
+    found = _read(entry)
+    if found is not None:
+        return found
     from labctl import catalog
 
     cat = catalog.load(explicit)
@@ -76,9 +72,24 @@ def index(explicit: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         "certifications": list(cat.certifications),
         "labs": [lab_row(name, lab) for name, lab in cat.labs.items()],
     }
-    if cached is not None:
-        _write(cached, result)
+    if entry is not None:
+        _write(entry, result)
     return result
+
+
+def _entry(explicit: str | os.PathLike[str] | None) -> Path | None:
+    try:
+        return _cache_file(paths.catalog_path(explicit).read_bytes())
+    except OSError:
+        return None  # catalog.load() reports an unreadable file
+
+
+def _read(entry: Path | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(entry.read_text(encoding="utf-8"))
+    return None
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,14 @@ class TeamOnly:
 
 
 def team_catalog(explicit: str | os.PathLike[str] | None = None) -> Catalog:
-    return cast("Catalog", TeamOnly(index(explicit).get("team")))
+    """The budgets from the cache; without a cache entry the catalog itself (building the entry
+    prices every lab, which `list` does, not a report)."""
+    found = _read(_entry(explicit))
+    if found is not None:
+        return cast("Catalog", TeamOnly(found.get("team")))
+    from labctl import catalog
+
+    return catalog.load(explicit)
 
 
 def _cache_file(content: bytes) -> Path:
