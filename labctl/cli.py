@@ -23,18 +23,41 @@ app = typer.Typer(
     "machine, and keep each engineer's spend inside a monthly budget.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 prices_app = typer.Typer(help="The price catalog labctl estimates and meters with.")
 app.add_typer(prices_app, name="prices")
 cost_app = typer.Typer(help="Spend per engineer against the monthly budget.")
 app.add_typer(cost_app, name="cost")
 
-out = Console(highlight=False, soft_wrap=False)
+# through a pipe nothing is hard-wrapped at rich's assumed 80 columns (tables print plain there)
+out = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 _state: dict[str, Any] = {"catalog": None, "debug": False}
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+def flag(*decls: str, help: str) -> Any:
+    """An on/off option (no `--no-x` twin)."""
+    return typer.Option(*decls, help=help)
+
+
+def _flags_without_type(original: Any) -> Any:
+    """Help lists `--json` and `--help`, not `--json <bool>`: flags take no value to type."""
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if getattr(self, "is_flag", False) else original(self, ctx)
+
+    return display_type_rich
+
+
+typer.core.TyperOption.display_type_rich = _flags_without_type(  # type: ignore[method-assign]
+    typer.core.TyperOption.display_type_rich
+)
+
+
+JsonOpt = Annotated[bool, flag("--json", help="Print JSON for scripts.")]
+CsvOpt = Annotated[bool, flag("--csv", help="Print CSV for spreadsheets.")]
+NoHeadersOpt = Annotated[bool, flag("--no-headers", help="Leave out the header line.")]
 TargetOpt = Annotated[
     str | None,
     typer.Option("--target", "-t", help="local, aws, gcp, databricks or native (the lab's cloud)."),
@@ -47,6 +70,51 @@ EngineerOpt = Annotated[
     str | None,
     typer.Option(help="Whose lab (default: LABCTL_ENGINEER, git user.email, OS user)."),
 ]
+
+
+def _resolve_lab(name: str, *, up_ok: bool = False, engineer: str | None = None) -> str:
+    """The one check of a lab name on the command line: unknown is a UsageError (exit 2) with the
+    closest names. `up_ok`: a lab that is up in the ledger is accepted even when the catalog no
+    longer has it, and the error names the labs that are up (`down churn` while
+    churn-pipeline bills)."""
+    from labctl import listing
+    from labctl.errors import UnknownLab, did_you_mean
+
+    names = [r["name"] for r in listing.index(_state["catalog"])["labs"]]
+    if name in names:
+        return name
+    running: list[str] = []
+    if up_ok:
+        from labctl.ledger import Ledger
+
+        running = sorted({r.lab for r in Ledger().active_runs(engineer=engineer)})
+        if name in running:
+            return name
+    similar = [n for n in (*running, *names) if name in n]
+    suggestion = did_you_mean(name, dict.fromkeys([*running, *names])) or (
+        " (did you mean " + " or ".join(f"'{n}'" for n in dict.fromkeys(similar[:3])) + "?)"
+        if similar else ""
+    )  # fmt: skip
+    close_up = [n for n in running if n in suggestion]
+    hint = (
+        f"{', '.join(close_up)} is up: `labctl down {close_up[0]}` tears it down"
+        if close_up
+        else "`labctl status` shows what is up"
+        if up_ok
+        else "`labctl list` shows every lab"
+    )
+    raise UnknownLab(f"no lab named '{name}'{suggestion}", hint=hint)
+
+
+def _check_choice(
+    option: str, value: str | None, choices: list[str], hint: str | None = None
+) -> None:
+    """A filter value must be one the catalog has: else exit 2 naming the valid ones."""
+    from labctl.errors import did_you_mean
+
+    if value is not None and value not in choices:
+        raise UsageError(f"{option} {value}: no such value{did_you_mean(value, choices)}",
+                         hint=hint or f"values: {', '.join(choices)}")  # fmt: skip
 
 
 def _print_json(data: Any) -> None:
@@ -71,13 +139,30 @@ def _engineer(explicit: str | None) -> str:
     return config.engineer(explicit)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from labctl import __version__
+
+        sys.stdout.write(f"labctl {__version__}\n")
+        raise typer.Exit(ExitCode.OK)
+
+
 @app.callback()
 def _main(
     catalog: Annotated[
         str | None,
         typer.Option("--catalog", envvar="LABCTL_CATALOG", help="The catalog file (labs.yaml)."),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    debug: Annotated[bool, flag("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print labctl's version.",
+            is_eager=True,
+            callback=_version,
+        ),
+    ] = False,
 ) -> None:
     _state.update(catalog=catalog, debug=debug)
 
@@ -91,30 +176,45 @@ def list_labs(
     cloud: Annotated[
         str | None, typer.Option(help="Only labs native to aws, gcp or databricks.")
     ] = None,
-    domain: Annotated[str | None, typer.Option(help="Only labs covering this domain id.")] = None,
+    domain: Annotated[
+        str | None, typer.Option(help="Only labs covering this domain (id, with or without cert/).")
+    ] = None,
+    wide: Annotated[bool, flag("--wide", "-w", help="Add title, steps and domains.")] = False,
+    no_headers: NoHeadersOpt = False,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
-    """List the labs in the catalog."""
-    from labctl import listing
-    from labctl.errors import did_you_mean
-    from labctl.views import labs_table
+    """List the labs: cloud, certifications, hours, runs locally, $ per study session.
+
+    The cost is one study session on the lab's own cloud; `--wide` adds the title, steps and
+    exam domains."""
+    from labctl import listing, views
 
     index = listing.index(_state["catalog"])
-    certs = index["certifications"]
-    if cert and cert not in certs:
-        raise UsageError(f"no certification '{cert}'{did_you_mean(cert, certs)}",
-                         hint="`labctl certs` lists them")  # fmt: skip
+    labs = index["labs"]
+    _check_choice("--cert", cert, index["certifications"])
+    _check_choice("--cloud", cloud, sorted({r["cloud"] for r in labs}))
+    domains = sorted({d for r in labs for d in r["domains"]})
+    if domain is not None and domain not in domains:
+        short = {d.split("/", 1)[1] for d in domains}
+        _check_choice("--domain", domain, sorted({*domains, *short}),
+                      hint="`labctl certs` lists each certification's domains")  # fmt: skip
     rows = [
         row
-        for row in index["labs"]
+        for row in labs
         if (not cert or cert in row["certs"])
         and (not cloud or row["cloud"] == cloud)
         and (not domain or any(d == domain or d.endswith("/" + domain) for d in row["domains"]))
     ]
     if as_json:
         _print_json(rows)
+    elif as_csv:
+        columns = ["name", "title", "cloud", "certs", "hours_min", "hours_max", "runs_locally",
+                   "session_usd", "steps", "domains"]  # fmt: skip
+        flat = [{**r, "hours_min": r["hours"]["min"], "hours_max": r["hours"]["max"]} for r in rows]
+        sys.stdout.write(views.csv_text(columns, flat))
     else:
-        out.print(labs_table(rows))
+        views.print_labs(out, rows, wide=wide, headers=not no_headers)
 
 
 @app.command()
@@ -122,6 +222,7 @@ def show(lab: str, as_json: JsonOpt = False) -> None:
     """What a lab builds: architecture, domains, services, milestones and steps."""
     from labctl.views import show_lab
 
+    _resolve_lab(lab)
     cat = _catalog()
     item = cat.lab(lab)
     if as_json:
@@ -131,15 +232,15 @@ def show(lab: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
-def certs(as_json: JsonOpt = False) -> None:
+def certs(no_headers: NoHeadersOpt = False, as_json: JsonOpt = False) -> None:
     """Certifications, their exam domains and weights, and which labs cover each domain."""
-    from labctl.views import certs_table, certs_view
+    from labctl.views import certs_view, print_certs
 
     view = certs_view(_catalog())
     if as_json:
         _print_json(view)
     else:
-        out.print(certs_table(view))
+        print_certs(out, view, headers=not no_headers)
 
 
 @app.command()
@@ -169,6 +270,7 @@ def render(
     """Write a lab's Terraform root module (any target) for inspection; applies nothing."""
     from labctl import orchestrator
 
+    _resolve_lab(lab)
     path = orchestrator.render(lab, target=target, engineer=_engineer(engineer), out=out_dir,
                                catalog=_state["catalog"])  # fmt: skip
     err.print(f"wrote {path} and {path.parent / 'modules'}")
@@ -180,14 +282,24 @@ def plan(
     target: TargetOpt = None,
     engineer: EngineerOpt = None,
     autostop: AutostopOpt = None,
+    no_terraform: Annotated[
+        bool, flag("--no-terraform", help="Render and estimate only; skip `terraform plan`.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Render, estimate cost, check the budget and run `terraform plan`; changes nothing."""
+    """Pre-flight for `up`: estimate, budget, findings and `terraform plan`; changes nothing.
+
+    Exit 0: `up` would run within budget; 3: `up` would be refused (the hint says what would
+    fit); 1: terraform could not plan."""
     from labctl import orchestrator, views
 
+    _resolve_lab(lab)
     result = orchestrator.plan(lab, target=target, engineer=_engineer(engineer),
                                catalog=_state["catalog"], reporter=_reporter(as_json),
-                               autostop=_duration(autostop))  # fmt: skip
+                               autostop=_duration(autostop),
+                               run_terraform=not no_terraform)  # fmt: skip
+    fatal = [f for f in result.findings if f.fatal]
+    refusal = _plan_refusal(result, fatal)
     if as_json:
         _print_json({
             "lab": result.lab, "target": result.target, "engineer": result.engineer,
@@ -195,30 +307,90 @@ def plan(
             "budget": {"budget_usd": result.budget.budget_usd, "spent_usd": result.budget.spent_usd,
                        "after_usd": result.budget.after_usd, "over": result.budget.over},
             "findings": [vars(f) for f in result.findings], "changes": result.changes,
+            "terraform": "skipped" if no_terraform else "failed" if result.terraform_error
+            else "planned",
             "terraform_error": result.terraform_error,
+            "verdict": "refused" if refusal else "error" if result.terraform_error else "ok",
+            "refused": refusal.to_dict() if refusal else None,
         })  # fmt: skip
-        return
-    out.print(f"[bold]{result.lab}[/] on [bold]{result.target}[/], rendered in {result.directory}")
-    for f in result.findings:
-        colour = "red" if f.fatal else "yellow"
-        where = f" step '{f.step}'" if f.step else ""
-        out.print(f"[{colour}]{'refuses' if f.fatal else 'note'}[/]{escape(where)}: ", end="")
-        out.print(f.reason, markup=False)
-    if result.terraform_error:
-        out.print("[yellow]terraform plan did not run:[/] ", end="")
-        out.print(result.terraform_error, markup=False)
     else:
-        out.print(f"terraform plan: {len(result.changes)} change(s)")
-        for c in result.changes:
-            out.print(f"  {'/'.join(c['actions'])} {c['address']}", markup=False)
-    out.print(views.estimate_table(result.estimate))
-    out.print(views.budget_line(result.budget))
+        out.print(f"[bold]{escape(result.lab)}[/] on [bold]{result.target}[/], rendered in ",
+                  end="")  # fmt: skip
+        out.print(str(result.directory), markup=False, soft_wrap=True)
+        views.print_estimate(out, result.estimate)
+        out.print(views.budget_line(result.budget), soft_wrap=True)
+        for f in result.findings:
+            colour = "red" if f.fatal else "yellow"
+            where = f" step '{f.step}'" if f.step else ""
+            out.print(f"[{colour}]{'refuses' if f.fatal else 'note'}[/]{escape(where)}: ", end="")
+            out.print(f.reason, markup=False, soft_wrap=True)
+        if no_terraform:
+            out.print("terraform plan: skipped (--no-terraform)")
+        elif result.terraform_error:
+            out.print("[red]terraform plan failed:[/] ", end="")
+            out.print(result.terraform_error, markup=False, soft_wrap=True)
+        else:
+            out.print(f"terraform plan: {len(result.changes)} change(s)")
+            for c in result.changes:
+                out.print(f"  {'/'.join(c['actions'])} {c['address']}", markup=False,
+                          soft_wrap=True)  # fmt: skip
+    if refusal:
+        raise refusal
+    if result.terraform_error:
+        raise typer.Exit(ExitCode.ERROR)
+    if not as_json:
+        out.print(f"[green]ok[/]: `labctl up {escape(lab)}` would run within budget")
+
+
+def _plan_refusal(result: Any, fatal: list[Any]) -> LabctlError | None:
+    """Why `up` would refuse what `plan` saw (a fatal finding, the budget), with what would fit."""
+    from labctl.errors import BudgetRefused, Unsupported
+    from labctl.views import money
+
+    lab, target = result.lab, result.target
+    if fatal:
+        native = _catalog().lab(lab).cloud
+        fits = [f"--target {t}" for t in dict.fromkeys((native, "local")) if t != target]
+        return Unsupported(
+            f"`up` would refuse: the {target} target cannot run lab '{lab}' "
+            f"({len(fatal)} finding(s) above)",
+            hint=f"try `labctl plan {lab} {fits[0]}`" if fits else None,
+        )
+    b = result.budget
+    if not b.over:
+        return None
+    hint = _fitting_autostop(result)
+    fits = (f"`labctl plan {lab} --target {target} --autostop {hint}` fits the budget" if hint
+            else "nothing on this target fits the rest of the budget")  # fmt: skip
+    return BudgetRefused(
+        f"`up` would refuse: {b.engineer} would reach {money(b.after_usd)} of the "
+        f"{money(b.budget_usd)} budget",
+        hint=f"{fits}; `--target local` costs $0; `labctl status` shows what you can tear down",
+    )
+
+
+def _fitting_autostop(result: Any) -> str | None:
+    """The longest --autostop (whole minutes) that keeps the run within budget, from the plan's
+    estimate: the endpoints bill per hour, everything else is fixed."""
+    from labctl import cost
+
+    e, b = result.estimate, result.budget
+    burn = cost.endpoint_burn(e)
+    fixed = sum(line.usd or 0 for line in e.lines if line.kind != "deploy")
+    room = b.budget_usd - b.spent_usd - b.reserved_usd - fixed
+    if burn <= 0 or room <= 0:
+        return None
+    minutes = int(room / burn * 60)
+    if minutes < 1:
+        return None
+    hours, mins = divmod(minutes, 60)
+    return (f"{hours}h" if hours else "") + (f"{mins}m" if mins or not hours else "")
 
 
 def _duration(text: str | None) -> int | None:
     from labctl.catalog import parse_duration
 
-    if text is None:
+    if text is None or text.lower() in ("none", "off", "never"):
         return None
     try:
         seconds = parse_duration(text)
@@ -239,7 +411,7 @@ def up(
         int | None, typer.Option(min=1, help="Tuning jobs (overrides max_jobs).")
     ] = None,
     force: Annotated[
-        bool, typer.Option(help="Go past the budget (recorded in the ledger).")
+        bool, flag("--force", help="Go past the budget (recorded in the ledger).")
     ] = False,
     autostop: AutostopOpt = None,
     milestone: Annotated[
@@ -248,12 +420,18 @@ def up(
     as_json: JsonOpt = False,
 ) -> None:
     """Provision a lab with Terraform and run its steps: data, train, tune, deploy..."""
-    from labctl import orchestrator, views
+    from labctl import config, orchestrator, paths, views
+    from labctl.progress import log_to
 
+    _resolve_lab(lab)
     who = _engineer(engineer)
-    result = orchestrator.up(lab, target=target, engineer=who, catalog=_state["catalog"],
-                             reporter=_reporter(as_json), rows=rows, max_jobs=trials, force=force,
-                             autostop=_duration(autostop), milestone=milestone)  # fmt: skip
+    native = _catalog().lab(lab).cloud
+    log = paths.workspace(who, lab, config.resolve_target(target, native)) / "labctl.log"
+    with log_to(log):  # MLflow, py4j, Optuna... log there, not between the progress lines
+        result = orchestrator.up(lab, target=target, engineer=who, catalog=_state["catalog"],
+                                 reporter=_reporter(as_json), rows=rows, max_jobs=trials,
+                                 force=force, autostop=_duration(autostop),
+                                 milestone=milestone)  # fmt: skip
     if as_json:
         _print_json({"run": result.run.id, "lab": lab, "engineer": who, "target": result.run.target,
                      "estimate_usd": result.estimate.total_usd, "steps": result.results,
@@ -265,9 +443,11 @@ def up(
     out.print(f"[green]up[/] {lab} on {result.run.target} (run {result.run.id}{span})")
     for name, res in result.results.items():
         out.print(f"  {name}: ", end="")
-        out.print(_step_summary(res), markup=False)
-    out.print(views.budget_line(result.budget))
-    out.print(f"`labctl status` shows it; `labctl down {lab}` tears it down.")
+        out.print(_step_summary(res), markup=False, soft_wrap=True)
+    out.print(views.budget_line(result.budget), soft_wrap=True)
+    out.print(f"`labctl status` shows it; `labctl down {lab}` tears it down; libraries' logs: ",
+              end="")  # fmt: skip
+    out.print(str(log), markup=False, soft_wrap=True)
 
 
 def _step_summary(res: dict[str, Any]) -> str:
@@ -290,9 +470,8 @@ def _step_summary(res: dict[str, Any]) -> str:
 @app.command()
 def status(
     engineer: EngineerOpt = None,
-    all_engineers: Annotated[
-        bool, typer.Option("--all-engineers", help="Everyone's runs.")
-    ] = False,
+    all_engineers: Annotated[bool, flag("--all-engineers", help="Everyone's runs.")] = False,
+    no_headers: NoHeadersOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """What is up, for whom, and what it burns per hour."""
@@ -302,7 +481,7 @@ def status(
     if as_json:
         _print_json(runs)
     elif runs:
-        out.print(views.status_table(runs))
+        views.print_status(out, runs, headers=not no_headers)
     else:
         err.print("nothing is up")
 
@@ -320,7 +499,9 @@ def invoke(
     """Send records to a lab's endpoint and print its predictions."""
     from labctl import orchestrator
 
-    backend, endpoint = orchestrator.endpoint_of(lab, engineer=_engineer(engineer))
+    who = _engineer(engineer)
+    _resolve_lab(lab, up_ok=True, engineer=who)
+    backend, endpoint = orchestrator.endpoint_of(lab, engineer=who)
     try:
         body = sys.stdin.buffer.read() if data == "-" else Path(data).read_bytes()
     except OSError as exc:
@@ -334,19 +515,13 @@ def invoke(
 @app.command()
 def down(
     lab: Annotated[str | None, typer.Argument(help="The lab to tear down.")] = None,
-    all_labs: Annotated[bool, typer.Option("--all", help="Every lab that is up.")] = False,
+    all_labs: Annotated[bool, flag("--all", help="Every lab that is up.")] = False,
     target: TargetOpt = None,
     engineer: EngineerOpt = None,
-    all_engineers: Annotated[
-        bool, typer.Option("--all-engineers", help="Everyone's labs.")
-    ] = False,
-    endpoints_only: Annotated[
-        bool, typer.Option("--endpoints-only", help="Only endpoints.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="List what would go; do nothing.")
-    ] = False,
+    all_engineers: Annotated[bool, flag("--all-engineers", help="Everyone's labs.")] = False,
+    endpoints_only: Annotated[bool, flag("--endpoints-only", help="Only endpoints.")] = False,
+    yes: Annotated[bool, flag("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[bool, flag("--dry-run", help="List what would go; do nothing.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Tear down: endpoints first, then jobs, then `terraform destroy`."""
@@ -355,6 +530,12 @@ def down(
     from labctl import orchestrator
 
     who = None if all_engineers else _engineer(engineer)
+    if target is not None:
+        from labctl.config import TARGETS
+
+        _check_choice("--target", target, list(TARGETS))
+    if lab:
+        _resolve_lab(lab, up_ok=True, engineer=who)
     items = orchestrator.teardown_plan(engineer=who, lab_name=lab, target=target,
                                        endpoints_only=endpoints_only)  # fmt: skip
 
@@ -389,7 +570,8 @@ def _teardown(items: list[Any], *, yes: bool, dry_run: bool, as_json: bool,
         if not sys.stdin.isatty():
             raise UsageError("refusing to tear down without confirmation", hint="pass --yes")
         if not typer.confirm(f"Tear down these {len(items)} resource(s)?", default=False, err=True):
-            raise typer.Exit(ExitCode.OK)
+            err.print("nothing destroyed")
+            raise typer.Exit(ExitCode.ERROR)
     try:
         orchestrator.down(items, reporter=_reporter(as_json), endpoints_only=endpoints_only)
     finally:
@@ -414,7 +596,7 @@ def doctor(as_json: JsonOpt = False) -> None:
                 "[green]ok[/]  " if c.ok else ("[red]FAIL[/]" if c.required else "[yellow]warn[/]")
             )
             out.print(f"{mark} {c.area}: ", end="")
-            out.print(c.detail, markup=False)
+            out.print(c.detail, markup=False, soft_wrap=True)
     if any(c.required and not c.ok for c in checks):
         raise typer.Exit(ExitCode.ERROR)
 
@@ -422,33 +604,59 @@ def doctor(as_json: JsonOpt = False) -> None:
 # --- prices -------------------------------------------------------------------------------------
 
 
+PRICE_COLUMNS = ("cloud", "usage", "region", "instance_type", "usd_per_hour", "unit", "as_of",
+                 "source")  # fmt: skip
+
+
 @prices_app.command("show")
 def prices_show(
     cloud: Annotated[str | None, typer.Option(help="aws, gcp or databricks.")] = None,
+    instance: Annotated[
+        str | None, typer.Option(help="Only this instance type (or a part of it: m5).")
+    ] = None,
+    region: Annotated[str | None, typer.Option(help="Only this region.")] = None,
+    usage: Annotated[
+        str | None, typer.Option(help="Only this usage (training, hosting, dbu-jobs...).")
+    ] = None,
+    no_headers: NoHeadersOpt = False,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     """The shipped price catalog, with each row's source and date."""
-    from rich.table import Table
-
+    from labctl import views
     from labctl.prices import PriceBook
 
-    rows = PriceBook.load().rows(cloud)
+    every = PriceBook.load().rows(cloud)
+    _check_choice("--region", region, sorted({r["region"] for r in every}))
+    _check_choice("--usage", usage, sorted({r["usage"] for r in every}))
+    rows = [
+        r
+        for r in every
+        if (not instance or instance in r["instance_type"])
+        and (not region or r["region"] == region)
+        and (not usage or r["usage"] == usage)
+    ]
+    if instance and not rows:
+        from labctl.errors import did_you_mean
+
+        types = sorted({r["instance_type"] for r in every})
+        raise UsageError(f"--instance {instance}: no price{did_you_mean(instance, types)}",
+                         hint="`labctl prices show` lists every row")  # fmt: skip
     if as_json:
         _print_json(rows)
-        return
-    table = Table(title=f"{len(rows)} prices", title_justify="left")
-    for col in ("cloud", "usage", "region", "instance_type", "usd_per_hour", "unit", "as_of"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*(str(r[c]) for c in ("cloud", "usage", "region", "instance_type",
-                                             "usd_per_hour", "unit", "as_of")))  # fmt: skip
-    out.print(table)
+    elif as_csv:
+        sys.stdout.write(views.csv_text(PRICE_COLUMNS, rows))
+    else:
+        cols = [views.Col(c, right=c == "usd_per_hour", fold=c == "source") for c in PRICE_COLUMNS]
+        views.print_table(out, cols, [[str(r[c]) for c in PRICE_COLUMNS] for r in rows],
+                          title=f"{len(rows)} prices", headers=not no_headers)  # fmt: skip
 
 
 @prices_app.command("refresh")
 def prices_refresh() -> None:
-    """Rebuild the AWS prices from the AWS Price List API (needs credentials); on failure the
-    catalog in use is kept. The refreshed copy lives in $LABCTL_HOME/prices.csv."""
+    """Rebuild the AWS prices from the AWS Price List API (needs credentials).
+
+    On failure the catalog in use is kept. The refreshed copy lives in $LABCTL_HOME/prices.csv."""
     import shutil
     import tempfile
 
@@ -474,21 +682,23 @@ def cost_report(
     engineer: Annotated[str | None, typer.Option(help="Only this engineer.")] = None,
     month: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month).")] = None,
     as_json: JsonOpt = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV, one row per lab.")] = False,
+    as_csv: Annotated[bool, flag("--csv", help="Print CSV, one row per lab.")] = False,
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML page.")] = None,
+    no_headers: NoHeadersOpt = False,
 ) -> None:
     """Spend per engineer vs budget: spent, burn, forecast, percent and alert level."""
-    from labctl import cost, reports
+    from labctl import cost, listing, reports
     from labctl.ledger import Ledger
 
     if month and not _is_month(month):
         raise UsageError(f"--month {month}: expected YYYY-MM")
     if html and html.is_dir():
         raise UsageError(f"--html {html}: is a folder", hint="name a file, e.g. report.html")
-    data = cost.report(Ledger(), _catalog(), month=month, engineer=engineer)
+    team_cat = listing.team_catalog(_state["catalog"])
+    data = cost.report(Ledger(), team_cat, month=month, engineer=engineer)
     if html:
         try:
-            html.write_text(reports.html(data), encoding="utf-8")
+            html.write_text(reports.html(data, cost.team(team_cat)), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--html {html}: {exc.strerror or exc}",
                              hint="name a file in an existing folder") from None  # fmt: skip
@@ -498,7 +708,7 @@ def cost_report(
     elif as_csv:
         sys.stdout.write(reports.csv_text(data))
     elif not html:
-        reports.print_report(out, data)
+        reports.print_report(out, data, headers=not no_headers)
 
 
 @cost_app.command("sync")
@@ -513,9 +723,7 @@ def cost_sync(
             "(default: every cloud the ledger has runs on that month).",
         ),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Read the bills; write nothing.")
-    ] = False,
+    dry_run: Annotated[bool, flag("--dry-run", help="Read the bills; write nothing.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Replace estimates with the clouds' billed figures for the days their bills cover."""
@@ -558,11 +766,12 @@ def cost_sync(
 
 @cost_app.command("enforce")
 def cost_enforce(
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go.")] = False,
+    yes: Annotated[bool, flag("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    dry_run: Annotated[bool, flag("--dry-run", help="List what would go.")] = False,
 ) -> None:
-    """For cron: send due budget alerts, tear down what engineers at 100% of budget run, and
-    endpoints past autostop."""
+    """For cron: send due budget alerts, tear down what is over budget or past autostop.
+
+    Everything run by engineers at 100% of their budget goes, and endpoints past --autostop."""
     from labctl import alerts, cost, orchestrator
     from labctl.ledger import Ledger
 

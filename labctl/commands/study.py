@@ -195,7 +195,7 @@ def impact(
     ledger, cat = Ledger(), _catalog()
     data = impact_mod.report(ledger, cat)
     if html:
-        spend = reports.html(cost.report(ledger, cat))
+        spend = reports.html(cost.report(ledger, cat), cost.team(cat))
         team = page.team_page(spend, prog.report(ledger, cat, engineer=None), data)
         html.write_text(team, encoding="utf-8")
         err.print(f"wrote {html}", markup=False)
