@@ -97,10 +97,7 @@ def fetch(target: str, start: date, end: date, team: Team) -> list[BilledRecord]
             )
         kwargs = {"warehouse_id": billing.databricks_warehouse_id}
     try:
-        module = (
-            "labctl.backends.aws.billing"
-            if target == "aws"
-            else f"labctl.backends.{target}_billing"
+        module = f"labctl.backends.{target}.billing"  # one package per cloud
         )
         backend = importlib.import_module(module)
     except ImportError as exc:

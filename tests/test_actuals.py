@@ -226,7 +226,7 @@ TABLE = "my-billing.billing_ds.gcp_billing_export_v1_01AB23_45CD67_89EF01"
 def test_bigquery_query_is_parameterised_and_rows_become_usd_records():
     from google.cloud import bigquery
 
-    from labctl.backends import gcp_billing
+    from labctl.backends.gcp import billing as gcp_billing
 
     rows = [
         {"day": date(2026, 11, 3), "engineer": "bob-example-com", "lab": "vertex-tabular",
@@ -257,7 +257,7 @@ def test_bigquery_query_is_parameterised_and_rows_become_usd_records():
 
 
 def test_bigquery_table_id_is_validated(tmp_path, monkeypatch, home):
-    from labctl.backends import gcp_billing
+    from labctl.backends.gcp import billing as gcp_billing
 
     with pytest.raises(UsageError):
         gcp_billing.query("proj.ds.t` WHERE 1=1 --", NOV1, NOV19)
@@ -300,7 +300,7 @@ def workspace():
 
 
 def test_databricks_query_polls_and_reads_every_chunk(workspace, monkeypatch):
-    from labctl.backends import databricks_billing
+    from labctl.backends.databricks import billing as databricks_billing
 
     monkeypatch.setattr(databricks_billing, "POLL_SECONDS", 0)
     m, w = workspace
@@ -337,7 +337,7 @@ def test_databricks_query_polls_and_reads_every_chunk(workspace, monkeypatch):
 
 
 def test_databricks_failed_statement_is_a_clear_error(workspace):
-    from labctl.backends import databricks_billing
+    from labctl.backends.databricks import billing as databricks_billing
 
     m, w = workspace
     error = {"message": "TABLE_OR_VIEW_NOT_FOUND: system.billing.usage"}

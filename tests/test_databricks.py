@@ -26,6 +26,9 @@ from typer.testing import CliRunner
 from labctl import catalog as catalog_mod
 from labctl.backends import databricks as dbx
 from labctl.backends.base import Context, get_backend
+from labctl.backends.databricks import client as dbx_client
+from labctl.backends.databricks import runs as dbx_runs
+from labctl.catalog import Variant
 from labctl.errors import BackendError
 from labctl.ledger import Ledger
 from labctl.naming import TAG_KEYS
@@ -141,7 +144,7 @@ class Workspace:
                           "tracking": tracking}  # fmt: skip
             case "service":
                 result = {"tables": {"customer_features": {"rows": 10}}}
-        logs = "starting\n#metric validation:rmse=4.2\n" + dbx.RESULT + json.dumps(result)
+        logs = "starting\n#metric validation:rmse=4.2\n" + dbx_runs.RESULT + json.dumps(result)
         return {"logs": logs, "metadata": {"run_id": run_id * 10}}
 
     def _create_endpoint(self, request, context):
@@ -177,7 +180,7 @@ def dbx_env(home, monkeypatch):
     monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-secret-token")
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(home.parent / "no-databrickscfg"))
     sleeps: list[float] = []
-    monkeypatch.setattr(dbx, "_module_sleep", sleeps.append)
+    monkeypatch.setattr(dbx_client, "_module_sleep", sleeps.append)
     with rm.Mocker() as mock:
         yield SimpleNamespace(mock=mock, sleeps=sleeps)
 
@@ -278,7 +281,8 @@ def test_lab_up_and_down_through_the_cli(lab_name, dbx_env, fake_terraform, monk
     assert f"{folder}/code/labctl_job.py" in ws.uploads
     assert f"{folder}/code/labctl/entrypoints/contract.py" in ws.uploads
     # Runs were polled through PENDING and RUNNING with the injected sleep only.
-    assert len(dbx_env.sleeps) >= 2 * len(submits) and set(dbx_env.sleeps) == {dbx.POLL_SECONDS}
+    assert len(dbx_env.sleeps) >= 2 * len(submits)
+    assert set(dbx_env.sleeps) == {dbx_client.POLL_SECONDS}
 
     ledger = Ledger()
     rows = ledger.run_resources(result["run"])
@@ -545,3 +549,122 @@ def test_module_is_terraform_fmt_clean():
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- cloud fidelity (issue 12) ------------------------------------------------------------------
+
+
+def _use_cloud(tmp_path, monkeypatch, cloud: str) -> None:
+    from labctl import config
+
+    cfg = tmp_path / f"labctl-{cloud}.toml"
+    cfg.write_text(f'[databricks]\ncloud = "{cloud}"\n')
+    monkeypatch.setenv("LABCTL_CONFIG", str(cfg))
+    config.settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("cloud", "attributes", "spot", "on_demand", "node"),
+    [
+        ("aws", "aws_attributes", "SPOT_WITH_FALLBACK", "ON_DEMAND", "i3.xlarge"),
+        ("azure", "azure_attributes", "SPOT_WITH_FALLBACK_AZURE", "ON_DEMAND_AZURE",
+         "Standard_E4ds_v5"),
+        ("gcp", "gcp_attributes", "PREEMPTIBLE_WITH_FALLBACK_GCP", "ON_DEMAND_GCP",
+         "n2-highmem-4"),
+    ],
+)  # fmt: skip
+def test_job_clusters_follow_the_workspace_cloud(
+    tmp_path, home, monkeypatch, cloud, attributes, spot, on_demand, node
+):
+    """Spot and node types per cloud; spot in the ledger only where a cluster really asks for it
+    (workers: the driver stays on demand); never `autotermination_minutes` on a job cluster."""
+    _use_cloud(tmp_path, monkeypatch, cloud)
+    ctx = make_ctx(tmp_path, "distributed-tuning")
+    ctx.results["taxi-data"] = {"dir": "/dbfs/labctl/x/data/taxi-data", "dbfs_uri": "dbfs:/x"}
+    backend = dbx.DatabricksBackend(client=client(), sleep=lambda s: None)
+    with rm.Mocker() as mock:
+        ws = Workspace(mock)
+        for name in ("train-distributed", "train-single-node"):  # both ask for spot
+            backend.run_step(ctx.lab.step(name), ctx)
+    multi, single = (body["tasks"][0]["new_cluster"] for body in ws.runs.values())
+    others = {"aws_attributes", "azure_attributes", "gcp_attributes"} - {attributes}
+    for cluster in (multi, single):
+        assert cluster["node_type_id"] == cluster["driver_node_type_id"] == node
+        assert not others & set(cluster) and "autotermination_minutes" not in cluster
+        assert cluster[attributes]["first_on_demand"] == 1
+    assert multi["num_workers"] == 4 and multi[attributes]["availability"] == spot
+    assert single["num_workers"] == 0 and single[attributes]["availability"] == on_demand
+    rows = {r.name.rsplit("-", 1)[0]: r for r in ctx.ledger.run_resources(ctx.run.id)
+            if r.kind == "training-job"}  # fmt: skip
+    assert rows["train-distributed"].spot and not rows["train-single-node"].spot
+    assert rows["train-distributed"].instance_type == "i3.xlarge"  # priced as the catalog's
+    assert (rows["train-distributed"].attrs or {}).get("node_type_id", "i3.xlarge") == node
+
+
+def test_check_names_what_databricks_approximates(tmp_path, home, monkeypatch):
+    cat = catalog_mod.load(REPO / "labs.yaml")
+    backend = dbx.DatabricksBackend(client=client())
+    lab = cat.lab("distributed-tuning")
+    tune = lab.step("hyperopt-tune")
+    for strategy in ("grid", "hyperband"):
+        steps = [tune.model_copy(update={"strategy": strategy, "early_stopping": True})]
+        found = backend.check(lab.model_copy(update={"steps": steps}))
+        reasons = [f.reason for f in found if f.step == "hyperopt-tune"]
+        assert any(f"'{strategy}' strategy runs as Optuna TPE" in r for r in reasons), found
+        assert any("early_stopping is not applied" in r for r in reasons)
+        assert not any(f.fatal for f in found)
+    single = [f for f in backend.check(lab) if f.step == "train-single-node"]
+    assert [f.fatal for f in single] == [False] and "runs on demand" in single[0].reason
+
+    serving = cat.lab("feature-store-pipeline")
+    deploy = serving.step("model-serving")
+    variants = [
+        {"name": "current", "model": "train-propensity", "weight": 0.9},
+        {"name": "challenger", "model": "train-propensity", "weight": 0.1},
+    ]
+    two = deploy.model_copy(update={"variants": [Variant(**v) for v in variants]})
+    notes = [f for f in backend.check(serving.model_copy(update={"steps": [two]}))
+             if f.step == "model-serving"]  # fmt: skip
+    assert any("only variant 'current'" in f.reason and "1 variant(s)" in f.reason for f in notes)
+    assert any("autoscaling 0-2 instances is approximated" in f.reason for f in notes)
+    assert not any(f.fatal for f in notes)
+
+    _use_cloud(tmp_path, monkeypatch, "azure")
+    odd = lab.step("train-distributed").model_copy(update={"instance_type": "p3.2xlarge"})
+    (fatal,) = [f for f in backend.check(lab.model_copy(update={"steps": [odd]})) if f.fatal]
+    assert "no azure node type for 'p3.2xlarge'" in fatal.reason
+
+
+def test_registered_model_row_is_created_once_its_version_exists(tmp_path, home):
+    ctx = make_ctx(tmp_path, "distributed-tuning")
+    ctx.results["taxi-data"] = {"dir": "/dbfs/labctl/x/data/taxi-data", "dbfs_uri": "dbfs:/x"}
+    backend = dbx.DatabricksBackend(client=client(), sleep=lambda s: None)
+    with rm.Mocker() as mock:
+        Workspace(mock)
+        backend.run_step(ctx.lab.step("train-single-node"), ctx)
+    (model,) = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "model"]
+    assert model.status == "created" and model.is_open  # open until `down` deletes it
+
+
+def test_teardown_cancels_a_running_run_before_deleting_the_models_it_writes(tmp_path, home):
+    ctx = make_ctx(tmp_path, "distributed-tuning")
+    tune = ctx.ledger.add_resource(ctx.run, kind="tuning-job", name="hyperopt-tune-r1",
+                                   provider_id="555", attrs={"run_id": 555})  # fmt: skip
+    model = ctx.ledger.add_resource(ctx.run, kind="model", name="labctl-m", provider_id="labctl-m")
+    clock = Clock()
+    backend = dbx.DatabricksBackend(client=client(), sleep=clock.sleep, clock=clock)
+    with rm.Mocker() as mock:
+        ws = Workspace(mock, states=("RUNNING", "RUNNING"))
+        ws.runs[555], ws.polls[555] = {}, 0
+        backend.teardown(model, ctx.ledger)  # `down` takes models before jobs
+        calls = [(r.method, r.path) for r in mock.request_history if "well-known" not in r.path]
+    cancel = calls.index(("POST", "/api/2.2/jobs/runs/cancel"))
+    delete = calls.index(("DELETE", "/api/2.0/mlflow/registered-models/delete"))
+    assert cancel < delete and ws.runs[555]["cancelled"]
+    # it waited for the run to end before deleting: a get after the cancel said TERMINATED
+    assert ("GET", "/api/2.2/jobs/runs/get") in calls[cancel:delete] and clock.slept
+    with rm.Mocker() as mock:
+        ws = Workspace(mock, states=())
+        ws.runs[555], ws.polls[555] = {}, 0
+        backend.teardown(tune, ctx.ledger)  # then the run itself: over, nothing to cancel
+        assert not ws.bodies("POST", "/api/2.2/jobs/runs/cancel")

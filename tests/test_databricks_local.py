@@ -133,7 +133,7 @@ def test_feature_store_pipeline_on_local(cli, home):
 def test_the_cluster_launcher_on_local_spark(tmp_path, monkeypatch):
     """What a Databricks job runs (`labctl_job.py`), for real on a local Spark session: data,
     train under the contract, and tuning trials fanned out as parallel Spark tasks."""
-    from labctl.backends import databricks_job as job
+    from labctl.backends.databricks import job
     from labctl.entrypoints.taxi_fare_spark import spark_session
 
     monkeypatch.setenv("PYTHONPATH", str(REPO))  # the executors import labctl (uploaded there)

@@ -31,9 +31,9 @@ from google.protobuf import struct_pb2
 
 from labctl import catalog as catalog_mod
 from labctl import config
-from labctl.backends import gcp_bigquery
 from labctl.backends.base import Context
 from labctl.backends.gcp import GcpBackend, doctor, study_spec, traffic_percentages
+from labctl.backends.gcp import bigquery as gcp_bigquery
 from labctl.catalog import TuneStep
 from labctl.errors import BackendError, LabctlError, UsageError
 from labctl.ledger import RESOURCE_KINDS, Ledger
@@ -462,7 +462,7 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
         assert pool.machine_spec.machine_type == "n1-standard-8" and pool.replica_count == 1
         pkg = pool.python_package_spec
         assert pkg.executor_image_uri.startswith("us-docker.pkg.dev/vertex-ai/training/")
-        assert pkg.python_module == "labctl.backends.gcp_launcher"
+        assert pkg.python_module == "labctl.backends.gcp.launcher"
         assert pkg.package_uris[0].startswith(f"{bucket}code/labctl-trainer-")
         assert pkg.package_uris[0] in cloud.uploads
         assert pkg.args[0].startswith("--entry-point=labctl.entrypoints.")
@@ -488,6 +488,18 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
         assert r.region == "us-central1"
     for r in by_kind["training-job"]:
         assert r.status.endswith("SUCCEEDED") and not r.is_open
+
+    # Data capture: request-response logging into the lab's BigQuery dataset, at its rate.
+    deploy = next(s for s in ctx.lab.steps if s.kind == "deploy")
+    (create,) = vertex.requests["create_endpoint"]
+    logging = create.endpoint.predict_request_response_logging_config
+    if deploy.data_capture_percent:
+        assert logging.enabled and logging.sampling_rate == deploy.data_capture_percent / 100
+        assert (
+            logging.bigquery_destination.output_uri == f"bq://{PROJECT}.{INFRA['bigquery_dataset']}"
+        )
+    else:
+        assert not logging.enabled
 
     (endpoint,) = vertex.endpoints.values()
     result = ctx.results[next(s.name for s in ctx.lab.steps if s.kind == "deploy")]
@@ -612,8 +624,8 @@ def test_cli_up_then_down(tmp_path, monkeypatch, vertex, cloud, lab_name):
     from labctl.cli import app
 
     monkeypatch.setattr(orchestrator, "Stack", FakeStack)
-    monkeypatch.setattr("labctl.backends.gcp.POLL_SECONDS", 0)
-    monkeypatch.setattr("labctl.backends.gcp.time.sleep", no_sleep)
+    monkeypatch.setattr("labctl.backends.gcp.client.POLL_SECONDS", 0)
+    monkeypatch.setattr("labctl.backends.gcp.client.time.sleep", no_sleep)
     monkeypatch.setenv("LABCTL_CATALOG", str(REPO / "labs.yaml"))
     FakeStack.applied, FakeStack.destroyed = [], []
     runner = CliRunner()
@@ -954,3 +966,58 @@ def test_catalog_prices_cover_the_google_labs():
         ("prediction", "automl"),
     ]:
         assert prices.lookup(cloud="gcp", usage=usage, instance_type=itype, region="us-central1")
+
+
+# --- request fidelity (issue 12) ------------------------------------------------------------------
+
+
+def _job_spec_of(tmp_path, **train_update: Any) -> aip.CustomJobSpec:
+    """The CustomJobSpec of movie-recommender's first train step, changed by `train_update`."""
+    ctx = make_ctx(tmp_path, "movie-recommender")
+    train = ctx.lab.step("train-recommender").model_copy(update=train_update)
+    ctx.results[train.data] = {"channels": {"train": f"gs://{INFRA['bucket']}/data/train/"}}
+    backend = GcpBackend(sleep=no_sleep, poll_seconds=0)
+    return backend._job_spec(train, ctx, output="gs://b/models/x/", hps={})
+
+
+def test_on_demand_jobs_are_standard_and_spot_jobs_send_no_max_wait(tmp_path, vertex, cloud):
+    """ON_DEMAND is deprecated (STANDARD); max_wait_duration is for FLEX_START only."""
+    standard = _job_spec_of(tmp_path, spot=False).scheduling
+    assert standard.strategy == aip.Scheduling.Strategy.STANDARD
+    spot = _job_spec_of(tmp_path, spot=True, max_wait=7200).scheduling
+    assert spot.strategy == aip.Scheduling.Strategy.SPOT
+    assert not aip.Scheduling.pb(spot).HasField("max_wait_duration")
+    assert spot.timeout.seconds > 0
+
+
+def test_data_capture_without_a_dataset_is_a_finding_and_not_configured(tmp_path, adc):
+    ctx = make_ctx(tmp_path, "movie-recommender")
+    backend = GcpBackend()
+    deploy = ctx.lab.step("endpoint")
+    assert deploy.data_capture_percent == 100
+    # with the lab's BigQuery steps, the module makes a dataset: no finding
+    assert not [f for f in backend.check(ctx.lab) if "not logged" in f.reason]
+    no_bq = ctx.lab.model_copy(update={"steps": [s for s in ctx.lab.steps if s.kind != "service"]})
+    (finding,) = [f for f in backend.check(no_bq) if "not logged" in f.reason]
+    assert finding.step == "endpoint" and not finding.fatal and "BigQuery dataset" in finding.reason
+    ctx.infra["bigquery_dataset"] = None
+    assert backend._request_logging(deploy, ctx) is None
+    ctx.infra["bigquery_dataset"] = "labctl_ana_lab"
+    sampled = backend._request_logging(deploy.model_copy(update={"data_capture_percent": 25}), ctx)
+    assert sampled.sampling_rate == 0.25 and sampled.enabled
+    assert (
+        backend._request_logging(deploy.model_copy(update={"data_capture_percent": 0}), ctx) is None
+    )
+
+
+def test_check_says_when_no_project_is_configured(tmp_path, home, monkeypatch):
+    monkeypatch.setattr(
+        google.auth, "default", lambda scopes=None, **_: (AnonymousCredentials(), None)
+    )
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
+    config.settings.cache_clear()
+    lab = catalog_mod.load(REPO / "labs.yaml").lab("image-classification")
+    findings = GcpBackend().check(lab)
+    (finding,) = [f for f in findings if "no Google Cloud project" in f.reason]
+    assert finding.fatal and "[gcp] project" in finding.reason
+    assert not [f for f in GcpBackend(project=PROJECT).check(lab) if "project" in f.reason]

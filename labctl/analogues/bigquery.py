@@ -1,6 +1,6 @@
 """BigQuery and BigQuery ML on this machine: tables as Parquet (or CSV) files, SQL as pandas.
 
-A `service` step's `settings` say what it does, as on the gcp target (labctl.backends.gcp_bigquery):
+A `service` step's `settings` say what it does, as on the gcp target (labctl.backends.gcp.bigquery):
 
 - `bigquery` with `tables`: load the data step's raw tables (`raw/<table>.csv`) into
   `<bucket>/bigquery/<dataset>/<table>.parquet`;

@@ -1,6 +1,6 @@
 """Runs a labctl entry point inside a Vertex AI prebuilt training container (stdlib only).
 
-Vertex AI starts `python -m labctl.backends.gcp_launcher --entry-point=<module> --<hp>=<value>...`
+Vertex AI starts `python -m labctl.backends.gcp.launcher --entry-point=<module> --<hp>=<value>...`
 (a tuning trial's values are appended as more `--<hp>=<value>`; the last one wins). This maps
 Vertex's conventions onto the SageMaker training contract the entry points follow:
 
@@ -38,13 +38,13 @@ def parse_args(argv: list[str]) -> tuple[str, dict[str, str]]:
     for arg in argv:
         key, sep, value = arg.removeprefix("--").partition("=")
         if not arg.startswith("--") or not sep:
-            raise SystemExit(f"gcp_launcher: expected --key=value, got {arg!r}")
+            raise SystemExit(f"gcp.launcher: expected --key=value, got {arg!r}")
         if key == "entry-point":
             entry = value
         else:
             hps[key] = value
     if not entry:
-        raise SystemExit("gcp_launcher: --entry-point=<module> is required")
+        raise SystemExit("gcp.launcher: --entry-point=<module> is required")
     return entry, hps
 
 

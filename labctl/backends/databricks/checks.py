@@ -1,0 +1,118 @@
+"""What the databricks target can do for a lab: check() findings."""
+
+from __future__ import annotations
+
+from labctl import config, datagen
+from labctl.backends.base import Finding
+from labctl.backends.databricks import nodes
+from labctl.backends.databricks.services import SERVICES_AS_JOBS
+from labctl.backends.databricks.training import _entry
+from labctl.catalog import (
+    DataStep,
+    DeployStep,
+    Lab,
+    PipelineStep,
+    ServiceStep,
+    Step,
+    TrainStep,
+    TuneStep,
+)
+
+
+class Checks:
+    # --- what this target can do ------------------------------------------------------------
+
+    def check(self, lab: Lab) -> list[Finding]:
+        findings = super().check(lab)
+        cloud = config.settings().databricks.cloud
+        for step in lab.steps:
+            findings += _approximations(step)
+            itype = getattr(step, "instance_type", None)
+            if isinstance(step, TrainStep) and itype and nodes.node_type(cloud, itype) is None:
+                findings.append(
+                    Finding(
+                        step.name,
+                        f"no {cloud} node type for '{itype}' in labctl's table (known: "
+                        f"{', '.join(nodes.NODE_TYPES[cloud])}); name a {cloud} node type",
+                    )
+                )
+            match step:
+                case DataStep() if not datagen.available(step.generator):
+                    findings.append(Finding(step.name, f"no generator '{step.generator}' yet"))
+                case TrainStep() if not step.entry_point or _entry(step) is None:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"'{step.algorithm}' needs an `entry_point` script labctl ships "
+                            "(script mode) to run on Databricks",
+                        )
+                    )
+                case ServiceStep() if step.service in SERVICES_AS_JOBS:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"'{step.service}' runs as a job task writing Parquet tables (not a "
+                            "managed DLT pipeline / Unity Catalog feature tables yet)",
+                            fatal=False,
+                        )
+                    )
+                case ServiceStep() if step.service not in (
+                    "mlflow-tracking",
+                    "mlflow-model-registry",
+                ):
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"labctl does not provision '{step.service}' on databricks yet",
+                            fatal=not step.optional,
+                        )
+                    )
+                case PipelineStep():
+                    findings.append(
+                        Finding(
+                            step.name, "the Workflows job is not created yet; steps run once", False
+                        )
+                    )
+                case DeployStep() if step.data_capture_percent:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            "inference tables (data capture) need Unity Catalog; not enabled",
+                            fatal=False,
+                        )
+                    )
+        return findings
+
+
+def _approximations(step: Step) -> list[Finding]:
+    """What the step asks for that Databricks runs differently (non-fatal: it still runs)."""
+    said: list[str] = []
+    match step:
+        case TuneStep():
+            if step.strategy in ("grid", "hyperband"):
+                said.append(
+                    f"the '{step.strategy}' strategy runs as Optuna TPE (Bayesian) search "
+                    "in the job (no grid or Hyperband sampler is used)"
+                )
+            if step.early_stopping:
+                said.append("early_stopping is not applied: every trial runs to the end")
+        case TrainStep() if step.spot and not (
+            step.algorithm == "spark-mllib" and step.instance_count > 0
+        ):
+            said.append(
+                "spot applies to workers only and this job runs on a single node: it runs on demand"
+            )
+        case DeployStep():
+            if len(step.variants) > 1:
+                served = max(step.variants, key=lambda v: v.weight)
+                said.append(
+                    f"only variant '{served.name}' ({served.model}) is served: the other "
+                    f"{len(step.variants) - 1} variant(s) and the traffic split are not deployed"
+                )
+            if step.autoscaling:
+                said.append(
+                    f"autoscaling {step.autoscaling.min_instances}-"
+                    f"{step.autoscaling.max_instances} instances is approximated by the "
+                    f"serving workload size ({step.instance_type}) with scale-to-zero"
+                )
+    return [Finding(step.name, reason, fatal=False) for reason in said]

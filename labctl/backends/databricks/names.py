@@ -1,0 +1,23 @@
+"""Names, tags and paths of the databricks target's resources."""
+
+from __future__ import annotations
+
+import re
+
+from labctl import naming
+from labctl.backends.base import Context
+
+
+def dbx_name(text: str, limit: int = 63) -> str:
+    """A name valid for serving endpoints and registered models: [A-Za-z0-9_-], <= limit."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
+    return name[:limit].rstrip("-")
+
+
+def _tags(ctx: Context) -> dict[str, str]:
+    return naming.tags(ctx.run.engineer, ctx.lab_name, ctx.run.id)
+
+
+def _fuse(uri: str) -> str:
+    """`dbfs:/x` as the driver's FUSE path `/dbfs/x` (what pandas and the launcher open)."""
+    return "/dbfs/" + uri.removeprefix("dbfs:/") if uri.startswith("dbfs:/") else uri

@@ -1,0 +1,145 @@
+"""What the gcp target can do for a lab: check() findings and the module inputs."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from labctl import datagen, entrypoints
+from labctl.backends.base import Finding
+from labctl.backends.gcp import bigquery as gcp_bigquery
+from labctl.backends.gcp.images import (
+    TRAINING_IMAGES,
+    _unservable,
+)
+from labctl.backends.modules import BIGQUERY, GcpModule
+from labctl.catalog import (
+    BatchStep,
+    DataStep,
+    DeployStep,
+    Lab,
+    MonitorStep,
+    PipelineStep,
+    ServiceStep,
+    TrainStep,
+    TuneStep,
+)
+from labctl.errors import LabctlError, UsageError
+
+
+class Checks:
+    # --- what this target can do ------------------------------------------------------------
+
+    def check(self, lab: Lab) -> list[Finding]:
+        findings = super().check(lab)
+        try:
+            _ = self.project
+        except LabctlError as exc:
+            findings.append(
+                Finding(
+                    "",
+                    "no Google Cloud project for the module and the Vertex AI calls: set "
+                    "`[gcp] project` in the labctl config, or GOOGLE_CLOUD_PROJECT"
+                    + ("" if isinstance(exc, UsageError) else f" ({exc.message})"),
+                )
+            )
+        has_dataset = GcpModule.module_inputs(self, Path("."), lab)["bigquery_dataset"]
+        for step in lab.steps:
+            match step:
+                case DataStep() if not datagen.available(step.generator):
+                    findings.append(Finding(step.name, f"no generator '{step.generator}' yet"))
+                case TrainStep() if step.algorithm == "automl-image":
+                    pass
+                case TrainStep() if step.algorithm not in TRAINING_IMAGES:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"'{step.algorithm}' has no prebuilt Vertex AI training container in "
+                            f"labctl (known: automl-image, {', '.join(TRAINING_IMAGES)})",
+                        )
+                    )
+                case TrainStep() if entrypoints.resolve(step.algorithm, step.entry_point) is None:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"no entry point '{step.entry_point}' to run in the container",
+                        )
+                    )
+                case TuneStep() if step.strategy == "hyperband":
+                    findings.append(
+                        Finding(
+                            step.name,
+                            "Vertex AI Vizier has no Hyperband: Bayesian search with median "
+                            "automated stopping instead",
+                            fatal=False,
+                        )
+                    )
+                case DeployStep():
+                    if step.data_capture_percent and not has_dataset:
+                        findings.append(
+                            Finding(
+                                step.name,
+                                f"data capture ({step.data_capture_percent}%) is not logged: "
+                                "request-response logging writes to the lab's BigQuery dataset, "
+                                "and this lab has none (no bigquery step)",
+                                fatal=False,
+                            )
+                        )
+                    refs = [v.model for v in step.variants] or [step.model]
+                    for ref in dict.fromkeys(refs):
+                        reason = _unservable(lab, ref)
+                        if reason:
+                            findings.append(Finding(step.name, reason))
+                case BatchStep():
+                    reason = _unservable(lab, step.model)
+                    if reason or lab.train_of(step.model).algorithm == "automl-image":
+                        findings.append(
+                            Finding(
+                                step.name,
+                                reason
+                                or "batch prediction of AutoML image models (image files in, "
+                                "not pixel rows) is not built yet; batch a custom model",
+                            )
+                        )
+                case MonitorStep():
+                    findings.append(
+                        Finding(
+                            step.name,
+                            "Vertex AI Model Monitoring is not configured by labctl yet: the step "
+                            "is skipped (the endpoint serves without monitoring)",
+                            fatal=False,
+                        )
+                    )
+                case PipelineStep():
+                    findings.append(
+                        Finding(
+                            step.name,
+                            "Vertex AI Pipelines are not created yet; "
+                            "its steps ran once in this lab",
+                            fatal=False,
+                        )
+                    )
+                case ServiceStep() if step.service in BIGQUERY:
+                    try:
+                        gcp_bigquery.kind(step)
+                    except LabctlError as exc:
+                        findings.append(Finding(step.name, exc.message, fatal=not step.optional))
+                case ServiceStep():
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"labctl does not provision '{step.service}' on gcp yet"
+                            + ("; skipped" if step.optional else ""),
+                            fatal=not step.optional,
+                        )
+                    )
+        return findings
+
+    def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
+        """The module mixin's inputs, with the ADC project when none is configured."""
+        inputs = super().module_inputs(ctx_workspace, lab)
+        if not inputs["project"]:
+            with contextlib.suppress(LabctlError):
+                inputs["project"] = self.project
+        return inputs
