@@ -98,7 +98,6 @@ def fetch(target: str, start: date, end: date, team: Team) -> list[BilledRecord]
         kwargs = {"warehouse_id": billing.databricks_warehouse_id}
     try:
         module = f"labctl.backends.{target}.billing"  # one package per cloud
-        )
         backend = importlib.import_module(module)
     except ImportError as exc:
         if (exc.name or "").startswith("labctl"):
