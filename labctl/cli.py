@@ -611,3 +611,7 @@ def main() -> None:
                   "`labctl status` shows it, `labctl down LAB` removes it")  # fmt: skip
         sys.exit(ExitCode.INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+# --- labctl sweep (labctl/commands/sweep.py registers its command on `app`) ---------------------
+from labctl.commands import sweep as _sweep  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""CLI command groups registered on `labctl.cli.app` (each module adds its own commands)."""
