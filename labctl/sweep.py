@@ -84,11 +84,19 @@ class Stray:
 
 
 class DetachedLedger:
-    """What a target's `teardown` asks of the ledger, for resources the ledger does not hold:
-    no other open resources in their run, and nothing to close."""
+    """What a target's `teardown` asks of the ledger, answered from the sweep's own strays: the
+    other open resources of a run are the strays tagged with its `labctl-run` and not deleted
+    yet (a Databricks model's teardown cancels its run's jobs first); nothing is closed."""
+
+    def __init__(self, strays: Iterable[Stray] = ()) -> None:
+        self._strays = list(strays)
 
     def open_resources(self, run_id: str) -> list[Resource]:
-        return []
+        return [
+            s.as_resource()
+            for s in self._strays
+            if run_id and s.tags.get("labctl-run") == run_id and s.outcome != "deleted"
+        ]
 
     def close_resource(self, res_id: str, **fields: Any) -> None:
         pass
@@ -188,13 +196,14 @@ def delete(
     """Delete strays in teardown order; one failure does not stop the others (PartialFailure)."""
     backends = backends if backends is not None else {}
     ordered = sorted(strays, key=lambda s: ORDER.index(s.kind))
+    ledger = DetachedLedger(ordered)
     with reporter.task("sweep", total=len(ordered)) as task:
         for stray in ordered:
             try:
                 backend = backends.get(stray.target) or backends.setdefault(
                     stray.target, get_backend(stray.target)
                 )
-                _module(stray.target).delete(backend, stray)
+                _module(stray.target).delete(backend, stray, ledger)
                 stray.outcome = "deleted"
             except LabctlError as exc:
                 stray.outcome, stray.error = "failed", exc.message

@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 from labctl import naming, paths
 from labctl import sweep as sweep_mod
 from labctl.ledger import Ledger
+from labctl.prices import PriceBook
 from labctl.progress import Reporter
 from tests.test_aws import ENGINEER, ROLE_TRUST, aws_env, moto_server  # noqa: F401
 
@@ -39,10 +40,15 @@ def make_endpoint(role: str, name: str, tags: dict[str, str] | None, *, count: i
     """Model, endpoint config and endpoint named `name`, as the aws backend deploys them."""
     client = sm()
     t = [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
-    client.create_model(ModelName=name, ExecutionRoleArn=role,
-                        PrimaryContainer={"Image": IMAGE}, Tags=t)  # fmt: skip
-    variant = {"VariantName": "AllTraffic", "ModelName": name,
-               "InstanceType": "ml.m5.large", "InitialInstanceCount": count}  # fmt: skip
+    client.create_model(
+        ModelName=name, ExecutionRoleArn=role, PrimaryContainer={"Image": IMAGE}, Tags=t
+    )
+    variant = {
+        "VariantName": "AllTraffic",
+        "ModelName": name,
+        "InstanceType": "ml.m5.large",
+        "InitialInstanceCount": count,
+    }
     client.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[variant], Tags=t)
     client.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=t)
 
@@ -94,8 +100,12 @@ def test_sweep_after_the_ledger_is_deleted_removes_only_tagged_resources(cli, ro
     assert [c["EndpointConfigName"] for c in configs] == ["someone-elses-endpoint"]
 
     again = cli("sweep", "--target", "aws", "--all-engineers", "--json")
-    assert again.json() == {"status": "nothing-to-do", "engineer": None, "usd_per_hour": 0,
-                            "items": []}  # fmt: skip
+    assert again.json() == {
+        "status": "nothing-to-do",
+        "engineer": None,
+        "usd_per_hour": 0,
+        "items": [],
+    }
 
 
 def test_tagged_endpoint_made_outside_labctl_is_listed_and_deleted(cli, role):
@@ -111,8 +121,13 @@ def test_tagged_endpoint_made_outside_labctl_is_listed_and_deleted(cli, role):
 
 def test_what_the_ledger_shows_open_is_not_listed(cli, role):
     ledger = Ledger()
-    run = ledger.start_run(engineer=ENGINEER, lab="churn-pipeline", target="aws",
-                           workspace="/tmp/ws", region="us-east-1")  # fmt: skip
+    run = ledger.start_run(
+        engineer=ENGINEER,
+        lab="churn-pipeline",
+        target="aws",
+        workspace="/tmp/ws",
+        region="us-east-1",
+    )
     make_endpoint(role, "in-ledger", naming.tags(ENGINEER, "churn-pipeline", run.id))
     make_endpoint(role, "closed-in-ledger", naming.tags(ENGINEER, "churn-pipeline", run.id))
     arn = sm().describe_endpoint(EndpointName="in-ledger")["EndpointArn"]
@@ -150,8 +165,9 @@ def test_a_running_training_job_is_stopped_through_the_aws_teardown(home):
     from labctl.backends.aws import AwsBackend
     from labctl.backends.aws import sweep as aws_sweep
 
-    client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x",
-                          aws_secret_access_key="x")  # fmt: skip
+    client = boto3.client(
+        "sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
     backend = AwsBackend(clients={"sagemaker": client}, sleep=lambda s: None, poll_seconds=0)
     stray = sweep_mod.Stray("aws", "training-job", "train-r1", "arn:x", "us-east-1")
     name = {"TrainingJobName": "train-r1"}
@@ -165,12 +181,288 @@ def test_a_running_training_job_is_stopped_through_the_aws_teardown(home):
             "CreationTime": "2026-11-01T10:00:00Z",
             "SecondaryStatus": "Training",
         }
-        stub.add_response("describe_training_job",
-                          {**described, "TrainingJobStatus": "InProgress"}, name)  # fmt: skip
+        stub.add_response(
+            "describe_training_job", {**described, "TrainingJobStatus": "InProgress"}, name
+        )
         stub.add_response("stop_training_job", {}, name)
-        stub.add_response("describe_training_job",
-                          {**described, "TrainingJobStatus": "Stopped"}, name)  # fmt: skip
+        stub.add_response(
+            "describe_training_job", {**described, "TrainingJobStatus": "Stopped"}, name
+        )
         sweep_mod.delete([stray], reporter=Reporter(), backends={"aws": backend})
         stub.assert_no_pending_responses()
     assert stray.outcome == "deleted"
     assert aws_sweep.LISTINGS["training-job"][4] == {"StatusEquals": "InProgress"}
+
+
+# --- gcp, at the request level (GAPIC methods patched on their classes) -------------------------
+
+PROJECT = "labctl-test-project"
+PARENT = f"projects/{PROJECT}/locations/us-central1"
+
+
+@pytest.fixture
+def vertex_lists(monkeypatch, home):
+    """Vertex AI listings answered from `items` (what the label filter lets through), and every
+    request recorded; get/undeploy/delete/cancel answered as for resources that exist."""
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform_v1 as aip
+
+    from labctl import config
+
+    monkeypatch.setattr(
+        google.auth, "default", lambda scopes=None, **_: (AnonymousCredentials(), PROJECT)
+    )
+    config.settings.cache_clear()
+    spec = aip.MachineSpec(machine_type="n1-standard-4")
+    state = {
+        "requests": [],
+        "list_endpoints": [
+            aip.Endpoint(
+                name=f"{PARENT}/endpoints/1",
+                display_name="movie-recommender-r1",
+                labels={"labctl-engineer": "ana-example-com"},
+                deployed_models=[
+                    aip.DeployedModel(
+                        id="d1",
+                        dedicated_resources=aip.DedicatedResources(
+                            machine_spec=spec, min_replica_count=2
+                        ),
+                    )
+                ],
+            )
+        ],
+        "list_models": [
+            aip.Model(
+                name=f"{PARENT}/models/7",
+                display_name="recommender",
+                labels={"labctl-engineer": "ana-example-com"},
+            )
+        ],
+        "list_custom_jobs": [
+            aip.CustomJob(
+                name=f"{PARENT}/customJobs/5",
+                display_name="train-r1",
+                state="JOB_STATE_RUNNING",
+                labels={"labctl-engineer": "ana-example-com"},
+                job_spec=aip.CustomJobSpec(
+                    worker_pool_specs=[aip.WorkerPoolSpec(machine_spec=spec, replica_count=1)]
+                ),
+            ),
+            aip.CustomJob(
+                name=f"{PARENT}/customJobs/6",
+                display_name="done",
+                state="JOB_STATE_SUCCEEDED",
+                labels={"labctl-engineer": "ana-example-com"},
+            ),
+        ],
+    }
+
+    def answer(method):
+        def call(self, *args, **kw):
+            state["requests"].append((method, kw.get("request") or kw.get("name")))
+            if method.startswith("list_"):
+                return iter(state.get(method, []))
+            if method == "get_endpoint":
+                return aip.Endpoint(name=kw["name"], deployed_models=[aip.DeployedModel(id="d1")])
+            if method == "get_custom_job":
+                return aip.CustomJob(name=kw["name"], state="JOB_STATE_RUNNING")
+            return Done()
+
+        return call
+
+    class Done:
+        def result(self, timeout=None):
+            return None
+
+    services = {
+        aip.EndpointServiceClient: (
+            "list_endpoints",
+            "get_endpoint",
+            "undeploy_model",
+            "delete_endpoint",
+        ),
+        aip.ModelServiceClient: ("list_models", "delete_model"),
+        aip.JobServiceClient: (
+            "list_custom_jobs",
+            "list_hyperparameter_tuning_jobs",
+            "list_batch_prediction_jobs",
+            "get_custom_job",
+            "cancel_custom_job",
+        ),
+        aip.PipelineServiceClient: ("list_training_pipelines",),
+    }
+    for cls, methods in services.items():
+        for method in methods:
+            monkeypatch.setattr(cls, method, answer(method))
+    return state
+
+
+def test_gcp_sweep_lists_by_label_prices_and_deletes(vertex_lists):
+    from labctl.backends.gcp import GcpBackend
+
+    backend = GcpBackend(project=PROJECT, region="us-central1")
+    found = sweep_mod.find(
+        targets=["gcp"], engineer=ENGINEER, ledger=Ledger(), backends={"gcp": backend}
+    ).strays
+    lists = [(m, r) for m, r in vertex_lists["requests"] if m.startswith("list_")]
+    assert len(lists) == 6
+    for _, request in lists:
+        assert request.parent == PARENT
+        assert request.filter == 'labels.labctl-engineer="ana-example-com"'
+    assert [(s.kind, s.name) for s in found] == [
+        ("endpoint", "movie-recommender-r1"),
+        ("model", "recommender"),
+        ("training-job", "train-r1"),  # the succeeded job is not listed
+    ]
+    endpoint = found[0]
+    assert endpoint.instances == [("n1-standard-4", 2)]
+    hourly = PriceBook.load().lookup(
+        cloud="gcp", usage="prediction", instance_type="n1-standard-4", region="us-central1"
+    )
+    assert hourly and endpoint.usd_per_hour == pytest.approx(2 * hourly.usd_per_hour)
+
+    vertex_lists["requests"].clear()
+    sweep_mod.delete(found, reporter=Reporter(), backends={"gcp": backend})
+    calls = [(m, getattr(r, "deployed_model_id", r)) for m, r in vertex_lists["requests"]]
+    assert calls == [
+        ("get_endpoint", f"{PARENT}/endpoints/1"),
+        ("undeploy_model", "d1"),
+        ("delete_endpoint", f"{PARENT}/endpoints/1"),
+        ("delete_model", f"{PARENT}/models/7"),
+        ("get_custom_job", f"{PARENT}/customJobs/5"),
+        ("cancel_custom_job", f"{PARENT}/customJobs/5"),
+    ]
+    assert {s.outcome for s in found} == {"deleted"}
+
+
+def test_gcp_label_filter_for_everyone():
+    from labctl.backends.gcp.sweep import label_filter
+
+    assert label_filter(None) == "labels.labctl-engineer:*"
+
+
+# --- databricks, at the REST level (requests-mock, as tests/test_databricks.py) -----------------
+
+HOST = "http://localhost"
+
+
+def test_databricks_sweep_finds_by_tag_or_prefix_and_deletes(home):
+    import requests_mock as rm
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.core import Config
+
+    from labctl.backends.databricks import DatabricksBackend
+
+    ana = {"labctl-engineer": "ana-example-com", "labctl-lab": "feature-store-pipeline"}
+    with rm.Mocker() as m:
+        m.get(f"{HOST}/.well-known/databricks-config", status_code=404)
+        client = WorkspaceClient(config=Config(host=HOST, token="dapi-secret-token"))
+        m.get(
+            f"{HOST}/api/2.0/serving-endpoints",
+            json={
+                "endpoints": [
+                    {
+                        "name": "labctl-ana-fsp-deploy",
+                        "tags": [{"key": k, "value": v} for k, v in ana.items()],
+                    },
+                    {"name": "team-endpoint"},  # neither tag nor prefix: never touched
+                ]
+            },
+        )
+        m.get(
+            f"{HOST}/api/2.0/serving-endpoints/labctl-ana-fsp-deploy",
+            json={
+                "name": "labctl-ana-fsp-deploy",
+                "state": {"ready": "READY"},
+                "config": {
+                    "served_entities": [
+                        {
+                            "entity_name": "m",
+                            "workload_size": "Small",
+                            "scale_to_zero_enabled": True,
+                        }
+                    ]
+                },
+            },
+        )
+        m.get(
+            f"{HOST}/api/2.2/jobs/runs/list",
+            json={
+                "runs": [
+                    {
+                        "run_id": 42,
+                        "run_name": "train-r1",
+                        "state": {"life_cycle_state": "RUNNING"},
+                        "tasks": [
+                            {
+                                "task_key": "main",
+                                "new_cluster": {
+                                    "node_type_id": "i3.xlarge",
+                                    "num_workers": 2,
+                                    "custom_tags": ana,
+                                },
+                            }
+                        ],
+                    },
+                    {
+                        "run_id": 43,
+                        "run_name": "someone-else",
+                        "state": {"life_cycle_state": "RUNNING"},
+                        "tasks": [
+                            {"task_key": "main", "new_cluster": {"node_type_id": "i3.xlarge"}}
+                        ],
+                    },
+                ]
+            },
+        )
+        m.get(
+            f"{HOST}/api/2.0/mlflow/registered-models/search",
+            json={
+                "registered_models": [
+                    {"name": "labctl-ana-fsp-model"},  # prefix only: no engineer
+                ]
+            },
+        )
+        m.get(
+            f"{HOST}/api/2.2/jobs/runs/get",
+            json={"run_id": 42, "state": {"life_cycle_state": "RUNNING"}},
+        )
+        m.post(f"{HOST}/api/2.2/jobs/runs/cancel", json={})
+        m.delete(f"{HOST}/api/2.0/serving-endpoints/labctl-ana-fsp-deploy", json={})
+        m.delete(f"{HOST}/api/2.0/mlflow/registered-models/delete", json={})
+
+        backend = DatabricksBackend(client=client, sleep=lambda s: None)
+        mine = sweep_mod.find(
+            targets=["databricks"],
+            engineer=ENGINEER,
+            ledger=Ledger(),
+            backends={"databricks": backend},
+        ).strays
+        assert [(s.kind, s.name) for s in mine] == [
+            ("endpoint", "labctl-ana-fsp-deploy"),
+            ("training-job", "train-r1"),
+        ]
+        assert mine[0].instances == [("small", 1)] and mine[0].usd_per_hour
+        assert mine[1].instances == [("i3.xlarge", 3)] and mine[1].usd_per_hour
+        search = next(r for r in m.request_history if r.path.endswith("/search"))
+        assert search.qs["filter"] == ["name like 'labctl-%'"]  # requests-mock lowercases
+
+        everyone = sweep_mod.find(
+            targets=["databricks"], engineer=None, ledger=Ledger(), backends={"databricks": backend}
+        ).strays
+        assert [s.name for s in everyone] == [
+            "labctl-ana-fsp-deploy",
+            "labctl-ana-fsp-model",
+            "train-r1",
+        ]
+
+        sweep_mod.delete(everyone, reporter=Reporter(), backends={"databricks": backend})
+        done = [(r.method, r.path) for r in m.request_history if r.method in ("POST", "DELETE")]
+        assert done == [
+            ("DELETE", "/api/2.0/serving-endpoints/labctl-ana-fsp-deploy"),
+            ("DELETE", "/api/2.0/mlflow/registered-models/delete"),
+            ("POST", "/api/2.2/jobs/runs/cancel"),
+        ]
+        cancel = next(r for r in m.request_history if r.path.endswith("/cancel"))
+        assert cancel.json() == {"run_id": 42}

@@ -56,12 +56,12 @@ def discover(backend: AwsBackend, engineer_tag: str | None) -> list[Stray]:
     return found
 
 
-def delete(backend: AwsBackend, stray: Stray) -> None:
+def delete(backend: AwsBackend, stray: Stray, ledger: DetachedLedger) -> None:
     """Delete (or stop) one stray through the aws teardown; already gone counts as deleted."""
     if stray.kind == "notebook-instance":
         _delete_notebook(backend, stray)
         return
-    backend.teardown(stray.as_resource(), DetachedLedger())  # type: ignore[arg-type]
+    backend.teardown(stray.as_resource(), ledger)  # type: ignore[arg-type]
 
 
 # --- internals ----------------------------------------------------------------------------------
