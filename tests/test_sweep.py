@@ -466,3 +466,90 @@ def test_databricks_sweep_finds_by_tag_or_prefix_and_deletes(home):
         ]
         cancel = next(r for r in m.request_history if r.path.endswith("/cancel"))
         assert cancel.json() == {"run_id": 42}
+
+
+def test_tags_from_the_tagging_api_pages_spare_list_tags(home):
+    """Every Tagging API page is read, and a resource it tagged needs no `list_tags` call
+    (botocore's Stubber fails on any call not queued)."""
+    from labctl.backends.aws import AwsBackend
+    from labctl.backends.aws.sweep import LISTINGS, discover
+
+    def client(service):
+        return boto3.client(
+            service, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+
+    tagging, sage = client("resourcegroupstaggingapi"), client("sagemaker")
+    backend = AwsBackend(clients={"resourcegroupstaggingapi": tagging, "sagemaker": sage})
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/lab-r1"
+    tags = naming.tags(ENGINEER, "churn-pipeline", "r1")
+    query = {
+        "TagFilters": [{"Key": "labctl-engineer", "Values": ["ana-example-com"]}],
+        "ResourceTypeFilters": ["sagemaker"],
+        "ResourcesPerPage": 100,
+    }
+    with Stubber(tagging) as tag_stub, Stubber(sage) as sm_stub:
+        tag_stub.add_response(
+            "get_resources",
+            {"ResourceTagMappingList": [], "PaginationToken": "p2"},
+            {**query, "PaginationToken": ""},
+        )
+        tag_stub.add_response(
+            "get_resources",
+            {
+                "ResourceTagMappingList": [
+                    {"ResourceARN": arn, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+                ]
+            },
+            {**query, "PaginationToken": "p2"},
+        )
+        for kind, (op, key, _, _, params) in LISTINGS.items():
+            page = {key: []}
+            if kind == "endpoint":
+                page[key] = [
+                    {
+                        "EndpointName": "lab-r1",
+                        "EndpointArn": arn,
+                        "CreationTime": "2026-11-01T10:00:00Z",
+                        "LastModifiedTime": "2026-11-01T10:00:00Z",
+                        "EndpointStatus": "InService",
+                    }
+                ]
+            sm_stub.add_response(op, page, {"MaxResults": 100, **params})
+            if kind == "endpoint":
+                sm_stub.add_response(
+                    "describe_endpoint",
+                    {
+                        "EndpointName": "lab-r1",
+                        "EndpointArn": arn,
+                        "EndpointConfigName": "c",
+                        "EndpointStatus": "InService",
+                        "CreationTime": "2026-11-01T10:00:00Z",
+                        "LastModifiedTime": "2026-11-01T10:00:00Z",
+                        "ProductionVariants": [{"VariantName": "v", "CurrentInstanceCount": 3}],
+                    },
+                    {"EndpointName": "lab-r1"},
+                )
+                sm_stub.add_response(
+                    "describe_endpoint_config",
+                    {
+                        "EndpointConfigName": "c",
+                        "EndpointConfigArn": arn.replace("endpoint/", "endpoint-config/"),
+                        "CreationTime": "2026-11-01T10:00:00Z",
+                        "ProductionVariants": [
+                            {
+                                "VariantName": "v",
+                                "ModelName": "m",
+                                "InstanceType": "ml.m5.large",
+                                "InitialInstanceCount": 1,
+                            }
+                        ],
+                    },
+                    {"EndpointConfigName": "c"},
+                )
+        found = discover(backend, "ana-example-com")
+        tag_stub.assert_no_pending_responses()
+        sm_stub.assert_no_pending_responses()
+    assert [(s.kind, s.name, s.tags, s.instances) for s in found] == [
+        ("endpoint", "lab-r1", tags, [("ml.m5.large", 3)])
+    ]
