@@ -109,6 +109,7 @@ class DetachedLedger:
 class SweepResult:
     strays: list[Stray]
     skipped: dict[str, str]  # target -> why it was not swept (its SDK is not installed)
+    errors: dict[str, str] = field(default_factory=dict)  # target -> why discovery failed
 
 
 def _module(target: str) -> Any:
@@ -163,8 +164,9 @@ def find(
     backends: dict[str, Backend] | None = None,
 ) -> SweepResult:
     """Tagged resources of `engineer` (None: everyone) on `targets` that the ledger does not
-    show as open, priced, in teardown order. A target whose SDK is missing is skipped only when
-    it was not named alone; any other error (credentials, permissions) is raised."""
+    show as open, priced, in teardown order. With one target, its errors are raised; with
+    several, a target whose SDK is missing is skipped and one that fails (credentials,
+    permissions) is reported in `errors` while the others are still swept."""
     targets = list(targets)
     ledger = ledger or Ledger()
     prices = prices or PriceBook.load()
@@ -172,22 +174,24 @@ def find(
     tag = engineer_tag(engineer)
     strays: list[Stray] = []
     skipped: dict[str, str] = {}
+    errors: dict[str, str] = {}
     for target in targets:
         try:
             backend = backends.get(target) or backends.setdefault(target, get_backend(target))
-        except MissingExtra as exc:
+            found = _module(target).discover(backend, tag)
+        except LabctlError as exc:
             if len(targets) == 1:
                 raise
-            skipped[target] = exc.message
+            (skipped if isinstance(exc, MissingExtra) else errors)[target] = exc.message
             continue
         known = open_keys(ledger, target)
-        for stray in _module(target).discover(backend, tag):
+        for stray in found:
             if ("id", stray.provider_id) in known or (stray.kind, stray.name) in known:
                 continue
             stray.usd_per_hour = price(stray, prices)
             strays.append(stray)
     strays.sort(key=lambda s: (s.target, ORDER.index(s.kind), s.name))
-    return SweepResult(strays, skipped)
+    return SweepResult(strays, skipped, errors)
 
 
 def delete(

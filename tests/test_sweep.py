@@ -105,6 +105,7 @@ def test_sweep_after_the_ledger_is_deleted_removes_only_tagged_resources(cli, ro
         "engineer": None,
         "usd_per_hour": 0,
         "items": [],
+        "errors": {},
     }
 
 
@@ -553,3 +554,33 @@ def test_tags_from_the_tagging_api_pages_spare_list_tags(home):
     assert [(s.kind, s.name, s.tags, s.instances) for s in found] == [
         ("endpoint", "lab-r1", tags, [("ml.m5.large", 3)])
     ]
+
+
+def test_one_cloud_failing_does_not_stop_the_others(home, monkeypatch):
+    from types import SimpleNamespace
+
+    from labctl.errors import BackendError, MissingExtra
+
+    stray = sweep_mod.Stray("aws", "model", "m", "arn:m", "us-east-1", {"labctl-engineer": "x"})
+
+    def discover_gcp(backend, tag):
+        raise BackendError("gcp: no Application Default Credentials")
+
+    modules = {
+        "aws": SimpleNamespace(discover=lambda backend, tag: [stray]),
+        "gcp": SimpleNamespace(discover=discover_gcp),
+    }
+    monkeypatch.setattr(sweep_mod, "_module", modules.__getitem__)
+
+    def backend(target):
+        if target == "databricks":
+            raise MissingExtra("databricks", "databricks-sdk")
+        return object()
+
+    monkeypatch.setattr(sweep_mod, "get_backend", backend)
+    result = sweep_mod.find(engineer=None, ledger=Ledger())
+    assert result.strays == [stray]
+    assert result.errors == {"gcp": "gcp: no Application Default Credentials"}
+    assert list(result.skipped) == ["databricks"]
+    with pytest.raises(BackendError):  # a target named alone raises
+        sweep_mod.find(targets=["gcp"], engineer=None, ledger=Ledger())

@@ -42,41 +42,54 @@ def sweep(
     if engineer and all_engineers:
         raise UsageError("pass --engineer or --all-engineers, not both")
     who = None if all_engineers else _engineer(engineer)
-    result = sweep_mod.find(targets=[target] if target else sweep_mod.TARGETS, engineer=who)
+    from labctl.ledger import Ledger
+
+    ledger = Ledger()
+    if who is None and ledger.engine.dialect.name == "sqlite":
+        err.print(
+            "[yellow]warning[/]: this ledger is this machine's alone: labs other engineers run "
+            "from their own ledgers are listed as strays (share one with LABCTL_DB_URL)"
+        )
+    targets = [target] if target else sweep_mod.TARGETS
+    result = sweep_mod.find(targets=targets, engineer=who, ledger=ledger)
     for name, why in result.skipped.items():
         err.print(f"[dim]{name}: not swept ({why})[/]")
+    for name, why in result.errors.items():
+        err.print(f"[red]{name}: not swept[/]: ", end="")
+        err.print(why, markup=False)
     strays = result.strays
 
     def report(status: str) -> None:
         if as_json:
             items = [s.to_dict() for s in strays]
-            _print_json(
-                {"status": status, "engineer": who, "usd_per_hour": _burn(strays), "items": items}
-            )
+            _print_json({"status": status, "engineer": who, "usd_per_hour": _burn(strays),
+                         "items": items, "errors": result.errors})  # fmt: skip
 
     if not strays:
         report("nothing-to-do")
         if not as_json:
             err.print("nothing to sweep: no tagged resource outside the ledger")
-        return
-    if not as_json:
-        out.print(_table(strays))
-    if dry_run or (not yes and not _interactive()):
-        report("dry-run")
+    else:
         if not as_json:
-            err.print(f"{len(strays)} resource(s) would be deleted; pass --yes to delete them")
-        return
-    if not yes and not typer.confirm(
-        f"Delete these {len(strays)} resource(s)?", default=False, err=True
-    ):
-        err.print("nothing deleted")
-        raise typer.Exit(ExitCode.ERROR)
-    try:
-        sweep_mod.delete(strays, reporter=_reporter(as_json))
-    finally:
-        report("partial" if any(s.outcome == "failed" for s in strays) else "ok")
-    if not as_json:
-        out.print(f"[green]swept[/]: {len(strays)} resource(s) deleted")
+            out.print(_table(strays))
+        if dry_run or (not yes and not _interactive()):
+            report("dry-run")
+            if not as_json:
+                err.print(f"{len(strays)} resource(s) would be deleted; pass --yes to delete them")
+        elif not yes and not typer.confirm(
+            f"Delete these {len(strays)} resource(s)?", default=False, err=True
+        ):
+            err.print("nothing deleted")
+            raise typer.Exit(ExitCode.ERROR)
+        else:
+            try:
+                sweep_mod.delete(strays, reporter=_reporter(as_json))
+            finally:
+                report("partial" if any(s.outcome == "failed" for s in strays) else "ok")
+            if not as_json:
+                out.print(f"[green]swept[/]: {len(strays)} resource(s) deleted")
+    if result.errors:
+        raise typer.Exit(ExitCode.ERROR)  # a cloud could not be swept (named above)
 
 
 def _interactive() -> bool:
