@@ -167,7 +167,8 @@ def status_table(runs: list[dict[str, Any]]) -> Table:
         for step, run in tracked_runs(r).items():
             table.add_row("", "", "", "", f"mlflow {step}", _mlflow_line(run), "")
         total = f"[bold]{r['burn_usd_per_hour']:.3f}{equiv}[/]"
-        table.add_row("", "", "", "", f"[bold]run {r['run']}[/]", r["status"], total,
+        stop = f", autostop {r['autostop_at'][11:16]} UTC" if r.get("autostop_at") else ""
+        table.add_row("", "", "", "", f"[bold]run {r['run']}[/]", r["status"] + stop, total,
                       end_section=True)  # fmt: skip
     return table
 
