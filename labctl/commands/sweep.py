@@ -68,7 +68,8 @@ def sweep(
     if not strays:
         report("nothing-to-do")
         if not as_json:
-            err.print("nothing to sweep: no tagged resource outside the ledger")
+            where = " on the clouds reached" if result.errors else ""
+            err.print(f"nothing to sweep{where}: no tagged resource outside the ledger")
     else:
         if not as_json:
             out.print(_table(strays))
