@@ -584,3 +584,29 @@ def test_one_cloud_failing_does_not_stop_the_others(home, monkeypatch):
     assert list(result.skipped) == ["databricks"]
     with pytest.raises(BackendError):  # a target named alone raises
         sweep_mod.find(targets=["gcp"], engineer=None, ledger=Ledger())
+
+
+def test_a_tagged_notebook_instance_is_priced_stopped_and_deleted(role, home):
+    from labctl.backends.aws import AwsBackend
+
+    tags = naming.tags(ENGINEER, "churn-pipeline", "r1")
+    sm().create_notebook_instance(
+        NotebookInstanceName="study-notebook",
+        InstanceType="ml.t3.medium",
+        RoleArn=role,
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+    sm().create_notebook_instance(
+        NotebookInstanceName="untagged-notebook", InstanceType="ml.t3.medium", RoleArn=role
+    )
+    backend = AwsBackend(sleep=lambda s: None, poll_seconds=0)
+    found = sweep_mod.find(
+        targets=["aws"], engineer=ENGINEER, ledger=Ledger(), backends={"aws": backend}
+    ).strays
+    assert [(s.kind, s.name, s.instances) for s in found] == [
+        ("notebook-instance", "study-notebook", [("ml.t3.medium", 1)])
+    ]
+    assert found[0].usd_per_hour == 0.05  # prices.csv: aws notebook us-east-1 ml.t3.medium
+    sweep_mod.delete(found, reporter=Reporter(), backends={"aws": backend})
+    left = sm().list_notebook_instances()["NotebookInstances"]
+    assert [n["NotebookInstanceName"] for n in left] == ["untagged-notebook"]
