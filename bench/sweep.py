@@ -81,7 +81,10 @@ def run(resources: int, untagged: int) -> None:
     for j in range(untagged):
         lab(f"untagged-{j}", None)
 
-    backend = AwsBackend()
+    session = boto3.session.Session()
+    calls: list[str] = []
+    session.events.register("before-call", lambda model, **_: calls.append(model.name))
+    backend = AwsBackend(session=session)
     start = time.perf_counter()
     found = sweep_mod.find(targets=["aws"], engineer=None, backends={"aws": backend})
     seconds = time.perf_counter() - start
@@ -91,7 +94,8 @@ def run(resources: int, untagged: int) -> None:
     print(
         f"sweep discovery (aws, moto server): {len(strays)} tagged of "
         f"{made + 3 * untagged} resources in {seconds:.2f} s "
-        f"({seconds / len(strays) * 1000:.1f} ms each); ${burn:.2f}/h"
+        f"({seconds / len(strays) * 1000:.1f} ms each, {len(calls)} AWS calls: "
+        f"{calls.count('ListTags')} ListTags); ${burn:.2f}/h"
     )
 
 
