@@ -835,5 +835,6 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-# --- the study layer (labctl/commands/study.py registers its commands on `app`) -----------------
+# --- commands in their own modules register themselves on `app` (labctl/commands/) -------------
 from labctl.commands import study as _study  # noqa: E402, F401
+from labctl.commands import sweep as _sweep  # noqa: E402, F401

@@ -490,6 +490,7 @@ def status(*, engineer: str | None) -> list[dict[str, Any]]:
                 "target": run.target,
                 "status": run.status,
                 "age_seconds": int((now - run.created_at).total_seconds()),
+                "autostop_at": f"{run.autostop_at:%Y-%m-%dT%H:%M:%SZ}" if run.autostop_at else None,
                 "burn_usd_per_hour": round(sum(r["usd_per_hour"] or 0 for r in resources), 4),
                 "cloud_equivalent": run.target == "local",
                 "metrics": {

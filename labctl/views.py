@@ -344,7 +344,9 @@ def print_status(console: Console, runs: list[dict[str, Any]], *, headers: bool 
         for step, run in tracked_runs(r).items():
             rows.append(["", "", "", "", f"mlflow {step}", _mlflow_line(run), ""])
         total = Text(f"{r['burn_usd_per_hour']:.3f}{equiv}", "bold")
-        rows += [["", "", "", "", Text(f"run {r['run']}", "bold"), r["status"], total], SECTION]
+        stop = f", autostop {r['autostop_at'][11:16]} UTC" if r.get("autostop_at") else ""
+        run_cell = Text(f"run {r['run']}", "bold")
+        rows += [["", "", "", "", run_cell, r["status"] + stop, total], SECTION]
     print_table(
         console,
         (
