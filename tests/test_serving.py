@@ -112,6 +112,9 @@ def test_server_end_to_end(tmp_path: Path, churn: tuple[Path, Path]) -> None:
         status, _, _ = _post(conn, rows[1].encode(), "text/csv", "text/csv")
         assert status == 200
         conn.close()
+        negative = b"POST /invocations HTTP/1.1\r\nContent-Length: -1\r\n\r\n"
+        answer, closed = _raw(info["port"], negative)  # logged without a traceback
+        assert _status(answer) == 400 and closed
 
         deadline = time.monotonic() + 10
         files: list[Path] = []
@@ -132,6 +135,7 @@ def test_server_end_to_end(tmp_path: Path, churn: tuple[Path, Path]) -> None:
         code = proc.wait(timeout=15)
     assert code == 0
     assert not ready.exists()
+    assert b"Traceback" not in (proc.stderr.read() if proc.stderr else b"")
 
 
 def test_batch_transform_one_prediction_per_line(tmp_path: Path, churn: tuple[Path, Path]) -> None:
