@@ -171,7 +171,11 @@ def test_tuning_deploy_and_batch_over_script_mode(tmp_path, infra):  # noqa: F81
     record_data(ctx, "vision-data", infra["bucket"])
     backend, sent = backend_capturing()
     lab = ctx.lab
-    for name in ("tune-multitask", "train-student", "endpoint", "batch-predict"):
+    for name in ("tune-multitask", "train-student"):
+        step = lab.step(name)
+        ctx.record(step, backend.run_step(step, ctx))
+        put_model(ctx.results[name]["model_artifact"], name.encode())
+    for name in ("endpoint", "batch-predict"):
         step = lab.step(name)
         ctx.record(step, backend.run_step(step, ctx))
 
@@ -192,25 +196,27 @@ def test_tuning_deploy_and_batch_over_script_mode(tmp_path, infra):  # noqa: F81
     with tarfile.open(fileobj=io.BytesIO(read_s3(source)), mode="r:gz") as tar:
         assert "labctl/entrypoints/__init__.py" in tar.getnames()
 
-    models = {m["ModelName"]: m for m in sent["CreateModel"]}
-    assert len(models) == 2  # teacher (the tuning job's best) and student; batch reuses one
-    by_source = {m["PrimaryContainer"]["Environment"]["SAGEMAKER_PROGRAM"] for m in models.values()}
-    assert by_source == {"multitask_vision.py"}
-    student = ctx.results["train-student"]
-    teacher = ctx.results["tune-multitask"]
-    containers = sorted((m["PrimaryContainer"] for m in models.values()), key=str)
-    for container in containers:
+    models = {m["ModelName"]: m["PrimaryContainer"] for m in sent["CreateModel"]}
+    # teacher (the tuning job's best) and student; batch transform reuses the teacher
+    assert set(models) == set(ctx.results["endpoint"]["models"].values())
+    for model, container in models.items():
         assert container["Image"] == (
             "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-inference:2.6.0-gpu-py312"
         )
-    urls = {c["ModelDataUrl"]: c["Environment"] for c in containers}
-    assert urls[student["model_artifact"]] == {
-        "SAGEMAKER_PROGRAM": "multitask_vision.py",
-        "SAGEMAKER_SUBMIT_DIRECTORY": student["source_dir"],
-        "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
-        "SAGEMAKER_REGION": "us-east-1",
-    }
-    assert urls[teacher["model_artifact"]]["SAGEMAKER_SUBMIT_DIRECTORY"] == source
+        assert container["Environment"] == {
+            "SAGEMAKER_PROGRAM": "multitask_vision.py",
+            "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code",
+            "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+            "SAGEMAKER_REGION": "us-east-1",
+        }
+        # the training artifact, repacked with the entry point's source under code/
+        assert container["ModelDataUrl"] == f"s3://{infra['bucket']}/models/{model}/model.tar.gz"
+        with tarfile.open(fileobj=io.BytesIO(read_s3(container["ModelDataUrl"])), mode="r:gz") as t:
+            names = t.getnames()
+            trained = t.extractfile("model.pth").read()
+        assert "code/labctl/entrypoints/__init__.py" in names  # what exists of its source
+        step = "tune-multitask" if model.startswith("endpoint-tune") else "train-student"
+        assert trained == step.encode()
 
     [transform] = sent["CreateTransformJob"]
     assert transform["ModelName"] == ctx.results["endpoint"]["models"]["tune-multitask"]
@@ -218,6 +224,39 @@ def test_tuning_deploy_and_batch_over_script_mode(tmp_path, infra):  # noqa: F81
     assert config["DataCaptureConfig"]["CaptureContentTypeHeader"]["JsonContentTypes"] == [
         "application/json"
     ]
+
+
+def put_model(uri, weights):
+    """A training artifact where the job would have left it (moto's jobs write nothing)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz") as tar:
+        info = tarfile.TarInfo("model.pth")
+        info.size = len(weights)
+        tar.addfile(info, io.BytesIO(weights))
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket=bucket, Key=key, Body=raw.getvalue()
+    )
+
+
+def test_repack_puts_the_entry_point_under_code(tmp_path):
+    trained = tmp_path / "trained.tar.gz"
+    with tarfile.open(trained, mode="w:gz") as tar:
+        for name, data in (("model.joblib", b"weights"), ("code/stale.py", b"old")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    out = tmp_path / "model.tar.gz"
+    scriptmode.repack(trained, "text_classifier", out)
+    with tarfile.open(out, mode="r:gz") as tar:
+        assert sorted(tar.getnames()) == [
+            "code/labctl/__init__.py",
+            "code/labctl/entrypoints/__init__.py",
+            "code/labctl/entrypoints/contract.py",
+            "code/text_classifier.py",
+            "model.joblib",
+        ]
+        assert tar.extractfile("model.joblib").read() == b"weights"
 
 
 # --- images, regions, distribution ---------------------------------------------------------------

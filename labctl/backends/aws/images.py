@@ -77,10 +77,12 @@ def _registry(repository: str, registries: dict[str, str], region: str) -> str:
 
 
 def repositories(
-    algorithms: list[str] | tuple[str, ...] = (*ALGORITHMS, "model-monitor"),
+    algorithms: list[str] | tuple[str, ...] = (*ALGORITHMS, "model-monitor", *FRAMEWORKS),
 ) -> list[str]:
-    """The ECR repository names of these images (for the Terraform module's pull permissions)."""
-    return sorted({IMAGES[a].repository for a in algorithms if a in IMAGES})
+    """The ECR repository names of these images (for the Terraform module's pull permissions):
+    built-in algorithms, Model Monitor and the script-mode framework images by default."""
+    built_in = {IMAGES[a].repository for a in algorithms if a in IMAGES}
+    return sorted(built_in | {FRAMEWORKS[a]["repository"] for a in algorithms if a in FRAMEWORKS})
 
 
 def processor(instance_type: str) -> str:

@@ -13,6 +13,8 @@ with the contract the SageMaker Python SDK's framework estimators use (SDK-free)
   and Python version each, see images.py), cpu or gpu from the instance type.
 - Distribution: the step's `distribution` hyperparameter. `torch_distributed` runs torchrun on
   every instance; `smddp` (SageMaker distributed data parallel) only where the SDK allows it.
+- Serving: the SDK's repack: the training artifact plus the packed source under `code/`, served
+  by the framework's inference image with SAGEMAKER_PROGRAM / SAGEMAKER_SUBMIT_DIRECTORY.
 - Metrics: the scripts print `#metric <name>=<value>` (contract.py); MetricDefinitions read them.
 """
 
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 PACKAGE = "labctl.entrypoints"
 ENTRYPOINTS = Path(__file__).resolve().parents[2] / "entrypoints"
 SOURCE_TAR = "sourcedir.tar.gz"
+CODE_DIR = "code"  # the entry point's folder inside a repacked model.tar.gz
 LOG_LEVEL = 20  # logging.INFO, the SDK's default container_log_level
 
 # algorithm -> (training image, inference image) in images.FRAMEWORKS
@@ -126,17 +129,43 @@ def source_files(entry_point: str) -> dict[str, Path]:
     return files
 
 
-def pack(entry_point: str) -> bytes:
-    """sourcedir.tar.gz of the entry point, byte-for-byte reproducible."""
+def _members(entry_point: str) -> dict[str, bytes]:
     members: dict[str, bytes] = {"labctl/__init__.py": b""}
     members.update({name: p.read_bytes() for name, p in source_files(entry_point).items()})
+    return members
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), 0o644, 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+def pack(entry_point: str) -> bytes:
+    """sourcedir.tar.gz of the entry point, byte-for-byte reproducible."""
+    members = _members(entry_point)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in sorted(members):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(members[name]), 0o644, 0
-            tar.addfile(info, io.BytesIO(members[name]))
+            _add(tar, name, members[name])
     return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def repack(model_tar: Path, entry_point: str, out: Path) -> None:
+    """The training artifact with the entry point's source under `code/`, as the SDK repacks a
+    PyTorch / Hugging Face model: the inference containers import SAGEMAKER_PROGRAM from
+    /opt/ml/model/code (a `code/` folder already in the artifact is replaced)."""
+    members = _members(entry_point)
+    with (
+        tarfile.open(model_tar, mode="r:gz") as src,
+        tarfile.open(out, mode="w:gz", format=tarfile.PAX_FORMAT) as dst,
+    ):
+        for member in src:
+            if member.name.lstrip("./").split("/")[0] == CODE_DIR:
+                continue
+            dst.addfile(member, src.extractfile(member) if member.isfile() else None)
+        for name in sorted(members):
+            _add(dst, f"{CODE_DIR}/{name}", members[name])
 
 
 # --- the job's request --------------------------------------------------------------------------
@@ -205,12 +234,12 @@ def metric_definitions(names: list[str]) -> list[dict[str, str]]:
     ]
 
 
-def model_environment(source: dict[str, str], region: str) -> dict[str, str]:
-    """The inference container's Environment: where the entry point's model_fn/input_fn/
-    predict_fn are (the packed source) and how to log."""
+def model_environment(program: str, region: str) -> dict[str, str]:
+    """The inference container's Environment: the entry point whose model_fn/input_fn/
+    predict_fn serve the model, in the repacked model's code/ folder, and how to log."""
     return {
-        "SAGEMAKER_PROGRAM": source["program"],
-        "SAGEMAKER_SUBMIT_DIRECTORY": source["source_dir"],
+        "SAGEMAKER_PROGRAM": program,
+        "SAGEMAKER_SUBMIT_DIRECTORY": f"/opt/ml/model/{CODE_DIR}",
         "SAGEMAKER_CONTAINER_LOG_LEVEL": str(LOG_LEVEL),
         "SAGEMAKER_REGION": region,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from labctl.backends.aws import images, scriptmode
@@ -217,6 +219,7 @@ class ServingMixin(AwsApi):
         """
         source = ctx.result(step_name, model_step)
         algorithm = algorithm_of(ctx.lab, model_step)
+        name = sm_name(f"{step_name}-{model_step}", ctx.run.id)
         container: dict[str, Any] = {"ModelDataUrl": source["model_artifact"]}
         if scriptmode.is_script_mode(algorithm):
             try:
@@ -225,12 +228,20 @@ class ServingMixin(AwsApi):
                 )
             except LabctlError as exc:
                 raise Unsupported(f"step '{step_name}': {exc.message}", hint=exc.hint) from None
-            container["Environment"] = scriptmode.model_environment(source, self.region)
+            container["ModelDataUrl"] = self._repack(ctx, step_name, name, model_step)
+            container["Environment"] = scriptmode.model_environment(source["program"], self.region)
         else:
             container["Image"] = images.image_uri(algorithm, self.region)
-        name = sm_name(f"{step_name}-{model_step}", ctx.run.id)
         res = self._add(
-            ctx, "model", name, attrs={"step": step_name, "source": model_step}, with_price=False
+            ctx,
+            "model",
+            name,
+            attrs={
+                "step": step_name,
+                "source": model_step,
+                "model_data": container["ModelDataUrl"],
+            },
+            with_price=False,
         )
         self._create(
             ctx,
@@ -245,6 +256,23 @@ class ServingMixin(AwsApi):
             Tags=tags(ctx),
         )
         return name
+
+    def _repack(self, ctx: Context, step_name: str, model: str, model_step: str) -> str:
+        """The model step's artifact with its entry point's source under code/, uploaded next to
+        it as `models/<model>/model.tar.gz` (what the SDK does for PyTorch/Hugging Face)."""
+        artifact = ctx.result(step_name, model_step)["model_artifact"]
+        entry_point = ctx.lab.train_of(model_step).entry_point
+        assert entry_point is not None  # check() refuses script mode without one
+        bucket, _, key = artifact.removeprefix("s3://").partition("/")
+        out_key = f"models/{model}/model.tar.gz"
+        with tempfile.TemporaryDirectory(prefix="labctl-repack-") as tmp:
+            trained, repacked = Path(tmp) / "trained.tar.gz", Path(tmp) / "model.tar.gz"
+            self._api(
+                "s3", "download_file", step=step_name, Bucket=bucket, Key=key, Filename=str(trained)
+            )
+            scriptmode.repack(trained, entry_point, repacked)
+            self._upload(step_name, repacked, ctx.output("bucket"), out_key)
+        return f"s3://{ctx.output('bucket')}/{out_key}"
 
     def _model_for(self, ctx: Context, step_name: str, model_step: str, instance_type: str) -> str:
         """The model a deploy step of this run made from `model_step`, else a new one."""
