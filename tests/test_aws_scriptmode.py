@@ -303,6 +303,7 @@ def test_smddp_only_where_sagemaker_runs_it(cat, monkeypatch):
     assert scriptmode.distribution_hyperparameters(smddp) == {
         "sagemaker_distributed_dataparallel_enabled": True,
         "sagemaker_instance_type": "ml.p4d.24xlarge",
+        "sagemaker_distributed_dataparallel_custom_mpi_options": "",
     }
     for itype in ("ml.g5.12xlarge", "ml.p5.48xlarge"):
         other = smddp.model_copy(update={"instance_type": itype})

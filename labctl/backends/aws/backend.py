@@ -6,9 +6,9 @@ monitoring.py, teardown.py, over the shared plumbing of api.py.
 Terraform (terraform/modules/aws) makes the lab's bucket and execution role; this package runs the
 steps against them: data to S3, training jobs with managed spot and checkpoints (built-in
 algorithms, or the lab's PyTorch / Hugging Face entry point in script mode: scriptmode.py),
-automatic model tuning, model + endpoint config + endpoint (production variants, data capture, autoscaling),
-batch transform and a Model Monitor data-quality schedule. Every billable resource is written to
-the ledger before the call that creates it, and carries the three labctl tags.
+automatic model tuning, model + endpoint config + endpoint (production variants, data capture,
+autoscaling), batch transform and a Model Monitor data-quality schedule. Every billable resource
+is written to the ledger before the call that creates it, and carries the three labctl tags.
 
 Design choices:
 - boto3 is imported in this package only, and clients are made on first use: `labctl list`

@@ -200,7 +200,10 @@ def distribution_hyperparameters(step: TrainStep) -> dict[str, Any]:
                 hint="use `distribution: torch_distributed` (PyTorch DDP via torchrun, NCCL over "
                 "EFA on P4d/P5)",
             )
-    return {DISTRIBUTIONS[kind]: True, "sagemaker_instance_type": step.instance_type}
+    hps: dict[str, Any] = {DISTRIBUTIONS[kind]: True, "sagemaker_instance_type": step.instance_type}
+    if kind == "smddp":
+        hps["sagemaker_distributed_dataparallel_custom_mpi_options"] = ""
+    return hps
 
 
 def hyperparameters(
