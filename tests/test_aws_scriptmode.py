@@ -22,6 +22,9 @@ from labctl import catalog as catalog_mod
 from labctl.backends.aws import images, scriptmode
 from labctl.backends.aws.backend import AwsBackend
 from labctl.backends.aws.checks import train_findings
+from labctl.backends.aws.tuning import parameter_ranges
+from labctl.catalog import CategoricalRange
+from labctl.errors import LabctlError
 
 pytestmark = pytest.mark.aws
 
@@ -273,6 +276,32 @@ def test_framework_image_per_region_and_processor():
     assert images.framework_uri("huggingface-inference", "eu-west-1", "ml.c5.large").endswith(
         "huggingface-pytorch-inference:2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04"
     )
+
+
+def test_processor_of_instance_types():
+    assert [
+        images.processor(t)
+        for t in (
+            "ml.g5.xlarge",
+            "ml.p4d.24xlarge",
+            "ml.c5.large",
+            "ml.m5.xlarge",
+            "ml.inf2.xlarge",
+        )
+    ] == ["gpu", "gpu", "cpu", "cpu", "inf"]
+    with pytest.raises(LabctlError, match="no inf build"):
+        images.framework_uri("pytorch-inference", "us-east-1", "ml.inf2.xlarge")
+
+
+def test_categorical_ranges_are_json_encoded_for_script_mode(cat):
+    tune = cat.lab("computer-vision-pipeline").step("tune-multitask")
+    opt = tune.model_copy(
+        update={"ranges": {"optimizer": CategoricalRange(type="categorical", values=["adam", 1])}}
+    )
+    assert parameter_ranges(opt, json_values=True)["CategoricalParameterRanges"] == [
+        {"Name": "optimizer", "Values": ['"adam"', "1"]}
+    ]
+    assert parameter_ranges(opt)["CategoricalParameterRanges"][0]["Values"] == ["adam", "1"]
 
 
 def test_check_refuses_a_region_or_instance_without_the_image(cat):

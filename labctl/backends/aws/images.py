@@ -86,8 +86,11 @@ def repositories(
 
 
 def processor(instance_type: str) -> str:
-    """The SDK's processor for an instance type: gpu for the g/p families, else cpu."""
+    """The SDK's processor for an instance type: gpu for the g/p families, inf/trn for
+    Inferentia/Trainium (Neuron images, not in labctl's table), else cpu."""
     family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else instance_type
+    if family.startswith(("inf", "trn")):
+        return family[:3]
     return "gpu" if family[:1] in ("g", "p") else "cpu"
 
 
