@@ -24,7 +24,7 @@ from labctl.backends.aws.backend import AwsBackend
 from labctl.backends.aws.checks import train_findings
 from labctl.backends.aws.tuning import parameter_ranges
 from labctl.catalog import CategoricalRange
-from labctl.errors import LabctlError
+from labctl.errors import LabctlError, Unsupported
 
 pytestmark = pytest.mark.aws
 
@@ -354,3 +354,18 @@ def test_plan_has_no_fatal_finding_for_script_mode_steps(cat, lab_name):
         if f.fatal and kinds[f.step] in ("train", "tune", "deploy", "batch")
     ]
     assert fatal == []
+
+
+def test_refused_job_uploads_nothing(tmp_path, infra):  # noqa: F811
+    ctx = make_ctx(tmp_path, "distributed-training-inference", infra)
+    record_data(ctx, "reviews-data", infra["bucket"])
+    backend, sent = backend_capturing()
+    step = ctx.lab.step("train-distributed")
+    smddp = step.model_copy(
+        update={"hyperparameters": {**step.hyperparameters, "distribution": "smddp"}}
+    )
+    with pytest.raises(Unsupported, match=r"train-distributed.*smddp"):
+        backend.train(step=smddp, ctx=ctx)
+    listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=infra["bucket"])
+    assert listed["KeyCount"] == 0 and not sent
+    assert not ctx.ledger.run_resources(ctx.run.id)

@@ -121,14 +121,14 @@ def spot_wait(step: TrainStep, *, checkpointed: bool = True) -> int | None:
     if not step.spot:
         return None
     wait = step.max_wait or 2 * step.max_runtime
-    if not (checkpointed and checkpoints(step.algorithm)):
+    if not (checkpointed and resumes(step.algorithm)):
         if step.max_runtime > MAX_WAIT_WITHOUT_CHECKPOINTS:
             return None
         wait = min(wait, MAX_WAIT_WITHOUT_CHECKPOINTS)
     return wait
 
 
-def checkpoints(algorithm: str) -> bool:
+def resumes(algorithm: str) -> bool:
     """Whether a job of `algorithm` resumes from /opt/ml/checkpoints (script mode does)."""
     algo = ALGORITHMS.get(algorithm)
     return algorithm in SCRIPT_MODE if algo is None else algo.checkpoints

@@ -86,7 +86,23 @@ def framework_version(algorithm: str) -> str:
 
 
 def training_image(step: TrainStep, region: str) -> str:
-    return images.framework_uri(IMAGES[step.algorithm][0], region, step.instance_type)
+    """The framework's training image for the step's region and instance type.
+
+    Raises:
+        Unsupported: the region or the instance's processor has no such image.
+    """
+    try:
+        return images.framework_uri(IMAGES[step.algorithm][0], region, step.instance_type)
+    except LabctlError as exc:
+        raise Unsupported(f"step '{step.name}': {exc.message}", hint=exc.hint) from None
+
+
+def validate(step: TrainStep, region: str) -> None:
+    """Raise `Unsupported` for what SageMaker would refuse: no entry point, no image, a bad
+    distribution."""
+    program(step)
+    training_image(step, region)
+    distribution_hyperparameters(step)
 
 
 def inference_image(algorithm: str, region: str, instance_type: str) -> str:
@@ -229,6 +245,26 @@ def hyperparameters(
     return {k: json.dumps(v) for k, v in hps.items()}
 
 
+def input_channels(data_channels: dict[str, str]) -> list[dict[str, Any]]:
+    """The data step's train and validation folders, whole on every instance (a distributed
+    script shards them itself, as DistributedSampler does)."""
+    return [
+        {
+            "ChannelName": ch,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": data_channels[ch],
+                    "S3DataDistributionType": "FullyReplicated",
+                }
+            },
+            "CompressionType": "None",
+        }
+        for ch in ("train", "validation")
+        if ch in data_channels
+    ]
+
+
 def metric_definitions(names: list[str]) -> list[dict[str, str]]:
     """MetricDefinitions reading the `#metric <name>=<value>` lines the entry points print."""
     return [
@@ -277,12 +313,11 @@ def train_findings(step: TrainStep, region: str) -> list[Finding]:
     """The entry point, the framework image for the region and instance, the distribution."""
     findings: list[Finding] = []
     try:
-        name = program(step)
-        training_image(step, region)
-        distribution_hyperparameters(step)
+        validate(step, region)
     except LabctlError as exc:
         reason = exc.message.removeprefix(f"step '{step.name}': ")
         return [Finding(step.name, f"{reason}; {exc.hint}")]
+    name = program(step)
     if not (ENTRYPOINTS / name).is_file():
         findings.append(
             Finding(

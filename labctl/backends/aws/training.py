@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from labctl.backends.aws import images, scriptmode
-from labctl.backends.aws.algorithms import ALGORITHMS, Algorithm, spot_wait
+from labctl.backends.aws.algorithms import ALGORITHMS, resumes, spot_wait
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
 from labctl.backends.base import Context, hp_strings
 from labctl.catalog import TrainStep
-from labctl.errors import BackendError, LabctlError, Unsupported
+from labctl.errors import BackendError, Unsupported
 from labctl.ledger import Resource, naive_utc
 
 
@@ -75,6 +75,7 @@ class TrainingMixin(AwsApi):
         (`code/<job>/sourcedir.tar.gz`); None for a built-in algorithm."""
         if not scriptmode.is_script_mode(step.algorithm):
             return None
+        scriptmode.validate(step, self.region)  # before anything is uploaded
         name = scriptmode.program(step)
         assert step.entry_point is not None
         if name not in scriptmode.source_files(step.entry_point):
@@ -109,33 +110,14 @@ class TrainingMixin(AwsApi):
         """
         data = ctx.result(step.name, step.data)
         if source is not None:
-            algo = None
-            channels = [
-                {
-                    "ChannelName": ch,
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": data["channels"][ch],
-                            "S3DataDistributionType": "FullyReplicated",
-                        }
-                    },
-                    "CompressionType": "None",
-                }
-                for ch in ("train", "validation")
-                if ch in data["channels"]
-            ]
-            try:
-                image = scriptmode.training_image(step, self.region)
-            except LabctlError as exc:
-                raise Unsupported(exc.message, hint=exc.hint) from None
+            channels = scriptmode.input_channels(data["channels"])
             algorithm_spec: dict[str, Any] = {
-                "TrainingImage": image,
+                "TrainingImage": scriptmode.training_image(step, self.region),
                 "TrainingInputMode": "File",
                 "MetricDefinitions": scriptmode.metric_definitions([step.metric.name, *metrics]),
             }
         else:
-            algo, channels = self._built_in_channels(step, data)
+            channels = self._built_in_channels(step, data)
             algorithm_spec = {
                 "TrainingImage": images.image_uri(step.algorithm, self.region),
                 "TrainingInputMode": "File",
@@ -154,7 +136,7 @@ class TrainingMixin(AwsApi):
             },
             "StoppingCondition": stopping,
         }
-        checkpointed = checkpoints is not None and (algo is None or algo.checkpoints)
+        checkpointed = checkpoints is not None and resumes(step.algorithm)
         wait = spot_wait(step, checkpointed=checkpointed)
         spec["EnableManagedSpotTraining"] = wait is not None
         if wait is not None:
@@ -163,10 +145,8 @@ class TrainingMixin(AwsApi):
                 spec["CheckpointConfig"] = {"S3Uri": f"s3://{bucket}/{checkpoints}"}
         return spec
 
-    def _built_in_channels(
-        self, step: TrainStep, data: dict[str, Any]
-    ) -> tuple[Algorithm, list[dict[str, Any]]]:
-        """A built-in algorithm and its channels from the data step's folders."""
+    def _built_in_channels(self, step: TrainStep, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """A built-in algorithm's channels from the data step's folders."""
         algo = ALGORITHMS.get(step.algorithm)
         if algo is None:
             raise Unsupported(
@@ -195,7 +175,7 @@ class TrainingMixin(AwsApi):
                     "CompressionType": "None",
                 }
             )
-        return algo, channels
+        return channels
 
     def _finish_training(
         self, ctx: Context, step_name: str, res: Resource, desc: dict[str, Any]
