@@ -369,3 +369,12 @@ def test_refused_job_uploads_nothing(tmp_path, infra):  # noqa: F811
     listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=infra["bucket"])
     assert listed["KeyCount"] == 0 and not sent
     assert not ctx.ledger.run_resources(ctx.run.id)
+
+
+def test_check_refuses_serving_a_script_model_where_there_is_no_inference_image(cat):
+    lab = cat.lab("computer-vision-pipeline")
+    backend = AwsBackend(session=boto3.session.Session(region_name="us-iso-east-1"))
+    serving = [f for f in backend.check(lab) if f.step in ("endpoint", "batch-predict")]
+    # both variants (teacher and student) and the batch transform, each naming the region
+    assert len(serving) == 3 and all(f.fatal for f in serving)
+    assert all("pytorch-inference" in f.reason and "us-iso-east-1" in f.reason for f in serving)
