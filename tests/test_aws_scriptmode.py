@@ -162,6 +162,8 @@ def test_source_folder_follows_imports_transitively():
     files = scriptmode.source_files("propensity")
     assert "propensity.py" in files
     assert {"labctl/entrypoints/_tracking.py", "labctl/entrypoints/contract.py"} <= set(files)
+    # automl_image imports its inference handlers from image_classifier
+    assert "labctl/entrypoints/image_classifier.py" in scriptmode.source_files("automl_image")
     # an entry point that does not exist yet: the package is still packed, without it
     assert set(scriptmode.source_files("sensor_anomaly")) == {"labctl/entrypoints/__init__.py"}
 

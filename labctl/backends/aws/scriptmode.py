@@ -116,7 +116,11 @@ def _imports(path: Path) -> set[str]:
     """The modules of labctl.entrypoints a file imports (by module name, e.g. 'contract')."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:  # from . import x / from .x
+            found.update(
+                [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+            )
+        elif isinstance(node, ast.ImportFrom) and node.module:
             if node.module == PACKAGE:
                 found.update(a.name for a in node.names)
             elif node.module.startswith(PACKAGE + "."):
