@@ -30,6 +30,7 @@ class ServingMixin(AwsApi):
         for v in variants:
             served_on.setdefault(v[1], v[3])
         models = {m: self._create_model(ctx, step.name, m, t) for m, t in served_on.items()}
+        called = serving_io(ctx.lab, variants[0][1])  # how the endpoint is called
         bucket = ctx.output("bucket")
         config_name = sm_name(step.name, ctx.run.id, suffix="cfg")
         production = [
@@ -88,7 +89,7 @@ class ServingMixin(AwsApi):
                     {"name": n, "model": m, "weight": w, "instance_type": t}
                     for n, m, w, t in variants
                 ],
-                "content_type": serving_io(ctx.lab, variants[0][1]).request_type,
+                "content_type": called.request_type,
             },
         )
         created = self._create(
@@ -135,8 +136,8 @@ class ServingMixin(AwsApi):
             ],
             "data_capture": capture,
             "autoscaling": scaling,
-            "content_type": serving_io(ctx.lab, variants[0][1]).request_type,
-            "accept": serving_io(ctx.lab, variants[0][1]).accept,
+            "content_type": called.request_type,
+            "accept": called.accept,
         }
 
     def batch(self, *, step: BatchStep, ctx: Context) -> dict[str, Any]:
