@@ -56,6 +56,10 @@ def test_registries_match_the_sdk():
     assert not [r for i in images.IMAGES.values() for r in i.registries if "iso" in r]
     assert images.repositories() == [
         "blazingtext",
+        "huggingface-pytorch-inference",
+        "huggingface-pytorch-training",
+        "pytorch-inference",
+        "pytorch-training",
         "randomcutforest",
         "sagemaker-model-monitor-analyzer",
         "sagemaker-xgboost",

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from labctl.catalog import Lab, TrainStep
 
+# script mode (scriptmode.py): the lab's entry point on a framework container, which checkpoints
+SCRIPT_MODE = ("pytorch", "huggingface")
 MAX_WAIT_WITHOUT_CHECKPOINTS = 3600  # SageMaker's limit for built-ins that do not checkpoint
 XGBOOST_METRICS = (
     "accuracy", "auc", "aucpr", "error", "f1", "logloss", "mae", "map", "merror", "mlogloss",
@@ -119,9 +121,14 @@ def spot_wait(step: TrainStep, *, checkpointed: bool = True) -> int | None:
     if not step.spot:
         return None
     wait = step.max_wait or 2 * step.max_runtime
-    algo = ALGORITHMS.get(step.algorithm)
-    if not (checkpointed and algo is not None and algo.checkpoints):
+    if not (checkpointed and resumes(step.algorithm)):
         if step.max_runtime > MAX_WAIT_WITHOUT_CHECKPOINTS:
             return None
         wait = min(wait, MAX_WAIT_WITHOUT_CHECKPOINTS)
     return wait
+
+
+def resumes(algorithm: str) -> bool:
+    """Whether a job of `algorithm` resumes from /opt/ml/checkpoints (script mode does)."""
+    algo = ALGORITHMS.get(algorithm)
+    return algorithm in SCRIPT_MODE if algo is None else algo.checkpoints

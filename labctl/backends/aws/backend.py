@@ -4,10 +4,11 @@
 monitoring.py, teardown.py, over the shared plumbing of api.py.
 
 Terraform (terraform/modules/aws) makes the lab's bucket and execution role; this package runs the
-steps against them: data to S3, training jobs with managed spot and checkpoints, automatic model
-tuning, model + endpoint config + endpoint (production variants, data capture, autoscaling),
-batch transform and a Model Monitor data-quality schedule. Every billable resource is written to
-the ledger before the call that creates it, and carries the three labctl tags.
+steps against them: data to S3, training jobs with managed spot and checkpoints (built-in
+algorithms, or the lab's PyTorch / Hugging Face entry point in script mode: scriptmode.py),
+automatic model tuning, model + endpoint config + endpoint (production variants, data capture,
+autoscaling), batch transform and a Model Monitor data-quality schedule. Every billable resource
+is written to the ledger before the call that creates it, and carries the three labctl tags.
 
 Design choices:
 - boto3 is imported in this package only, and clients are made on first use: `labctl list`
@@ -31,7 +32,7 @@ import boto3
 
 from labctl import config, datagen
 from labctl.backends.aws.api import POLL_SECONDS
-from labctl.backends.aws.checks import train_findings, tune_findings
+from labctl.backends.aws.checks import serving_findings, train_findings, tune_findings
 from labctl.backends.aws.data import DataMixin
 from labctl.backends.aws.monitoring import MonitoringMixin, monitor_findings
 from labctl.backends.aws.serving import ServingMixin
@@ -42,6 +43,7 @@ from labctl.backends.base import Backend, Context, Finding
 from labctl.backends.modules import AWS_DEFAULT_REGION as DEFAULT_REGION
 from labctl.backends.modules import AwsModule
 from labctl.catalog import (
+    BatchStep,
     DataStep,
     DeployStep,
     Lab,
@@ -109,14 +111,19 @@ class AwsBackend(
                     findings.append(
                         Finding(step.name, "SageMaker Pipelines are not created yet", fatal=False)
                     )
-                case DeployStep() if step.autoscaling and step.autoscaling.min_instances < 1:
-                    findings.append(
-                        Finding(
-                            step.name,
-                            "a real-time endpoint keeps at least 1 instance; min_instances -> 1",
-                            fatal=False,
+                case DeployStep():
+                    findings += serving_findings(lab, step, self.region)
+                    if step.autoscaling and step.autoscaling.min_instances < 1:
+                        findings.append(
+                            Finding(
+                                step.name,
+                                "a real-time endpoint keeps at least 1 instance; "
+                                "min_instances -> 1",
+                                fatal=False,
+                            )
                         )
-                    )
+                case BatchStep():
+                    findings += serving_findings(lab, step, self.region)
                 case MonitorStep():
                     findings += monitor_findings(lab, step, self.region)
         return findings

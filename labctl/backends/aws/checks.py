@@ -1,10 +1,11 @@
-"""What `check()` finds in train and tune steps before anything is created (SDK-free): the
-algorithm's image in the region, objective metrics the algorithm emits, valid tuning ranges, and
-managed-spot waits SageMaker accepts."""
+"""What `check()` finds in train, tune, deploy and batch steps before anything is created
+(SDK-free): the algorithm's image in the region, objective metrics the algorithm emits, valid
+tuning ranges, managed-spot waits SageMaker accepts; for script mode (scriptmode.py) the entry
+point, the framework images and the distribution."""
 
 from __future__ import annotations
 
-from labctl.backends.aws import images
+from labctl.backends.aws import images, scriptmode
 from labctl.backends.aws.algorithms import (
     ALGORITHMS,
     MAX_WAIT_WITHOUT_CHECKPOINTS,
@@ -12,7 +13,7 @@ from labctl.backends.aws.algorithms import (
     spot_wait,
 )
 from labctl.backends.base import Finding
-from labctl.catalog import ContinuousRange, Lab, TrainStep, TuneStep
+from labctl.catalog import BatchStep, ContinuousRange, DeployStep, Lab, TrainStep, TuneStep
 from labctl.errors import LabctlError
 
 
@@ -26,6 +27,9 @@ def image_finding(step_name: str, image: str, region: str) -> list[Finding]:
 
 
 def train_findings(step: TrainStep, region: str) -> list[Finding]:
+    if scriptmode.is_script_mode(step.algorithm):
+        findings = scriptmode.train_findings(step, region)
+        return findings + _spot_findings(step, step.name, checkpointed=True)
     if step.algorithm not in ALGORITHMS:
         return [
             Finding(
@@ -42,9 +46,14 @@ def train_findings(step: TrainStep, region: str) -> list[Finding]:
 
 def tune_findings(lab: Lab, step: TuneStep) -> list[Finding]:
     train = lab.step(step.train)
-    if not isinstance(train, TrainStep) or train.algorithm not in ALGORITHMS:
+    if not isinstance(train, TrainStep):
+        return []
+    if scriptmode.is_script_mode(train.algorithm):
+        findings = []  # a script's job publishes the objective through its MetricDefinitions
+    elif train.algorithm in ALGORITHMS:
+        findings = _metric_findings(train, step.objective.name, "objective", step_name=step.name)
+    else:
         return []  # the train step's own finding says why
-    findings = _metric_findings(train, step.objective.name, "objective", step_name=step.name)
     for key, rng in step.ranges.items():
         if (
             isinstance(rng, ContinuousRange)
@@ -112,3 +121,12 @@ def _spot_findings(train: TrainStep, step_name: str, *, checkpointed: bool) -> l
             )
         ]
     return []
+
+
+def serving_findings(lab: Lab, step: DeployStep | BatchStep, region: str) -> list[Finding]:
+    """A script-mode model's inference image for the region and each instance type."""
+    if isinstance(step, DeployStep) and step.variants:
+        served = [(v.model, v.instance_type or step.instance_type) for v in step.variants]
+    else:
+        served = [(step.model, step.instance_type)]
+    return scriptmode.serving_findings(lab, step.name, served, region)

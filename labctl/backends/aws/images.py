@@ -13,6 +13,7 @@ left out. A region missing there is refused with the list of known ones rather t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,20 +59,67 @@ def image_uri(algorithm: str, region: str) -> str:
             f"'{algorithm}' is not a SageMaker built-in algorithm labctl knows",
             hint="built-in images: " + ", ".join(sorted(IMAGES)),
         )
-    account = image.registries.get(region)
+    return f"{_registry(image.repository, image.registries, region)}/{image.repository}:{image.tag}"
+
+
+def _registry(repository: str, registries: dict[str, str], region: str) -> str:
+    """`<account>.dkr.ecr.<region>.<domain>` of a repository; LabctlError for unknown regions."""
+    account = registries.get(region)
     if account is None:
         raise LabctlError(
-            f"no SageMaker {image.repository} image is known for region '{region}'",
+            f"no SageMaker {repository} image is known for region '{region}'",
             hint="known regions: "
-            + ", ".join(sorted(image.registries))
+            + ", ".join(sorted(registries))
             + " (set AWS_REGION or `[aws] region` in the labctl config)",
         )
     domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
-    return f"{account}.dkr.ecr.{region}.{domain}/{image.repository}:{image.tag}"
+    return f"{account}.dkr.ecr.{region}.{domain}"
 
 
 def repositories(
-    algorithms: list[str] | tuple[str, ...] = (*ALGORITHMS, "model-monitor"),
+    algorithms: list[str] | tuple[str, ...] = (*ALGORITHMS, "model-monitor", *FRAMEWORKS),
 ) -> list[str]:
-    """The ECR repository names of these images (for the Terraform module's pull permissions)."""
-    return sorted({IMAGES[a].repository for a in algorithms if a in IMAGES})
+    """The ECR repository names of these images (for the Terraform module's pull permissions):
+    built-in algorithms, Model Monitor and the script-mode framework images by default."""
+    built_in = {IMAGES[a].repository for a in algorithms if a in IMAGES}
+    return sorted(built_in | {FRAMEWORKS[a]["repository"] for a in algorithms if a in FRAMEWORKS})
+
+
+def processor(instance_type: str) -> str:
+    """The SDK's processor for an instance type: gpu for the g/p families, inf/trn for
+    Inferentia/Trainium (Neuron images, not in labctl's table), else cpu."""
+    family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else instance_type
+    if family.startswith(("inf", "trn")):
+        return family[:3]
+    return "gpu" if family[:1] in ("g", "p") else "cpu"
+
+
+def framework_uri(image: str, region: str, instance_type: str) -> str:
+    """The deep-learning container URI of a framework image (`pytorch-training`,
+    `huggingface-inference`...) in `region` for `instance_type`, as the SDK's
+    `image_uris.retrieve` builds it: `<version>-<processor>-<py>[-<container version>]`, the
+    Hugging Face ones prefixed with their PyTorch version (`2.8.0-transformers4.56.2-...`).
+
+    Raises:
+        LabctlError: unknown image, a region without its registry, or a processor it lacks.
+    """
+    entry = FRAMEWORKS.get(image)
+    if entry is None:
+        raise LabctlError(
+            f"no framework image '{image}' in the table",
+            hint="known: " + ", ".join(sorted(FRAMEWORKS)),
+        )
+    registry = _registry(entry["repository"], entry["registries"], region)
+    proc = processor(instance_type)
+    if proc not in entry["processors"]:
+        raise LabctlError(
+            f"the {entry['repository']} image has no {proc} build ({instance_type})",
+            hint=f"use an instance type with a {' or '.join(entry['processors'])} "
+            "(ml.g*/ml.p* are gpu)",
+        )
+    prefix = entry["version"]
+    if "base_framework" in entry:  # huggingface: <pytorch version>-transformers<version>
+        base = re.sub(r"^(pytorch|tensorflow)", "", entry["base_framework"])
+        prefix = f"{base}-transformers{entry['version']}"
+    parts = [prefix, proc, entry["py_versions"][-1], entry["container_version"].get(proc)]
+    return f"{registry}/{entry['repository']}:{'-'.join(p for p in parts if p)}"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from labctl.backends.aws import images
-from labctl.backends.aws.algorithms import ALGORITHMS, algorithm_of
+from labctl.backends.aws import images, scriptmode
+from labctl.backends.aws.algorithms import algorithm_of
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
+from labctl.backends.aws.scriptmode import serving_io
 from labctl.backends.base import Context
 from labctl.catalog import BatchStep, DeployStep
-from labctl.errors import BackendError
+from labctl.errors import BackendError, LabctlError, Unsupported
 from labctl.ledger import Resource, naive_utc
 
 ENDPOINT_TIMEOUT = 3600
@@ -23,10 +26,11 @@ class ServingMixin(AwsApi):
             (v.name, v.model, v.weight, v.instance_type or step.instance_type)
             for v in step.variants
         ] or [("AllTraffic", step.model, 1.0, step.instance_type)]
-        models = {
-            model_step: self._create_model(ctx, step.name, model_step)
-            for model_step in dict.fromkeys(v[1] for v in variants)
-        }
+        served_on: dict[str, str] = {}  # model step -> the instance type of its first variant
+        for v in variants:
+            served_on.setdefault(v[1], v[3])
+        models = {m: self._create_model(ctx, step.name, m, t) for m, t in served_on.items()}
+        called = serving_io(ctx.lab, variants[0][1])  # how the endpoint is called
         bucket = ctx.output("bucket")
         config_name = sm_name(step.name, ctx.run.id, suffix="cfg")
         production = [
@@ -43,7 +47,6 @@ class ServingMixin(AwsApi):
         capture = None
         if step.data_capture_percent > 0:
             capture = f"s3://{bucket}/datacapture"
-            algos = {algorithm_of(ctx.lab, m) for m in models}
             kwargs["DataCaptureConfig"] = {
                 "EnableCapture": True,
                 "InitialSamplingPercentage": step.data_capture_percent,
@@ -52,7 +55,8 @@ class ServingMixin(AwsApi):
                 "CaptureContentTypeHeader": {
                     "CsvContentTypes": ["text/csv"],
                     "JsonContentTypes": sorted(
-                        {"application/json", *(ALGORITHMS[a].accept for a in algos)} - {"text/csv"}
+                        {"application/json", *(serving_io(ctx.lab, m).accept for m in models)}
+                        - {"text/csv"}
                     ),
                 },
             }
@@ -85,7 +89,7 @@ class ServingMixin(AwsApi):
                     {"name": n, "model": m, "weight": w, "instance_type": t}
                     for n, m, w, t in variants
                 ],
-                "content_type": ALGORITHMS[algorithm_of(ctx.lab, variants[0][1])].request_type,
+                "content_type": called.request_type,
             },
         )
         created = self._create(
@@ -132,8 +136,8 @@ class ServingMixin(AwsApi):
             ],
             "data_capture": capture,
             "autoscaling": scaling,
-            "content_type": ALGORITHMS[algorithm_of(ctx.lab, variants[0][1])].request_type,
-            "accept": ALGORITHMS[algorithm_of(ctx.lab, variants[0][1])].accept,
+            "content_type": called.request_type,
+            "accept": called.accept,
         }
 
     def batch(self, *, step: BatchStep, ctx: Context) -> dict[str, Any]:
@@ -142,8 +146,8 @@ class ServingMixin(AwsApi):
         source = data["channels"].get("batch-input")
         if not source:
             raise BackendError(f"step '{step.name}': data step '{step.data}' has no batch-input")
-        algo = ALGORITHMS[algorithm_of(ctx.lab, step.model)]
-        model = self._model_for(ctx, step.name, step.model)
+        algo = serving_io(ctx.lab, step.model)
+        model = self._model_for(ctx, step.name, step.model, step.instance_type)
         name = sm_name(step.name, ctx.run.id)
         output = f"s3://{ctx.output('bucket')}/batch/{name}/"
         res = self._add(
@@ -206,13 +210,39 @@ class ServingMixin(AwsApi):
             )
         return {"job": name, "model": model, "input": source, "output": output, "status": status}
 
-    def _create_model(self, ctx: Context, step_name: str, model_step: str) -> str:
-        """A SageMaker model from a train or tune step's artifact, in the ledger first."""
+    def _create_model(
+        self, ctx: Context, step_name: str, model_step: str, instance_type: str
+    ) -> str:
+        """A SageMaker model from a train or tune step's artifact, in the ledger first.
+
+        Script mode: the framework's inference image for `instance_type`, serving with the
+        entry point's model_fn/input_fn/predict_fn from the source the training job ran.
+        """
         source = ctx.result(step_name, model_step)
         algorithm = algorithm_of(ctx.lab, model_step)
         name = sm_name(f"{step_name}-{model_step}", ctx.run.id)
+        container: dict[str, Any] = {"ModelDataUrl": source["model_artifact"]}
+        if scriptmode.is_script_mode(algorithm):
+            try:
+                container["Image"] = scriptmode.inference_image(
+                    algorithm, self.region, instance_type
+                )
+            except LabctlError as exc:
+                raise Unsupported(f"step '{step_name}': {exc.message}", hint=exc.hint) from None
+            container["ModelDataUrl"] = self._repack(ctx, step_name, name, model_step)
+            container["Environment"] = scriptmode.model_environment(source["program"], self.region)
+        else:
+            container["Image"] = images.image_uri(algorithm, self.region)
         res = self._add(
-            ctx, "model", name, attrs={"step": step_name, "source": model_step}, with_price=False
+            ctx,
+            "model",
+            name,
+            attrs={
+                "step": step_name,
+                "source": model_step,
+                "model_data": container["ModelDataUrl"],
+            },
+            with_price=False,
         )
         self._create(
             ctx,
@@ -222,22 +252,36 @@ class ServingMixin(AwsApi):
             arn_key="ModelArn",
             step=step_name,
             ModelName=name,
-            PrimaryContainer={
-                "Image": images.image_uri(algorithm, self.region),
-                "ModelDataUrl": source["model_artifact"],
-            },
+            PrimaryContainer=container,
             ExecutionRoleArn=ctx.output("role_arn"),
             Tags=tags(ctx),
         )
         return name
 
-    def _model_for(self, ctx: Context, step_name: str, model_step: str) -> str:
+    def _repack(self, ctx: Context, step_name: str, model: str, model_step: str) -> str:
+        """The model step's artifact with its entry point's source under code/, uploaded next to
+        it as `models/<model>/model.tar.gz` (what the SDK does for PyTorch/Hugging Face)."""
+        artifact = ctx.result(step_name, model_step)["model_artifact"]
+        entry_point = ctx.lab.train_of(model_step).entry_point
+        assert entry_point is not None  # check() refuses script mode without one
+        bucket, _, key = artifact.removeprefix("s3://").partition("/")
+        out_key = f"models/{model}/model.tar.gz"
+        with tempfile.TemporaryDirectory(prefix="labctl-repack-") as tmp:
+            trained, repacked = Path(tmp) / "trained.tar.gz", Path(tmp) / "model.tar.gz"
+            self._api(
+                "s3", "download_file", step=step_name, Bucket=bucket, Key=key, Filename=str(trained)
+            )
+            scriptmode.repack(trained, entry_point, repacked)
+            self._upload(step_name, repacked, ctx.output("bucket"), out_key)
+        return f"s3://{ctx.output('bucket')}/{out_key}"
+
+    def _model_for(self, ctx: Context, step_name: str, model_step: str, instance_type: str) -> str:
         """The model a deploy step of this run made from `model_step`, else a new one."""
         for result in ctx.results.values():
             made = result.get("models") if isinstance(result, dict) else None
             if isinstance(made, dict) and model_step in made:
                 return made[model_step]
-        return self._create_model(ctx, step_name, model_step)
+        return self._create_model(ctx, step_name, model_step, instance_type)
 
     def _autoscale(self, ctx: Context, step: DeployStep, endpoint: str, variant: str) -> dict:
         assert step.autoscaling is not None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
+from labctl.backends.aws import scriptmode
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
 from labctl.backends.aws.errors import is_gone
 from labctl.backends.base import Context, hp_string, hp_strings
@@ -31,10 +33,23 @@ class TuningMixin(AwsApi):
         parallel = min(step.max_parallel_jobs, n_jobs)
         # No CheckpointConfig: the definition is shared, so every trial would read and write one
         # prefix; spot trials then follow the no-checkpoint limit (see algorithms.spot_wait).
-        spec = self._job_spec(train, ctx, output=f"models/{name}/", checkpoints=None)
-        static = {
-            k: v for k, v in hp_strings(train.hyperparameters).items() if k not in step.ranges
-        }
+        source = self._script_source(train, ctx, name)
+        spec = self._job_spec(
+            train,
+            ctx,
+            output=f"models/{name}/",
+            checkpoints=None,
+            source=source,
+            metrics=(step.objective.name,),
+        )
+        if source:  # the SDK's framework tuners: static and categorical values JSON-encoded
+            static = scriptmode.hyperparameters(
+                train, source, self.region, leave_out=set(step.ranges)
+            )
+        else:
+            static = {
+                k: v for k, v in hp_strings(train.hyperparameters).items() if k not in step.ranges
+            }
         limits: dict[str, int] = {"MaxParallelTrainingJobs": parallel}
         if step.strategy != "grid":  # grid runs every combination of its categorical values
             limits["MaxNumberOfTrainingJobs"] = n_jobs
@@ -45,7 +60,7 @@ class TuningMixin(AwsApi):
                 "MetricName": step.objective.name,
             },
             "ResourceLimits": limits,
-            "ParameterRanges": parameter_ranges(step),
+            "ParameterRanges": parameter_ranges(step, json_values=source is not None),
             # Hyperband stops jobs itself; SageMaker requires per-job early stopping Off with it.
             "TrainingJobEarlyStoppingType": (
                 "Auto" if step.early_stopping and step.strategy != "hyperband" else "Off"
@@ -81,6 +96,7 @@ class TuningMixin(AwsApi):
                 "max_jobs": n_jobs,
                 "max_parallel_jobs": parallel,
                 "warm_start_from": parents,
+                **(source or {}),
             },
         )
         self._create(
@@ -148,6 +164,7 @@ class TuningMixin(AwsApi):
             "algorithm": train.algorithm,
             "training_jobs": counters,
             "billable_seconds": billable,
+            **(source or {}),
         }
         ctx.ledger.update_resource(res.id, attrs={"best": result["best_job"], **result["metric"]})
         return result
@@ -201,8 +218,12 @@ class TuningMixin(AwsApi):
         return [r.name for r in found if (r.attrs or {}).get("step") == step.name][:5]
 
 
-def parameter_ranges(step: TuneStep) -> dict[str, list[dict[str, Any]]]:
-    """The TuneStep's ranges as SageMaker ParameterRanges (values as strings)."""
+def parameter_ranges(
+    step: TuneStep, *, json_values: bool = False
+) -> dict[str, list[dict[str, Any]]]:
+    """The TuneStep's ranges as SageMaker ParameterRanges (values as strings; categorical values
+    JSON-encoded with `json_values`, as the SDK does for framework estimators)."""
+    encode = json.dumps if json_values else hp_string
     out: dict[str, list[dict[str, Any]]] = {
         "ContinuousParameterRanges": [],
         "IntegerParameterRanges": [],
@@ -211,7 +232,7 @@ def parameter_ranges(step: TuneStep) -> dict[str, list[dict[str, Any]]]:
     for key, rng in step.ranges.items():
         if isinstance(rng, CategoricalRange):
             out["CategoricalParameterRanges"].append(
-                {"Name": key, "Values": [hp_string(v) for v in rng.values]}
+                {"Name": key, "Values": [encode(v) for v in rng.values]}
             )
         else:
             kind = "Continuous" if isinstance(rng, ContinuousRange) else "Integer"
