@@ -26,6 +26,8 @@ from labctl import paths
 from labctl.errors import TerraformError
 
 ROOT_FILE = "main.tf.json"
+COMPONENTS_INPUT = "components"  # see RootModule.components
+COMPONENT_SHARED = ("name_prefix", "tags")
 NULL_PROVIDER = "terraform-provider-null_v2.1.2_x4"
 
 # The provider each target's module needs, as the root module must declare it.
@@ -126,6 +128,15 @@ class RootModule:
     inputs: dict[str, Any]
     provider_config: dict[str, Any] = field(default_factory=dict)
     backend: dict[str, Any] | None = None
+    # extra `module` blocks (component name -> source and inputs); each also gets the common
+    # inputs in COMPONENT_SHARED. A backend's module_inputs may hand them over under the
+    # COMPONENTS_INPUT key (the orchestrator does not pass them separately).
+    components: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if COMPONENTS_INPUT in self.inputs:
+            self.inputs = dict(self.inputs)
+            self.components = {**self.inputs.pop(COMPONENTS_INPUT), **self.components}
 
     def document(self) -> dict[str, Any]:
         declared = module_variables(self.target)
@@ -141,7 +152,8 @@ class RootModule:
             "//": "Rendered by labctl; edit labs.yaml or terraform/modules instead."
             + (f" Inputs this module does not take: {sorted(unknown)}." if unknown else ""),
             "terraform": terraform,
-            "module": {"lab": {"source": f"./modules/{self.target}", **inputs}},
+            "module": {"lab": {"source": f"./modules/{self.target}", **inputs}}
+            | {name: self._component(body) for name, body in self.components.items()},
             "output": {
                 name: {"value": f"${{module.lab.{name}}}"} for name in module_outputs(self.target)
             },
@@ -150,20 +162,37 @@ class RootModule:
             doc["provider"] = self.provider_config
         return doc
 
+    def _component(self, body: dict[str, Any]) -> dict[str, Any]:
+        shared = {k: self.inputs[k] for k in COMPONENT_SHARED if k in self.inputs}
+        return {
+            "source": body["source"],
+            **shared,
+            **{k: v for k, v in body.items() if v is not None},
+        }
+
+    def _sources(self) -> list[str]:
+        """Module folders under terraform/modules to copy: the target's, and the components'."""
+        folders = {
+            b["source"].removeprefix("./modules/").split("/")[0] for b in self.components.values()
+        }
+        return [self.target, *sorted(folders - {self.target})]
+
     def write(self, directory: Path) -> Path:
         """Write the root module and a copy of its module; swapped in only once complete."""
         directory.mkdir(parents=True, exist_ok=True)
-        source = paths.terraform_modules() / self.target
         staging = Path(tempfile.mkdtemp(prefix=".render-", dir=directory))
         try:
-            shutil.copytree(source, staging / self.target, ignore=_ignore_non_tf)
+            for folder in self._sources():
+                shutil.copytree(paths.terraform_modules() / folder, staging / folder,
+                                ignore=_ignore_non_tf)  # fmt: skip
             (staging / ROOT_FILE).write_text(json.dumps(self.document(), indent=2) + "\n")
             modules = directory / "modules"
             modules.mkdir(exist_ok=True)
-            old = modules / self.target
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(staging / self.target, old)
+            for folder in self._sources():
+                old = modules / folder
+                if old.exists():
+                    shutil.rmtree(old)
+                os.replace(staging / folder, old)
             os.replace(staging / ROOT_FILE, directory / ROOT_FILE)
         finally:
             shutil.rmtree(staging, ignore_errors=True)

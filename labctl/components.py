@@ -1,0 +1,171 @@
+"""A lab's AWS `service` steps as Terraform components, and the kinds never created.
+
+Each component is a reusable module in `terraform/modules/aws-components/<folder>/`. The lab's
+root module calls it once per service step (`module "<step-name>"`), beside `module "lab"`:
+
+* inputs are the step's `settings` whose names the module declares as variables (a setting the
+  module does not take is left out and named in `ignored_settings`), `step`, the lab module's
+  `bucket`, `bucket_arn`, `role_arn` (as `${module.lab.<output>}`) where declared, and
+  `name_prefix` and `tags`, which every component takes and the root module fills in;
+* links between steps: a Lambda or Firehose after a Kinesis stream reads it, the Glue job reads
+  the raw prefix Firehose writes and writes the first data step's channels
+  (`data/<step>/`), API Gateway and alarms name the deploy step's endpoint prefix;
+* a `kms` step's "data" key (or its first) encrypts the lab bucket (`kms_key_arn` of module.lab).
+
+Kinds that change account- or organisation-wide settings are never created: `findings()` says
+what to do by hand (non-fatal). Kinds not listed in either table are left to the backend.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labctl import paths
+
+if TYPE_CHECKING:
+    from labctl.backends.base import Finding
+    from labctl.catalog import Lab, ServiceStep
+
+FOLDER = "aws-components"
+
+# service kind -> module folder (a kind absent here is not made by Terraform)
+MODULES: dict[str, str] = {
+    "kinesis-data-streams": "kinesis-data-streams",
+    "kinesis-firehose": "kinesis-firehose",
+    "glue-etl": "glue-etl",
+    "lambda": "lambda",
+    "api-gateway-lambda": "api-gateway-lambda",
+    "api-gateway": "api-gateway-lambda",  # an HTTP API whose Lambda calls the endpoint
+    "dynamodb": "dynamodb",
+    "kms": "kms",
+    "kms-signing": "kms-signing",
+    "vpc": "vpc",
+    "vpc-endpoints": "vpc",  # a private VPC holding the endpoints
+    "cloudtrail": "cloudtrail",
+    "sagemaker-notebook": "sagemaker-notebook",
+    "opensearch": "opensearch",
+}
+
+# Kinds that would change settings for the whole account or organisation: never created.
+BY_HAND: dict[str, str] = {
+    "organizations": "AWS Organizations / Control Tower guardrails apply to the whole "
+    "organisation: labctl does not change them; ask the organisation's administrators to attach "
+    "the lab's guardrails (SCPs) to a sandbox OU",
+    "lake-formation": "Lake Formation administrators and the data lake settings are account-wide: "
+    "labctl does not change them; an existing administrator grants the lab role on the lab's "
+    "databases (`aws lakeformation grant-permissions`)",
+    "aws-config": "an account has one AWS Config recorder: labctl does not create or change it; "
+    "with a recorder on, add the lab's managed rules by hand (`aws configservice "
+    "put-config-rule`), and remove them after `labctl down`",
+    "cost-allocation-tags": "cost allocation tags are activated for the whole (payer) account: "
+    "activate labctl-engineer and labctl-lab once in the Billing console (Cost allocation tags)",
+}
+
+# outputs of module.lab a component may take, by variable name
+LAB_OUTPUTS = ("bucket", "bucket_arn", "role_arn")
+KMS_DATA_KEY = "data"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One module call of the root: its name (the step's) and body (source and inputs)."""
+
+    name: str
+    kind: str
+    body: dict[str, Any]
+    ignored_settings: tuple[str, ...] = ()
+
+
+def module_dir(kind: str) -> Path:
+    return paths.terraform_modules() / FOLDER / MODULES[kind]
+
+
+@cache
+def _variables(folder: str) -> frozenset[str]:
+    path = paths.terraform_modules() / FOLDER / folder / "variables.tf"
+    text = path.read_text(encoding="utf-8")
+    return frozenset(re.findall(r'^variable\s+"([\w-]+)"', text, flags=re.M))
+
+
+def service_steps(lab: Lab) -> list[ServiceStep]:
+    from labctl.catalog import ServiceStep
+
+    return [s for s in lab.steps if isinstance(s, ServiceStep)]
+
+
+def components(lab: Lab) -> list[Component]:
+    """The module calls for the lab's service steps that Terraform makes, in step order."""
+    from labctl.catalog import DataStep, DeployStep
+
+    steps = service_steps(lab)
+    stream = next((s.name for s in steps if s.service == "kinesis-data-streams"), None)
+    firehose = next((s for s in steps if s.service == "kinesis-firehose"), None)
+    data_step = next((s.name for s in lab.steps if isinstance(s, DataStep)), None)
+    deploy = next((s.name for s in lab.steps if isinstance(s, DeployStep)), None)
+    links: dict[str, Any] = {
+        **{name: f"${{module.lab.{name}}}" for name in LAB_OUTPUTS},
+        "stream_arn": f"${{module.{stream}.stream_arn}}" if stream else None,
+        "raw_prefix": str(firehose.settings.get("s3_prefix", "raw/")) if firehose else "raw/",
+        "output_prefix": f"data/{data_step}/" if data_step else "curated/",
+        "endpoint_name_prefix": endpoint_prefix(deploy) if deploy else None,
+    }
+    out: list[Component] = []
+    for step in steps:
+        if step.service not in MODULES:
+            continue
+        folder = MODULES[step.service]
+        declared = _variables(folder)
+        body: dict[str, Any] = {"source": f"./modules/{FOLDER}/{folder}"}
+        body |= {k: v for k, v in links.items() if k in declared and v is not None}
+        body["step"] = step.name
+        if step.service == "kinesis-data-streams" or step.name == stream:
+            body.pop("stream_arn", None)  # a stream does not read itself
+        settings = {k: v for k, v in step.settings.items() if k in declared}
+        body |= settings
+        ignored = tuple(sorted(set(step.settings) - set(settings)))
+        out.append(Component(step.name, step.service, body, ignored))
+    return out
+
+
+def lab_inputs(lab: Lab) -> dict[str, Any]:
+    """What the components change in module.lab's own inputs: the kms step's data key encrypts
+    the bucket."""
+    kms = next((s for s in service_steps(lab) if s.service == "kms"), None)
+    if kms is None:
+        return {}
+    keys = kms.settings.get("keys")
+    names = [str(k) for k in keys] if isinstance(keys, list) and keys else [KMS_DATA_KEY]
+    key = KMS_DATA_KEY if KMS_DATA_KEY in names else names[0]
+    return {"kms_key_arn": f'${{module.{kms.name}.key_arns["{key}"]}}'}
+
+
+def endpoint_prefix(step_name: str) -> str:
+    """The part of a deploy step's endpoint name that does not change between runs (the AWS
+    backend names it `<step>-<run>`, `backends.aws.sm_name`)."""
+    return (re.sub(r"[^a-zA-Z0-9-]+", "-", step_name).strip("-") or "x") + "-"
+
+
+def blocks(lab: Lab) -> dict[str, dict[str, Any]]:
+    """`module` blocks of the root, by step name (the shape `RootModule.components` takes; the
+    root adds `name_prefix` and `tags`, the same as module.lab's)."""
+    return {c.name: c.body for c in components(lab)}
+
+
+def findings(lab: Lab) -> list[Finding]:
+    """Non-fatal findings for the lab's service steps that are never created (do by hand)."""
+    from labctl.backends.base import Finding
+
+    return [
+        Finding(step.name, f"'{step.service}' is not created: {BY_HAND[step.service]}", fatal=False)
+        for step in service_steps(lab)
+        if step.service in BY_HAND
+    ]
+
+
+def made_by_terraform(step: ServiceStep) -> bool:
+    """The step is a component of the rendered root module (the backend has nothing to do)."""
+    return step.service in MODULES
