@@ -33,10 +33,10 @@ def arguments(argv: list[str]) -> dict[str, str]:
         return vars(parser.parse_known_args(argv[1:])[0])
 
 
-def transform(frame, label: str):  # noqa: ANN001, ANN201 - pyspark DataFrames
+def transform(frame, label: str):
     """Label first, numeric features as doubles, rows without a label dropped."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import NumericType, BooleanType
+    from pyspark.sql.types import BooleanType, NumericType
 
     if label not in frame.columns:
         raise SystemExit(f"no '{label}' column in the raw records: {frame.columns}")
