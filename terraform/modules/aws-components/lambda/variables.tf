@@ -15,3 +15,55 @@ variable "tags" {
   description = "labctl tags (labctl-engineer, labctl-lab, labctl-run), on top of the provider's default_tags."
   default     = {}
 }
+
+# ---- from other components --------------------------------------------------------------------
+
+variable "stream_arn" {
+  type        = string
+  description = "Kinesis stream feeding the function (a kinesis-data-streams step); null: none."
+  default     = null
+}
+
+variable "endpoint_name_prefix" {
+  type        = string
+  description = "Prefix of the lab's SageMaker endpoint name (the deploy step's, `<step>-`); the function may invoke only endpoints named so. null: no endpoint."
+  default     = null
+}
+
+variable "endpoint_name" {
+  type        = string
+  description = "Exact endpoint name, when known at apply time; else the newest InService endpoint with the prefix."
+  default     = null
+}
+
+# ---- step settings --------------------------------------------------------------------------
+
+variable "runtime" {
+  type        = string
+  description = "Lambda Python runtime."
+  default     = "python3.12"
+}
+
+variable "memory_mb" {
+  type        = number
+  description = "Memory (MB); CPU scales with it."
+  default     = 256
+}
+
+variable "timeout_seconds" {
+  type        = number
+  description = "Function timeout in seconds."
+  default     = 30
+}
+
+variable "batch_size" {
+  type        = number
+  description = "Records per invocation from the stream."
+  default     = 100
+}
+
+variable "starting_position" {
+  type        = string
+  description = "LATEST or TRIM_HORIZON."
+  default     = "LATEST"
+}
