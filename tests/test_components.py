@@ -1,0 +1,239 @@
+"""The AWS service steps as Terraform components: which module blocks each lab's root gets, how
+they are wired to module.lab and to each other, and the kinds that are never created.
+
+The schema validity of the modules and rendered roots is in test_provider_schemas.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from labctl import catalog, components, orchestrator, terraform
+from labctl.backends import base
+from labctl.errors import MissingExtra
+
+REPO = Path(__file__).resolve().parents[1]
+CATALOG = REPO / "labs.yaml"
+COMPONENTS = REPO / "terraform" / "modules" / components.FOLDER
+# service kinds the AWS backend makes with its SDK (a step with a ledger row), or that are not
+# made yet: neither a component nor a do-by-hand finding
+LEFT_TO_BACKEND = {
+    "aws-budgets",  # module.lab's budget
+    "cloudwatch-alarms",
+    "cloudwatch-dashboard",
+    "cloudwatch-xray",
+    "codepipeline",
+    "comprehend",
+    "deequ",
+    "efs",
+    "elasticache",
+    "iam",
+    "inference-recommender",
+    "iot-greengrass",
+    "managed-flink",
+    "msk",
+    "s3-lifecycle",
+    "s3-object-tagging",
+    "sagemaker-feature-store",
+    "sagemaker-model-registry",
+    "sagemaker-processing",
+    "sagemaker-studio",
+    "secrets-manager",
+    "step-functions",
+    "waf",
+}
+
+
+@pytest.fixture(scope="module")
+def labs() -> catalog.Catalog:
+    return catalog.load(str(CATALOG))
+
+
+def _blocks(labs, name: str) -> dict[str, dict]:
+    return components.blocks(labs.lab(name))
+
+
+def test_churn_pipeline_has_firehose_into_raw_and_glue_from_raw_to_the_channels(labs) -> None:
+    blocks = _blocks(labs, "churn-pipeline")
+    firehose, glue = blocks["firehose-ingest"], blocks["glue-etl"]
+    assert firehose["source"] == "./modules/aws-components/kinesis-firehose"
+    assert firehose["bucket_arn"] == "${module.lab.bucket_arn}"
+    assert firehose["s3_prefix"] == "raw/customer-events/"
+    assert (firehose["buffer_seconds"], firehose["compression"]) == (300, "GZIP")
+    assert "stream_arn" not in firehose  # no stream in this lab: direct PUT
+    assert glue["source"] == "./modules/aws-components/glue-etl"
+    assert glue["raw_prefix"] == "raw/customer-events/"
+    data_step = next(s.name for s in labs.lab("churn-pipeline").steps if s.kind == "data")
+    assert glue["output_prefix"] == f"data/{data_step}/"
+    assert (glue["worker_type"], glue["number_of_workers"]) == ("G.1X", 2)
+    assert glue["bucket"] == "${module.lab.bucket}"
+
+
+def test_fraud_detection_lambda_reads_the_kinesis_stream(labs) -> None:
+    blocks = _blocks(labs, "fraud-detection")
+    stream, scorer = blocks["transaction-stream"], blocks["stream-processor"]
+    assert stream["source"].endswith("/kinesis-data-streams")
+    assert (stream["stream_mode"], stream["shard_count"]) == ("PROVISIONED", 1)
+    assert "stream_arn" not in stream
+    assert scorer["source"].endswith("/lambda")
+    assert scorer["stream_arn"] == "${module.transaction-stream.stream_arn}"
+    deploy = next(s.name for s in labs.lab("fraud-detection").steps if s.kind == "deploy")
+    assert scorer["endpoint_name_prefix"] == f"{deploy}-"
+    assert (scorer["memory_mb"], scorer["batch_size"]) == (512, 100)
+
+
+def test_secure_lab_keys_network_trail_and_signing(labs) -> None:
+    lab = labs.lab("secure-ml-pipeline")
+    blocks = components.blocks(lab)
+    kinds = {name: body["source"].rsplit("/", 1)[1] for name, body in blocks.items()}
+    assert kinds == {
+        "kms-keys": "kms",
+        "vpc-isolation": "vpc",
+        "cloudtrail": "cloudtrail",
+        "model-signing": "kms-signing",
+    }
+    assert blocks["kms-keys"]["keys"] == ["data", "model-artifacts", "volumes", "logs"]
+    assert blocks["vpc-isolation"]["interface_endpoints"][:2] == [
+        "sagemaker.api",
+        "sagemaker.runtime",
+    ]
+    assert blocks["model-signing"]["key_spec"] == "ECC_NIST_P256"
+    # the data key encrypts the lab bucket
+    assert components.lab_inputs(lab) == {"kms_key_arn": '${module.kms-keys.key_arns["data"]}'}
+
+
+def test_kms_without_a_data_key_encrypts_the_bucket_with_its_first(labs) -> None:
+    lab = labs.lab("secure-ml-pipeline").model_copy(deep=True)
+    kms = next(s for s in lab.steps if getattr(s, "service", None) == "kms")
+    kms.settings["keys"] = ["artifacts", "logs"]
+    assert components.lab_inputs(lab) == {"kms_key_arn": '${module.kms-keys.key_arns["artifacts"]}'}
+    kms.settings.pop("keys")
+    assert components.lab_inputs(lab) == {"kms_key_arn": '${module.kms-keys.key_arns["data"]}'}
+
+
+def test_settings_a_module_does_not_take_are_named(labs) -> None:
+    made = {c.name: c for c in components.components(labs.lab("churn-pipeline"))}
+    assert made["eda-notebook"].ignored_settings == ("idle_shutdown_minutes",)
+    assert made["eda-notebook"].body["instance_type"] == "ml.t3.medium"
+    assert made["firehose-ingest"].ignored_settings == ()
+
+
+def test_account_wide_kinds_are_non_fatal_findings(labs) -> None:
+    found = components.findings(labs.lab("enterprise-ml-platform"))
+    assert {(f.step, f.fatal) for f in found} == {
+        ("account-governance", False),
+        ("config-rules", False),
+        ("lineage", False),
+        ("cost-allocation", False),
+    }
+    config = next(f for f in found if f.step == "config-rules")
+    assert "'aws-config' is not created" in config.reason and "by hand" in config.reason
+    assert components.findings(labs.lab("churn-pipeline")) == []
+
+
+def test_every_aws_service_kind_is_classified(labs) -> None:
+    kinds = {
+        s.service
+        for lab in labs.labs.values()
+        if lab.cloud == "aws"
+        for s in components.service_steps(lab)
+    }
+    made, by_hand = set(components.MODULES), set(components.BY_HAND)
+    assert not made & by_hand and not made & LEFT_TO_BACKEND and not by_hand & LEFT_TO_BACKEND
+    assert kinds <= made | by_hand | LEFT_TO_BACKEND, kinds - (made | by_hand | LEFT_TO_BACKEND)
+    assert made | by_hand | LEFT_TO_BACKEND <= kinds | {"api-gateway"}
+
+
+@pytest.mark.parametrize("folder", sorted(set(components.MODULES.values())))
+def test_component_module_takes_the_common_inputs(folder) -> None:
+    variables = components._variables(folder)
+    assert {"name_prefix", "step", "tags"} <= variables
+    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
+        assert (COMPONENTS / folder / name).is_file()
+
+
+# --- the root module ---------------------------------------------------------------------------
+
+
+def _root(components_: dict) -> terraform.RootModule:
+    tags = {"labctl-engineer": "ana", "labctl-lab": "x", "labctl-run": "r1"}
+    return terraform.RootModule(
+        target="aws",
+        inputs={
+            "engineer": "ana",
+            "lab": "x",
+            "run_id": "r1",
+            "name_prefix": "labctl-ana-x",
+            "tags": tags,
+            terraform.COMPONENTS_INPUT: components_,
+        },
+    )
+
+
+def test_root_module_emits_components_with_the_common_inputs(tmp_path) -> None:
+    root = _root({"s": {"source": "./modules/aws-components/dynamodb", "step": "s", "x": None}})
+    doc = root.document()
+    assert set(doc["module"]) == {"lab", "s"}
+    assert doc["module"]["s"] == {
+        "source": "./modules/aws-components/dynamodb",
+        "name_prefix": "labctl-ana-x",
+        "tags": {"labctl-engineer": "ana", "labctl-lab": "x", "labctl-run": "r1"},
+        "step": "s",
+    }
+    assert "components" not in doc["module"]["lab"] and "components" not in doc["//"]
+    root.write(tmp_path)
+    assert (tmp_path / "modules" / "aws" / "main.tf").is_file()
+    assert (tmp_path / "modules" / "aws-components" / "dynamodb" / "main.tf").is_file()
+    assert (tmp_path / "modules" / "aws-components" / "glue-etl" / "glue_etl.py").is_file()
+    # rendering again without components leaves the main module in place
+    _root({}).write(tmp_path)
+    assert json.loads((tmp_path / terraform.ROOT_FILE).read_text())["module"].keys() == {"lab"}
+
+
+def test_root_module_without_components_copies_only_its_target(tmp_path) -> None:
+    _root({}).write(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "modules").iterdir()) == ["aws"]
+
+
+@pytest.fixture
+def render(home, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABCTL_CATALOG", str(CATALOG))
+    real = base.get_backend
+
+    def render_only(target: str) -> base.Backend:
+        if target == "local":
+            return real(target)
+        raise MissingExtra(target, "its SDK (this test renders without it)")
+
+    monkeypatch.setattr(base, "get_backend", render_only)
+
+    def run(lab: str) -> dict:
+        out = tmp_path / lab
+        orchestrator.render(lab, target="aws", engineer="ana@example.com", out=out,
+                            catalog=str(CATALOG))  # fmt: skip
+        return json.loads((out / terraform.ROOT_FILE).read_text())
+
+    return run
+
+
+def test_rendered_roots_call_the_components(render) -> None:
+    churn = render("churn-pipeline")["module"]
+    assert {"lab", "firehose-ingest", "glue-etl", "eda-notebook"} <= set(churn)
+    assert churn["glue-etl"]["name_prefix"] == churn["lab"]["name_prefix"]
+    assert churn["glue-etl"]["tags"] == churn["lab"]["tags"]
+    fraud = render("fraud-detection")["module"]
+    assert fraud["transaction-stream"]["source"].endswith("/kinesis-data-streams")
+    assert fraud["stream-processor"]["source"].endswith("/lambda")
+    secure = render("secure-ml-pipeline")["module"]
+    assert secure["lab"]["kms_key_arn"] == '${module.kms-keys.key_arns["data"]}'
+
+
+def test_a_lab_without_terraform_made_steps_renders_only_the_lab_module(render, labs) -> None:
+    # computer-vision-pipeline's only service step (sagemaker-processing) is the backend's
+    assert [s.service for s in components.service_steps(labs.lab("computer-vision-pipeline"))] == [
+        "sagemaker-processing"
+    ]
+    assert set(render("computer-vision-pipeline")["module"]) == {"lab"}
