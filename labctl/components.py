@@ -80,6 +80,54 @@ class Component:
     ignored_settings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Billed:
+    """What a component bills, in the price catalog's terms (`prices.COMPONENT_USAGES`)."""
+
+    usage: str  # e.g. "kinesis-shard"
+    instance_type: str  # what is priced: "shard", "G.1X", "interface", "key"...
+    count: float  # how many: shards, workers, endpoints x subnets, keys
+    hourly: bool  # billed every hour it exists (counts with the lab's autostop); else per use
+
+
+def billing(step: ServiceStep) -> list[Billed]:
+    """What the step's component bills (empty for a kind that bills only per request, or that
+    Terraform does not make). Glue bills per run (workers x run time); Firehose per GB."""
+    s = step.settings
+
+    def number(key: str, default: float) -> float:
+        value = s.get(key, default)
+        return float(value) if isinstance(value, int | float) else default
+
+    match step.service:
+        case "kinesis-data-streams" if s.get("stream_mode") == "PROVISIONED":
+            return [Billed("kinesis-shard", "shard", number("shard_count", 1), True)]
+        case "kinesis-data-streams":
+            return [Billed("kinesis-on-demand", "stream", 1, True)]
+        case "kinesis-firehose":
+            return [Billed("firehose", "ingest", 1, False)]
+        case "glue-etl":
+            worker = str(s.get("worker_type", "G.1X"))
+            return [Billed("glue", worker, number("number_of_workers", 2), False)]
+        case "vpc" | "vpc-endpoints":
+            endpoints = s.get("interface_endpoints", [])
+            n = len(endpoints) if isinstance(endpoints, list) else 0
+            return [Billed("vpc-endpoint", "interface", n * number("private_subnets", 2), True)]
+        case "kms":
+            keys = s.get("keys")
+            return [Billed("kms", "key", len(keys) if isinstance(keys, list) else 1, True)]
+        case "kms-signing":
+            return [Billed("kms", "key", 1, True)]
+        case "cloudtrail" if s.get("kms_encrypted", True):
+            return [Billed("kms", "key", 1, True)]
+        case "opensearch":
+            itype = str(s.get("instance_type", "t3.small.search"))
+            return [Billed("opensearch", itype, number("instance_count", 1), True)]
+        case "sagemaker-notebook":
+            return [Billed("notebook", str(s.get("instance_type", "ml.t3.medium")), 1, True)]
+    return []
+
+
 def module_dir(kind: str) -> Path:
     return paths.terraform_modules() / FOLDER / MODULES[kind]
 

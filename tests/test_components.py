@@ -237,3 +237,42 @@ def test_a_lab_without_terraform_made_steps_renders_only_the_lab_module(render, 
         "sagemaker-processing"
     ]
     assert set(render("computer-vision-pipeline")["module"]) == {"lab"}
+
+
+# --- prices ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "us-west-2", "eu-west-1"])
+def test_what_every_component_bills_has_a_price(labs, region) -> None:
+    from labctl.prices import PriceBook
+
+    book = PriceBook.load()
+    rows = {(r["usage"], r["instance_type"]) for r in book.rows("aws") if r["region"] == region}
+    billed = [
+        (lab.title, step.name, b)
+        for lab in labs.labs.values()
+        if lab.cloud == "aws"
+        for step in components.service_steps(lab)
+        if components.made_by_terraform(step)
+        for b in components.billing(step)
+    ]
+    assert billed
+    missing = [(t, n, b) for t, n, b in billed if (b.usage, b.instance_type) not in rows]
+    assert missing == []
+
+
+def test_billing_follows_the_settings(labs) -> None:
+    def billed(lab: str, step: str) -> list[components.Billed]:
+        return components.billing(next(s for s in labs.lab(lab).steps if s.name == step))
+
+    assert billed("fraud-detection", "transaction-stream") == [
+        components.Billed("kinesis-shard", "shard", 1, True)
+    ]
+    assert billed("streaming-edge-ml", "telemetry-stream")[0].usage == "kinesis-on-demand"
+    assert billed("churn-pipeline", "glue-etl") == [components.Billed("glue", "G.1X", 2, False)]
+    # 5 interface endpoints in each of 2 private subnets
+    assert billed("secure-ml-pipeline", "vpc-isolation") == [
+        components.Billed("vpc-endpoint", "interface", 10, True)
+    ]
+    assert billed("secure-ml-pipeline", "kms-keys") == [components.Billed("kms", "key", 4, True)]
+    assert billed("document-classification", "document-metadata") == []  # per request only
