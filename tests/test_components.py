@@ -276,3 +276,80 @@ def test_billing_follows_the_settings(labs) -> None:
     ]
     assert billed("secure-ml-pipeline", "kms-keys") == [components.Billed("kms", "key", 4, True)]
     assert billed("document-classification", "document-metadata") == []  # per request only
+
+
+# --- the code shipped in the modules -----------------------------------------------------------
+
+
+def _load(folder: str, name: str):
+    import importlib.util
+
+    path = COMPONENTS / folder / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"component_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Runtime:
+    def __init__(self, reply: bytes) -> None:
+        self.reply, self.calls = reply, []
+
+    def invoke_endpoint(self, **kw):
+        import io
+
+        self.calls.append(kw)
+        return {"Body": io.BytesIO(self.reply)}
+
+
+def test_scorer_sends_api_and_kinesis_records_to_the_endpoint_as_csv(monkeypatch) -> None:
+    import base64
+    import sys
+    import types
+
+    scorer = _load("lambda", "scorer")
+    runtime = _Runtime(b"0.1\n0.9\n")
+    monkeypatch.setitem(sys.modules, "boto3", types.SimpleNamespace(client=lambda _: runtime))
+    monkeypatch.setenv("ENDPOINT_NAME", "endpoint-r1")
+    reply = scorer.handler({"body": json.dumps({"instances": [[1, 2], [3, 4]]})}, None)
+    assert reply["statusCode"] == 200 and json.loads(reply["body"]) == {"predictions": [0.1, 0.9]}
+    assert runtime.calls[-1] == {
+        "EndpointName": "endpoint-r1",
+        "ContentType": "text/csv",
+        "Body": b"1,2\n3,4",
+    }
+    data = [base64.b64encode(t.encode()).decode() for t in ('{"a": 5, "b": 6}', "7,8")]
+    event = {"Records": [{"kinesis": {"data": d}} for d in data]}
+    assert scorer.handler(event, None) == {"batchItemFailures": []}
+    assert runtime.calls[-1]["Body"] == b"5,6\n7,8"
+    assert scorer.handler({"body": ""}, None)["statusCode"] == 400
+    monkeypatch.setenv("ENDPOINT_NAME", "-r1")  # the module's value when the lab has no endpoint
+    with pytest.raises(RuntimeError, match="no deploy step"):
+        scorer.handler({"body": "1,2"}, None)
+
+
+@pytest.mark.slow
+def test_glue_script_turns_raw_json_into_label_first_channels(tmp_path) -> None:
+    pytest.importorskip("pyspark")
+    raw = tmp_path / "raw" / "2026" / "12" / "01"
+    raw.mkdir(parents=True)
+    rows = [{"customer": f"c{i}", "tenure": i, "spend": i * 1.5, "label": i % 2} for i in range(40)]
+    rows.append({"customer": "no-label", "tenure": 1, "spend": 2.0})
+    (raw / "part-0").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    glue = _load("glue-etl", "glue_etl")
+    out = tmp_path / "data" / "customers"
+    glue.main(["glue_etl.py", "--raw_path", str(tmp_path / "raw"), "--output_path", str(out),
+               "--validation_fraction", "0.25"])  # fmt: skip
+    lines = {
+        channel: [
+            line
+            for f in sorted((out / channel).glob("part-*.csv"))
+            for line in f.read_text().splitlines()
+        ]
+        for channel in ("train", "validation")
+    }
+    assert len(lines["train"]) + len(lines["validation"]) == 40  # the unlabelled row dropped
+    assert lines["train"] and lines["validation"]
+    first = [float(v) for v in lines["train"][0].split(",")]
+    assert len(first) == 3 and first[0] in (0.0, 1.0)  # label, then the numeric features
+    assert first[2] == first[1] * 1.5

@@ -26,7 +26,7 @@ variable "endpoint_name_prefix" {
 
 variable "endpoint_name" {
   type        = string
-  description = "Exact endpoint name when known at apply time (else found by prefix)."
+  description = "Exact endpoint name; null: <endpoint_name_prefix><the labctl-run tag>."
   default     = null
 }
 

@@ -63,7 +63,9 @@ def main(argv: list[str]) -> None:
 
         job = Job(GlueContext(spark.sparkContext))
         job.init(args["JOB_NAME"], args)
-    rows = transform(spark.read.json(args["raw_path"]), label)
+    # Firehose writes <prefix>/yyyy/MM/dd/...: read every level below the raw prefix
+    raw = spark.read.option("recursiveFileLookup", "true").json(args["raw_path"])
+    rows = transform(raw, label)
     fraction = float(args.get("validation_fraction", "0.2"))
     train, validation = rows.randomSplit([1.0 - fraction, fraction], seed=42)
     out = args["output_path"].rstrip("/")

@@ -18,6 +18,9 @@ locals {
   # SageMaker endpoint ARNs are lower case.
   endpoint_arn = var.endpoint_name_prefix == null ? null : "arn:${format(local.arn_base, "sagemaker")}:endpoint/${lower(var.endpoint_name_prefix)}*"
   log_group    = "/aws/lambda/${local.name}"
+  # labctl's AWS backend names the endpoint `<deploy step>-<run>` (backends.aws.sm_name; a name
+  # over 63 characters is shortened with a hash there: give endpoint_name then).
+  endpoint_name = var.endpoint_name != null ? var.endpoint_name : "${coalesce(var.endpoint_name_prefix, "-")}${lookup(var.tags, "labctl-run", "")}"
 }
 
 data "archive_file" "code" {
@@ -76,15 +79,6 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
-  dynamic "statement" {
-    for_each = local.endpoint_arn == null ? [] : ["*"]
-    content {
-      # ListEndpoints has no resource-level permissions: finds this run's endpoint by prefix.
-      sid       = "FindLabEndpoint"
-      actions   = ["sagemaker:ListEndpoints"]
-      resources = [statement.value]
-    }
-  }
 }
 
 resource "aws_iam_role_policy" "lambda" {
@@ -112,8 +106,7 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = {
-      ENDPOINT_NAME_PREFIX = coalesce(var.endpoint_name_prefix, "")
-      ENDPOINT_NAME        = coalesce(var.endpoint_name, "")
+      ENDPOINT_NAME = local.endpoint_name
     }
   }
 

@@ -6,9 +6,9 @@ Two event shapes:
 * API Gateway HTTP API (payload 2.0): the body is CSV lines or {"instances": [[...], ...]};
   the response is {"predictions": [...]}.
 
-The endpoint is ENDPOINT_NAME, else the newest InService endpoint whose name starts with
-ENDPOINT_NAME_PREFIX (labctl names it `<deploy step>-<run>`; the role may invoke only those).
-Only boto3 (in the Lambda runtime) is used.
+The endpoint is ENDPOINT_NAME (the module sets it to `<deploy step>-<run>`, as labctl's AWS
+backend names it; the role may invoke only endpoints named `<deploy step>-*`). Only boto3 (in
+the Lambda runtime) is used.
 """
 
 from __future__ import annotations
@@ -18,23 +18,12 @@ import json
 import os
 from typing import Any
 
-_cache: dict[str, str] = {}
 
-
-def endpoint_name(client: Any) -> str:
-    if os.environ.get("ENDPOINT_NAME"):
-        return os.environ["ENDPOINT_NAME"]
-    if "name" not in _cache:
-        prefix = os.environ.get("ENDPOINT_NAME_PREFIX", "")
-        found = client.list_endpoints(
-            NameContains=prefix, StatusEquals="InService", SortBy="CreationTime",
-            SortOrder="Descending",
-        )["Endpoints"]  # fmt: skip
-        names = [e["EndpointName"] for e in found if e["EndpointName"].startswith(prefix)]
-        if not names:
-            raise RuntimeError(f"no InService endpoint named {prefix}*: is the lab deployed?")
-        _cache["name"] = names[0]
-    return _cache["name"]
+def endpoint_name() -> str:
+    name = os.environ.get("ENDPOINT_NAME", "")
+    if not name or name.startswith("-"):
+        raise RuntimeError("no ENDPOINT_NAME: the lab has no deploy step for this function")
+    return name
 
 
 def csv_line(record: Any) -> str:
@@ -51,7 +40,7 @@ def score(lines: list[str]) -> list[float]:
 
     runtime = boto3.client("sagemaker-runtime")
     reply = runtime.invoke_endpoint(
-        EndpointName=endpoint_name(boto3.client("sagemaker")),
+        EndpointName=endpoint_name(),
         ContentType="text/csv",
         Body="\n".join(lines).encode(),
     )

@@ -32,7 +32,7 @@ variable "endpoint_name_prefix" {
 
 variable "endpoint_name" {
   type        = string
-  description = "Exact endpoint name, when known at apply time; else the newest InService endpoint with the prefix."
+  description = "Exact endpoint name; null: <endpoint_name_prefix><the labctl-run tag>, as labctl's AWS backend names it."
   default     = null
 }
 
