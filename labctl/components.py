@@ -46,6 +46,8 @@ MODULES: dict[str, str] = {
     "vpc": "vpc",
     "vpc-endpoints": "vpc",  # a private VPC holding the endpoints
     "cloudtrail": "cloudtrail",
+    "cloudwatch-alarms": "cloudwatch-alarms",
+    "cloudwatch-dashboard": "cloudwatch-dashboard",
     "sagemaker-notebook": "sagemaker-notebook",
     "opensearch": "opensearch",
 }

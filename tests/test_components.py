@@ -22,8 +22,6 @@ COMPONENTS = REPO / "terraform" / "modules" / components.FOLDER
 # made yet: neither a component nor a do-by-hand finding
 LEFT_TO_BACKEND = {
     "aws-budgets",  # module.lab's budget
-    "cloudwatch-alarms",
-    "cloudwatch-dashboard",
     "cloudwatch-xray",
     "codepipeline",
     "comprehend",
@@ -85,6 +83,17 @@ def test_fraud_detection_lambda_reads_the_kinesis_stream(labs) -> None:
     assert (scorer["memory_mb"], scorer["batch_size"]) == (512, 100)
 
 
+def test_fraud_detection_alarms_watch_the_endpoint(labs) -> None:
+    alarms = _blocks(labs, "fraud-detection")["cloudwatch-alarms"]
+    assert alarms["source"].endswith("/cloudwatch-alarms")
+    assert (
+        alarms["endpoint_name_prefix"]
+        == _blocks(labs, "fraud-detection")["stream-processor"]["endpoint_name_prefix"]
+    )
+    assert (alarms["latency_p99_ms"], alarms["notify"]) == (100, "sns")
+    assert alarms["metrics"][:2] == ["ModelLatency", "Invocation5XXErrors"]
+
+
 def test_secure_lab_keys_network_trail_and_signing(labs) -> None:
     lab = labs.lab("secure-ml-pipeline")
     blocks = components.blocks(lab)
@@ -94,6 +103,7 @@ def test_secure_lab_keys_network_trail_and_signing(labs) -> None:
         "vpc-isolation": "vpc",
         "cloudtrail": "cloudtrail",
         "model-signing": "kms-signing",
+        "security-dashboard": "cloudwatch-dashboard",
     }
     assert blocks["kms-keys"]["keys"] == ["data", "model-artifacts", "volumes", "logs"]
     assert blocks["vpc-isolation"]["interface_endpoints"][:2] == [
