@@ -9,7 +9,8 @@ root module calls it once per service step (`module "<step-name>"`), beside `mod
   `name_prefix` and `tags`, which every component takes and the root module fills in;
 * links between steps: a Lambda or Firehose after a Kinesis stream reads it, the Glue job reads
   the raw prefix Firehose writes and writes the first data step's channels
-  (`data/<step>/`), API Gateway and alarms name the deploy step's endpoint prefix;
+  (`data/<step>/`), API Gateway and alarms name the deploy step's endpoint prefix, Studio and
+  notebooks run in a `vpc` step's private subnets;
 * a `kms` step's "data" key (or its first) encrypts the lab bucket (`kms_key_arn` of module.lab).
 
 Kinds that change account- or organisation-wide settings are never created: `findings()` says
@@ -49,6 +50,7 @@ MODULES: dict[str, str] = {
     "cloudwatch-alarms": "cloudwatch-alarms",
     "cloudwatch-dashboard": "cloudwatch-dashboard",
     "sagemaker-notebook": "sagemaker-notebook",
+    "sagemaker-studio": "sagemaker-studio",
     "opensearch": "opensearch",
 }
 
@@ -70,6 +72,8 @@ BY_HAND: dict[str, str] = {
 # outputs of module.lab a component may take, by variable name
 LAB_OUTPUTS = ("bucket", "bucket_arn", "role_arn")
 KMS_DATA_KEY = "data"
+# the vpc module's default `interface_endpoints` (what a vpc step without the setting bills)
+VPC_INTERFACE_ENDPOINTS = ["sagemaker.api", "sagemaker.runtime", "sts", "logs"]
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,7 @@ def billing(step: ServiceStep) -> list[Billed]:
             worker = str(s.get("worker_type", "G.1X"))
             return [Billed("glue", worker, number("number_of_workers", 2), False)]
         case "vpc" | "vpc-endpoints":
-            endpoints = s.get("interface_endpoints", [])
+            endpoints = s.get("interface_endpoints", VPC_INTERFACE_ENDPOINTS)
             n = len(endpoints) if isinstance(endpoints, list) else 0
             return [Billed("vpc-endpoint", "interface", n * number("private_subnets", 2), True)]
         case "kms":
@@ -156,6 +160,7 @@ def components(lab: Lab) -> list[Component]:
     firehose = next((s for s in steps if s.service == "kinesis-firehose"), None)
     data_step = next((s.name for s in lab.steps if isinstance(s, DataStep)), None)
     deploy = next((s.name for s in lab.steps if isinstance(s, DeployStep)), None)
+    vpc = next((s.name for s in steps if s.service == "vpc"), None)
     links: dict[str, Any] = {
         **{name: f"${{module.lab.{name}}}" for name in LAB_OUTPUTS},
         "stream_arn": f"${{module.{stream}.stream_arn}}" if stream else None,
@@ -163,6 +168,13 @@ def components(lab: Lab) -> list[Component]:
         "output_prefix": f"data/{data_step}/" if data_step else "curated/",
         "endpoint_name_prefix": endpoint_prefix(deploy) if deploy else None,
     }
+    if vpc:  # the lab's private network: Studio, notebooks
+        links |= {
+            "vpc_id": f"${{module.{vpc}.vpc_id}}",
+            "subnet_ids": f"${{module.{vpc}.subnet_ids}}",
+            "subnet_id": f"${{module.{vpc}.subnet_ids[0]}}",
+            "security_group_ids": [f"${{module.{vpc}.security_group_id}}"],
+        }
     out: list[Component] = []
     for step in steps:
         if step.service not in MODULES:
@@ -209,11 +221,24 @@ def findings(lab: Lab) -> list[Finding]:
     """Non-fatal findings for the lab's service steps that are never created (do by hand)."""
     from labctl.backends.base import Finding
 
-    return [
+    steps = service_steps(lab)
+    found = [
         Finding(step.name, f"'{step.service}' is not created: {BY_HAND[step.service]}", fatal=False)
-        for step in service_steps(lab)
+        for step in steps
         if step.service in BY_HAND
     ]
+    if not any(s.service == "vpc" for s in steps):
+        found += [
+            Finding(
+                step.name,
+                "vpc_only without a vpc step: the Studio domain uses the default "
+                "VPC with internet access (PublicInternetOnly)",
+                fatal=False,
+            )
+            for step in steps
+            if step.service == "sagemaker-studio" and step.settings.get("vpc_only")
+        ]
+    return found
 
 
 def made_by_terraform(step: ServiceStep) -> bool:

@@ -38,7 +38,6 @@ LEFT_TO_BACKEND = {
     "sagemaker-feature-store",
     "sagemaker-model-registry",
     "sagemaker-processing",
-    "sagemaker-studio",
     "secrets-manager",
     "step-functions",
     "waf",
@@ -140,6 +139,16 @@ def test_account_wide_kinds_are_non_fatal_findings(labs) -> None:
         ("cost-allocation", False),
     }
     config = next(f for f in found if f.step == "config-rules")
+    # Studio in the lab VPC there; mlops-multi-env has no vpc step: the default VPC, said so
+    studio = components.blocks(labs.lab("enterprise-ml-platform"))["studio-tenants"]
+    assert studio["vpc_id"] == "${module.network-isolation.vpc_id}"
+    assert studio["security_group_ids"] == ["${module.network-isolation.security_group_id}"]
+    assert studio["tenants"] == ["team-a", "team-b"]
+    mlops = components.findings(labs.lab("mlops-multi-env"))
+    assert [(f.step, f.fatal) for f in mlops if "default VPC" in f.reason] == [
+        ("environments", False)
+    ]
+    assert "vpc_id" not in components.blocks(labs.lab("mlops-multi-env"))["environments"]
     assert "'aws-config' is not created" in config.reason and "by hand" in config.reason
     assert components.findings(labs.lab("churn-pipeline")) == []
 
@@ -286,6 +295,18 @@ def test_billing_follows_the_settings(labs) -> None:
     ]
     assert billed("secure-ml-pipeline", "kms-keys") == [components.Billed("kms", "key", 4, True)]
     assert billed("document-classification", "document-metadata") == []  # per request only
+    # a vpc step without interface_endpoints gets (and bills) the module's default ones
+    assert billed("enterprise-ml-platform", "network-isolation") == [
+        components.Billed("vpc-endpoint", "interface", 8, True)
+    ]
+
+
+def test_vpc_default_endpoints_are_the_modules() -> None:
+    hcl2 = pytest.importorskip("hcl2")
+    parsed = hcl2.loads((COMPONENTS / "vpc" / "variables.tf").read_text())
+    default = next(v['"interface_endpoints"']["default"] for v in parsed["variable"]
+                   if '"interface_endpoints"' in v)  # fmt: skip
+    assert [d.strip('"') for d in default] == components.VPC_INTERFACE_ENDPOINTS
 
 
 # --- the code shipped in the modules -----------------------------------------------------------
