@@ -51,6 +51,7 @@ MODULES: dict[str, str] = {
     "cloudwatch-dashboard": "cloudwatch-dashboard",
     "sagemaker-notebook": "sagemaker-notebook",
     "sagemaker-studio": "sagemaker-studio",
+    "step-functions": "step-functions",  # a state machine running a glue-etl job
     "opensearch": "opensearch",
 }
 
@@ -112,7 +113,7 @@ def billing(step: ServiceStep) -> list[Billed]:
             return [Billed("kinesis-on-demand", "stream", 1, True)]
         case "kinesis-firehose":
             return [Billed("firehose", "ingest", 1, False)]
-        case "glue-etl":
+        case "glue-etl" | "step-functions":
             worker = str(s.get("worker_type", "G.1X"))
             return [Billed("glue", worker, number("number_of_workers", 2), False)]
         case "vpc" | "vpc-endpoints":

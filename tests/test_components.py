@@ -39,7 +39,6 @@ LEFT_TO_BACKEND = {
     "sagemaker-model-registry",
     "sagemaker-processing",
     "secrets-manager",
-    "step-functions",
     "waf",
 }
 
@@ -80,6 +79,22 @@ def test_fraud_detection_lambda_reads_the_kinesis_stream(labs) -> None:
     deploy = next(s.name for s in labs.lab("fraud-detection").steps if s.kind == "deploy")
     assert scorer["endpoint_name_prefix"] == f"{deploy}-"
     assert (scorer["memory_mb"], scorer["batch_size"]) == (512, 100)
+
+
+def test_mlops_workflow_runs_its_glue_job(labs) -> None:
+    flow = _blocks(labs, "mlops-multi-env")["ingest-workflow"]
+    assert flow["source"].endswith("/step-functions")
+    assert (flow["bucket"], flow["bucket_arn"]) == (
+        "${module.lab.bucket}",
+        "${module.lab.bucket_arn}",
+    )
+    assert (flow["glue_job"], flow["worker_type"], flow["number_of_workers"]) == (
+        "raw-to-curated",
+        "G.1X",
+        2,
+    )
+    step = next(s for s in labs.lab("mlops-multi-env").steps if s.name == "ingest-workflow")
+    assert components.billing(step) == [components.Billed("glue", "G.1X", 2, False)]
 
 
 def test_fraud_detection_alarms_watch_the_endpoint(labs) -> None:

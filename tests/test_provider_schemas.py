@@ -167,6 +167,20 @@ def test_every_lab_renders_schema_valid(target, configuration, render_all, schem
     )
 
 
+COMPONENTS = REPO / "terraform" / "modules" / "aws-components"
+COMPONENT_MODULES = sorted(p.parent.name for p in COMPONENTS.glob("*/main.tf"))
+
+
+@pytest.mark.parametrize("folder", COMPONENT_MODULES)
+def test_every_aws_component_module_is_schema_valid(folder, schemas) -> None:
+    """Each component module on its own (a lab may not call it yet), its nested calls too."""
+    directory = COMPONENTS / folder
+    report = _schema.check_module(schemas, directory)
+    assert [str(p) for p in report.problems] == []
+    assert report.unchecked <= UNCHECKED["aws"]
+    assert _schema.module_constraints(directory)["aws"] == PROVIDERS["aws"]["aws"]
+
+
 @pytest.mark.parametrize("target", list(PROVIDERS))
 def test_module_pins_the_checked_provider_versions(target) -> None:
     """The module itself asks for no older provider than the schema files describe."""
