@@ -158,6 +158,10 @@ class RootModule:
                 name: {"value": f"${{module.lab.{name}}}"} for name in module_outputs(self.target)
             },
         }
+        if self.components:  # every component's outputs, by step name (the backend's steps read)
+            doc["output"]["components"] = {
+                "value": {name: f"${{module.{name}}}" for name in self.components}
+            }
         if self.provider_config:
             doc["provider"] = self.provider_config
         return doc

@@ -218,6 +218,9 @@ def test_root_module_emits_components_with_the_common_inputs(tmp_path) -> None:
         "step": "s",
     }
     assert "components" not in doc["module"]["lab"] and "components" not in doc["//"]
+    # the components' outputs reach `terraform output` as one object, by step name
+    assert doc["output"]["components"] == {"value": {"s": "${module.s}"}}
+    assert "components" not in _root({}).document()["output"]
     root.write(tmp_path)
     assert (tmp_path / "modules" / "aws" / "main.tf").is_file()
     assert (tmp_path / "modules" / "aws-components" / "dynamodb" / "main.tf").is_file()
