@@ -30,6 +30,8 @@ from labctl import paths
 if TYPE_CHECKING:
     from labctl.backends.base import Finding
     from labctl.catalog import Lab, ServiceStep
+    from labctl.cost import EstimateLine
+    from labctl.prices import PriceBook
 
 FOLDER = "aws-components"
 
@@ -133,6 +135,65 @@ def billing(step: ServiceStep) -> list[Billed]:
         case "sagemaker-notebook":
             return [Billed("notebook", str(s.get("instance_type", "ml.t3.medium")), 1, True)]
     return []
+
+
+GLUE_RUN_HOURS = 0.25  # a lab-sized Glue run, for estimates (billed per second, 1-minute minimum)
+
+
+def estimate_lines(
+    lab: Lab, prices: PriceBook, region: str, hours: float
+) -> tuple[list[EstimateLine], list[str]]:
+    """What the lab's components cost in one `up`, as `cost.estimate` lines, and the unpriced.
+
+    Hourly components count for `hours` (what `up` commits to: its autostop, as endpoints);
+    Glue for one run of GLUE_RUN_HOURS; Firehose is per GB, so its line says the rate and adds
+    nothing (the volume is the generator's)."""
+    from labctl.cost import EstimateLine
+    from labctl.prices import PER_GB
+
+    lines: list[EstimateLine] = []
+    unpriced: list[str] = []
+    for step in service_steps(lab):
+        if not made_by_terraform(step):
+            continue
+        for b in billing(step):
+            if b.usage in PER_GB:
+                rows = prices.rows("aws")
+                rate = next(
+                    (
+                        r["usd_per_hour"]
+                        for r in rows
+                        if (r["usage"], r["region"]) == (b.usage, region)
+                    ),
+                    None,
+                )
+                note = f"${rate}/GB ingested, not in the total" if rate else "per GB, unpriced"
+                lines.append(
+                    EstimateLine(step.name, "service", b.instance_type, 1, 0, None, 0.0, note)
+                )
+                continue
+            price = prices.lookup(
+                cloud="aws", usage=b.usage, instance_type=b.instance_type, region=region
+            )
+            span = hours if b.hourly else GLUE_RUN_HOURS
+            count = int(b.count) if float(b.count).is_integer() else b.count
+            if price is None:
+                unpriced.append(f"{step.name}: {b.instance_type} ({b.usage}) in {region}")
+            usd = price.usd_per_hour * b.count * span if price else None
+            note = f"{b.usage}, while up" if b.hourly else f"{b.usage}, one run"
+            lines.append(
+                EstimateLine(
+                    step.name,
+                    "service",
+                    b.instance_type,
+                    count,
+                    round(span, 4),
+                    price.usd_per_hour if price else None,
+                    round(usd, 4) if usd is not None else None,
+                    note,
+                )
+            )
+    return lines, unpriced
 
 
 def module_dir(kind: str) -> Path:

@@ -402,3 +402,32 @@ def test_glue_script_turns_raw_json_into_label_first_channels(tmp_path) -> None:
     first = [float(v) for v in lines["train"][0].split(",")]
     assert len(first) == 3 and first[0] in (0.0, 1.0)  # label, then the numeric features
     assert first[2] == first[1] * 1.5
+
+
+def test_estimate_lines_price_the_components_for_the_committed_hours(labs) -> None:
+    from labctl.prices import PriceBook
+
+    book = PriceBook.load()
+    lines, unpriced = components.estimate_lines(
+        labs.lab("secure-ml-pipeline"), book, "us-east-1", hours=10
+    )
+    assert unpriced == []
+    by_step = {(line.step, line.instance_type): line for line in lines}
+    vpc = by_step[("vpc-isolation", "interface")]
+    assert (vpc.count, vpc.hours, vpc.usd_per_hour, vpc.usd) == (10, 10, 0.01, 1.0)
+    keys = by_step[("kms-keys", "key")]
+    assert keys.count == 4 and keys.usd == round(4 * 0.00137 * 10, 4)
+    assert {s for s, _ in by_step} == {"kms-keys", "vpc-isolation", "cloudtrail", "model-signing"}
+
+    lines, unpriced = components.estimate_lines(
+        labs.lab("churn-pipeline"), book, "eu-west-1", hours=2
+    )
+    by_step = {line.step: line for line in lines}
+    assert by_step["glue-etl"].usd == round(2 * 0.44 * components.GLUE_RUN_HOURS, 4)
+    assert by_step["glue-etl"].hours == components.GLUE_RUN_HOURS  # one run, not the session
+    assert by_step["firehose-ingest"].usd == 0.0
+    assert by_step["firehose-ingest"].note.startswith("$0.031/GB")
+    assert by_step["eda-notebook"].usd == round(0.0548 * 2, 4)
+    # a region the catalog lacks is never guessed
+    _, unpriced = components.estimate_lines(labs.lab("churn-pipeline"), book, "ap-south-2", 2)
+    assert "glue-etl: G.1X (glue) in ap-south-2" in unpriced
