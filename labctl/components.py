@@ -225,13 +225,16 @@ def components(lab: Lab) -> list[Component]:
     vpc = next((s.name for s in steps if s.service == "vpc"), None)
     links: dict[str, Any] = {
         **{name: f"${{module.lab.{name}}}" for name in LAB_OUTPUTS},
+        # a reader of the stream: the flag is a literal (the ARN is unknown until apply)
         "stream_arn": f"${{module.{stream}.stream_arn}}" if stream else None,
+        "read_stream": True if stream else None,
         "raw_prefix": str(firehose.settings.get("s3_prefix", "raw/")) if firehose else "raw/",
         "output_prefix": f"data/{data_step}/" if data_step else "curated/",
         "endpoint_name_prefix": endpoint_prefix(deploy) if deploy else None,
     }
     if vpc:  # the lab's private network: Studio, notebooks
         links |= {
+            "in_lab_vpc": True,
             "vpc_id": f"${{module.{vpc}.vpc_id}}",
             "subnet_ids": f"${{module.{vpc}.subnet_ids}}",
             "subnet_id": f"${{module.{vpc}.subnet_ids[0]}}",
@@ -248,6 +251,7 @@ def components(lab: Lab) -> list[Component]:
         body["step"] = step.name
         if step.service == "kinesis-data-streams" or step.name == stream:
             body.pop("stream_arn", None)  # a stream does not read itself
+            body.pop("read_stream", None)
         settings = {k: v for k, v in step.settings.items() if k in declared}
         body |= settings
         ignored = tuple(sorted(set(step.settings) - set(settings)))

@@ -59,7 +59,7 @@ def test_churn_pipeline_has_firehose_into_raw_and_glue_from_raw_to_the_channels(
     assert firehose["bucket_arn"] == "${module.lab.bucket_arn}"
     assert firehose["s3_prefix"] == "raw/customer-events/"
     assert (firehose["buffer_seconds"], firehose["compression"]) == (300, "GZIP")
-    assert "stream_arn" not in firehose  # no stream in this lab: direct PUT
+    assert "stream_arn" not in firehose and "read_stream" not in firehose  # direct PUT
     assert glue["source"] == "./modules/aws-components/glue-etl"
     assert glue["raw_prefix"] == "raw/customer-events/"
     data_step = next(s.name for s in labs.lab("churn-pipeline").steps if s.kind == "data")
@@ -76,6 +76,7 @@ def test_fraud_detection_lambda_reads_the_kinesis_stream(labs) -> None:
     assert "stream_arn" not in stream
     assert scorer["source"].endswith("/lambda")
     assert scorer["stream_arn"] == "${module.transaction-stream.stream_arn}"
+    assert scorer["read_stream"] is True  # literal: decides the event source mapping at plan
     deploy = next(s.name for s in labs.lab("fraud-detection").steps if s.kind == "deploy")
     assert scorer["endpoint_name_prefix"] == f"{deploy}-"
     assert (scorer["memory_mb"], scorer["batch_size"]) == (512, 100)
@@ -156,7 +157,7 @@ def test_account_wide_kinds_are_non_fatal_findings(labs) -> None:
     config = next(f for f in found if f.step == "config-rules")
     # Studio in the lab VPC there; mlops-multi-env has no vpc step: the default VPC, said so
     studio = components.blocks(labs.lab("enterprise-ml-platform"))["studio-tenants"]
-    assert studio["vpc_id"] == "${module.network-isolation.vpc_id}"
+    assert studio["vpc_id"] == "${module.network-isolation.vpc_id}" and studio["in_lab_vpc"]
     assert studio["security_group_ids"] == ["${module.network-isolation.security_group_id}"]
     assert studio["tenants"] == ["team-a", "team-b"]
     mlops = components.findings(labs.lab("mlops-multi-env"))
@@ -431,3 +432,51 @@ def test_estimate_lines_price_the_components_for_the_committed_hours(labs) -> No
     # a region the catalog lacks is never guessed
     _, unpriced = components.estimate_lines(labs.lab("churn-pipeline"), book, "ap-south-2", 2)
     assert "glue-etl: G.1X (glue) in ap-south-2" in unpriced
+
+
+def _variables_in(text: str, local_exprs: dict[str, str], seen: frozenset = frozenset()) -> set:
+    """`var.X` names an expression uses, directly or through `local.Y`."""
+    import re
+
+    found = set(re.findall(r"\bvar\.(\w+)", text))
+    for name in set(re.findall(r"\blocal\.(\w+)", text)) - seen:
+        found |= _variables_in(local_exprs.get(name, ""), local_exprs, seen | {name})
+    return found
+
+
+def test_count_and_for_each_never_wait_for_another_module(labs) -> None:
+    """`count` / resource `for_each` must be known at plan: they may not depend (directly or via
+    locals) on an input the root wires to another module's output (unknown until apply)."""
+
+    hcl2 = pytest.importorskip("hcl2")
+    wired = {
+        key
+        for lab in labs.labs.values()
+        if lab.cloud == "aws"
+        for body in components.blocks(lab).values()
+        for key, value in body.items()
+        if "${" in json.dumps(value)
+    }
+    assert {"stream_arn", "bucket_arn", "role_arn", "vpc_id"} <= wired
+    for folder in sorted(set(components.MODULES.values())):
+        texts = [hcl2.loads(p.read_text()) for p in sorted((COMPONENTS / folder).glob("*.tf"))]
+        local_exprs = {
+            name: json.dumps(expr)
+            for parsed in texts
+            for block in parsed.get("locals", [])
+            for name, expr in block.items()
+            if not name.startswith("__")
+        }
+
+        for parsed in texts:
+            for kind in ("resource", "data"):
+                for entry in parsed.get(kind, []):
+                    for type_name, named in entry.items():
+                        for name, body in named.items():
+                            if name.startswith("__"):
+                                continue
+                            for meta in ("count", "for_each"):
+                                if meta in body:
+                                    used = _variables_in(json.dumps(body[meta]), local_exprs)
+                                    late = used & wired
+                                    assert not late, (folder, type_name, name, meta, late)

@@ -59,8 +59,6 @@ data "aws_iam_policy_document" "access" {
 }
 
 resource "aws_iam_role_policy" "lab_role" {
-  count = var.role_arn == null ? 0 : 1
-
   name   = "labctl-${var.step}"
   role   = element(split("/", var.role_arn), length(split("/", var.role_arn)) - 1)
   policy = data.aws_iam_policy_document.access.json

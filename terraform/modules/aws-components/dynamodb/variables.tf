@@ -20,8 +20,7 @@ variable "tags" {
 
 variable "role_arn" {
   type        = string
-  description = "The lab's SageMaker role (module.lab.role_arn), granted item access to this table only; null: none."
-  default     = null
+  description = "The lab's SageMaker role (module.lab.role_arn), granted item access to this table only."
 }
 
 variable "kms_key_arn" {

@@ -1,5 +1,5 @@
-# Firehose delivering into the lab bucket's raw prefix: from a Kinesis stream when `stream_arn`
-# is given, else direct PUT (the generator calls PutRecordBatch).
+# Firehose delivering into the lab bucket's raw prefix: from a Kinesis stream (`read_stream`,
+# `stream_arn`), else direct PUT (the generator calls PutRecordBatch).
 locals {
   # <= 57 characters: fits IAM roles (64), Lambda (64), Kinesis and Firehose (64) names.
   slug = replace("${var.name_prefix}-${var.step}", "_", "-")
@@ -12,7 +12,7 @@ locals {
   raw_prefix = trimsuffix(var.s3_prefix, "/")
   # Parquet conversion needs a Glue table schema; this module delivers raw records, compressed.
   compression = upper(var.compression) == "NONE" ? "UNCOMPRESSED" : upper(var.compression)
-  from_stream = var.stream_arn != null
+  from_stream = var.read_stream
 }
 
 data "aws_iam_policy_document" "assume" {

@@ -29,6 +29,12 @@ variable "stream_arn" {
   default     = null
 }
 
+variable "read_stream" {
+  type        = bool
+  description = "Read stream_arn. A separate, literal flag: stream_arn is unknown until the stream exists, and whether to create the reader must be known at plan."
+  default     = false
+}
+
 variable "kms_key_arn" {
   type        = string
   description = "KMS key the delivered objects are encrypted with; null: the bucket's default."

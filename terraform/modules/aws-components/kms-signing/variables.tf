@@ -20,8 +20,7 @@ variable "tags" {
 
 variable "role_arn" {
   type        = string
-  description = "The lab's SageMaker role (module.lab.role_arn), allowed to sign and verify; null: none."
-  default     = null
+  description = "The lab's SageMaker role (module.lab.role_arn), allowed to sign and verify."
 }
 
 # ---- step settings --------------------------------------------------------------------------

@@ -73,8 +73,6 @@ data "aws_iam_policy_document" "use" {
 }
 
 resource "aws_iam_role_policy" "lab_role" {
-  count = var.role_arn == null ? 0 : 1
-
   name   = "labctl-${var.step}"
   role   = element(split("/", var.role_arn), length(split("/", var.role_arn)) - 1)
   policy = data.aws_iam_policy_document.use.json

@@ -20,8 +20,7 @@ variable "tags" {
 
 variable "role_arn" {
   type        = string
-  description = "The lab's SageMaker role (module.lab.role_arn), granted use of these keys (encrypt volumes and outputs); null: none."
-  default     = null
+  description = "The lab's SageMaker role (module.lab.role_arn), granted use of these keys (encrypt volumes and outputs)."
 }
 
 # ---- step settings --------------------------------------------------------------------------

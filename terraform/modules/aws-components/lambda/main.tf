@@ -55,7 +55,7 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   dynamic "statement" {
-    for_each = var.stream_arn == null ? [] : [var.stream_arn]
+    for_each = var.read_stream ? [var.stream_arn] : []
     content {
       sid = "ReadStream"
       actions = [
@@ -121,7 +121,7 @@ resource "aws_lambda_function" "this" {
 }
 
 resource "aws_lambda_event_source_mapping" "stream" {
-  count = var.stream_arn == null ? 0 : 1
+  count = var.read_stream ? 1 : 0
 
   event_source_arn                   = var.stream_arn
   function_name                      = aws_lambda_function.this.arn

@@ -24,6 +24,12 @@ variable "stream_arn" {
   default     = null
 }
 
+variable "read_stream" {
+  type        = bool
+  description = "Read stream_arn. A separate, literal flag: stream_arn is unknown until the stream exists, and whether to create the reader must be known at plan."
+  default     = false
+}
+
 variable "endpoint_name_prefix" {
   type        = string
   description = "Prefix of the lab's SageMaker endpoint name (the deploy step's, `<step>-`); the function may invoke only endpoints named so. null: no endpoint."

@@ -9,12 +9,12 @@ locals {
 }
 
 data "aws_vpc" "default" {
-  count   = var.vpc_id == null ? 1 : 0
+  count   = var.in_lab_vpc ? 0 : 1
   default = true
 }
 
 data "aws_subnets" "default" {
-  count = var.vpc_id == null ? 1 : 0
+  count = var.in_lab_vpc ? 0 : 1
 
   filter {
     name   = "vpc-id"
@@ -28,7 +28,7 @@ data "aws_subnets" "default" {
 }
 
 locals {
-  in_lab_vpc = var.vpc_id != null
+  in_lab_vpc = var.in_lab_vpc
   vpc_id     = local.in_lab_vpc ? var.vpc_id : data.aws_vpc.default[0].id
   subnet_ids = local.in_lab_vpc ? var.subnet_ids : slice(data.aws_subnets.default[0].ids, 0, min(2, length(data.aws_subnets.default[0].ids)))
   network    = var.vpc_only && local.in_lab_vpc ? "VpcOnly" : "PublicInternetOnly"

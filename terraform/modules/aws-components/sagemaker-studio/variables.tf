@@ -24,9 +24,15 @@ variable "role_arn" {
   description = "The lab's SageMaker role (module.lab.role_arn): the profiles' execution role."
 }
 
+variable "in_lab_vpc" {
+  type        = bool
+  description = "Run in the lab VPC (vpc_id, subnet_ids, security_group_ids); false: the account's default VPC. A literal: the VPC's ID is unknown until it exists."
+  default     = false
+}
+
 variable "vpc_id" {
   type        = string
-  description = "The lab VPC (a vpc step); null: the account's default VPC."
+  description = "The lab VPC (a vpc step), with in_lab_vpc."
   default     = null
 }
 
