@@ -11,7 +11,10 @@ root module calls it once per service step (`module "<step-name>"`), beside `mod
   the raw prefix Firehose writes and writes the first data step's channels
   (`data/<step>/`), API Gateway and alarms name the deploy step's endpoint prefix, Studio and
   notebooks run in a `vpc` step's private subnets;
-* a `kms` step's "data" key (or its first) encrypts the lab bucket (`kms_key_arn` of module.lab).
+* a `kms` step's "data" key (or its first) encrypts the lab bucket (`kms_key_arn` of module.lab);
+* whether a module creates something for a link (the Lambda's event source mapping, Studio in
+  the lab VPC) is a literal flag beside it (`read_stream`, `in_lab_vpc`): `count` must be known
+  at plan, and another module's output is not until apply.
 
 Kinds that change account- or organisation-wide settings are never created: `findings()` says
 what to do by hand (non-fatal). Kinds not listed in either table are left to the backend.
@@ -22,10 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from labctl import paths
 
 if TYPE_CHECKING:
     from labctl.backends.base import Finding
@@ -196,15 +196,11 @@ def estimate_lines(
     return lines, unpriced
 
 
-def module_dir(kind: str) -> Path:
-    return paths.terraform_modules() / FOLDER / MODULES[kind]
-
-
 @cache
 def _variables(folder: str) -> frozenset[str]:
-    path = paths.terraform_modules() / FOLDER / folder / "variables.tf"
-    text = path.read_text(encoding="utf-8")
-    return frozenset(re.findall(r'^variable\s+"([\w-]+)"', text, flags=re.M))
+    from labctl import terraform
+
+    return frozenset(terraform.module_variables(f"{FOLDER}/{folder}"))
 
 
 def service_steps(lab: Lab) -> list[ServiceStep]:
