@@ -216,7 +216,7 @@ def components(lab: Lab) -> list[Component]:
     steps = service_steps(lab)
     stream = next((s.name for s in steps if s.service == "kinesis-data-streams"), None)
     firehose = next((s for s in steps if s.service == "kinesis-firehose"), None)
-    data_step = next((s.name for s in lab.steps if isinstance(s, DataStep)), None)
+    data_step = next((s for s in lab.steps if isinstance(s, DataStep)), None)
     deploy = next((s.name for s in lab.steps if isinstance(s, DeployStep)), None)
     vpc = next((s.name for s in steps if s.service == "vpc"), None)
     links: dict[str, Any] = {
@@ -225,7 +225,8 @@ def components(lab: Lab) -> list[Component]:
         "stream_arn": f"${{module.{stream}.stream_arn}}" if stream else None,
         "read_stream": True if stream else None,
         "raw_prefix": str(firehose.settings.get("s3_prefix", "raw/")) if firehose else "raw/",
-        "output_prefix": f"data/{data_step}/" if data_step else "curated/",
+        "output_prefix": f"data/{data_step.name}/" if data_step else "curated/",
+        "label": label_column(data_step.generator) if data_step else None,
         "endpoint_name_prefix": endpoint_prefix(deploy) if deploy else None,
     }
     if vpc:  # the lab's private network: Studio, notebooks
@@ -265,6 +266,18 @@ def lab_inputs(lab: Lab) -> dict[str, Any]:
     names = [str(k) for k in keys] if isinstance(keys, list) and keys else [KMS_DATA_KEY]
     key = KMS_DATA_KEY if KMS_DATA_KEY in names else names[0]
     return {"kms_key_arn": f'${{module.{kms.name}.key_arns["{key}"]}}'}
+
+
+def label_column(generator: str) -> str | None:
+    """The label column of a data generator's raw records (what the Glue job keeps first)."""
+    import importlib
+
+    from labctl import datagen
+
+    if not datagen.available(generator):
+        return None
+    found = getattr(importlib.import_module(datagen.MODULES[generator]), "GENERATORS", {})
+    return getattr(found.get(generator), "label", None)
 
 
 def endpoint_prefix(step_name: str) -> str:

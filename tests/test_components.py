@@ -66,6 +66,7 @@ def test_churn_pipeline_has_firehose_into_raw_and_glue_from_raw_to_the_channels(
     assert glue["output_prefix"] == f"data/{data_step}/"
     assert (glue["worker_type"], glue["number_of_workers"]) == ("G.1X", 2)
     assert glue["bucket"] == "${module.lab.bucket}"
+    assert glue["label"] == "Churn"  # the telco-churn generator's label column
 
 
 def test_fraud_detection_lambda_reads_the_kinesis_stream(labs) -> None:
@@ -383,13 +384,17 @@ def test_glue_script_turns_raw_json_into_label_first_channels(tmp_path) -> None:
     pytest.importorskip("pyspark")
     raw = tmp_path / "raw" / "2026" / "12" / "01"
     raw.mkdir(parents=True)
-    rows = [{"customer": f"c{i}", "tenure": i, "spend": i * 1.5, "label": i % 2} for i in range(40)]
-    rows.append({"customer": "no-label", "tenure": 1, "spend": 2.0})
+    rows = [
+        {"customer": f"c{i}", "contract": ["month", "year"][i % 2], "tenure": i,
+         "spend": i * 1.5, "Churn": ["No", "Yes"][i % 3 == 0]}
+        for i in range(40)
+    ]  # fmt: skip
+    rows.append({"customer": "no-label", "contract": "month", "tenure": 1, "spend": 2.0})
     (raw / "part-0").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     glue = _load("glue-etl", "glue_etl")
     out = tmp_path / "data" / "customers"
     glue.main(["glue_etl.py", "--raw_path", str(tmp_path / "raw"), "--output_path", str(out),
-               "--validation_fraction", "0.25"])  # fmt: skip
+               "--validation_fraction", "0.25", "--label", "Churn"])  # fmt: skip
     lines = {
         channel: [
             line
@@ -400,9 +405,12 @@ def test_glue_script_turns_raw_json_into_label_first_channels(tmp_path) -> None:
     }
     assert len(lines["train"]) + len(lines["validation"]) == 40  # the unlabelled row dropped
     assert lines["train"] and lines["validation"]
-    first = [float(v) for v in lines["train"][0].split(",")]
-    assert len(first) == 3 and first[0] in (0.0, 1.0)  # label, then the numeric features
-    assert first[2] == first[1] * 1.5
+    table = [[float(v) for v in line.split(",")] for line in lines["train"] + lines["validation"]]
+    # label, contract_month, contract_year (one-hot; 41 customer ids are too many), spend, tenure
+    # (Spark infers a JSON schema in column-name order)
+    assert {len(row) for row in table} == {5}
+    assert sorted(row[0] for row in table) == [0.0] * 26 + [1.0] * 14  # Yes/No -> 1/0
+    assert all(row[1] + row[2] == 1.0 and row[3] == row[4] * 1.5 for row in table)
 
 
 def test_estimate_lines_price_the_components_for_the_committed_hours(labs) -> None:

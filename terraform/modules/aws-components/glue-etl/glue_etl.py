@@ -1,9 +1,9 @@
 """labctl Glue job: the raw zone (JSON lines, as Firehose delivers them) -> training channels.
 
-Reads every object under --raw_path, keeps the rows with a label, puts the label column first
-(the SageMaker built-in convention: CSV without a header, label first), one-hot free: string
-columns other than the label are dropped, numeric ones cast to double, and writes
---output_path/train/ and --output_path/validation/ (a seeded random split).
+Reads every object under --raw_path (every level: Firehose writes yyyy/MM/dd/), keeps the rows
+with a label (--label), puts it first (the SageMaker built-in convention: CSV without a header,
+label first), casts numeric features to double, one-hot encodes string ones with few values, and
+writes --output_path/train/ and --output_path/validation/ (a seeded random split).
 
 Runs as a Glue 4.0 job (arguments from getResolvedOptions, job bookmarks when enabled) or with
 plain PySpark: `spark-submit glue_etl.py --raw_path DIR --output_path DIR`.
@@ -33,20 +33,43 @@ def arguments(argv: list[str]) -> dict[str, str]:
         return vars(parser.parse_known_args(argv[1:])[0])
 
 
+POSITIVE = ("1", "1.0", "yes", "true", "y", "t", "positive")
+NEGATIVE = ("0", "0.0", "no", "false", "n", "f", "negative")
+MAX_CATEGORIES = 20  # a string column with more distinct values is dropped, not one-hot encoded
+
+
 def transform(frame, label: str):
-    """Label first, numeric features as doubles, rows without a label dropped."""
+    """Label first (yes/no, true/false, 1/0 -> 1.0/0.0; numbers as they are), then numeric
+    features as doubles and string features one-hot encoded (up to MAX_CATEGORIES values, in
+    sorted order); rows without a label dropped, missing features 0."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import BooleanType, NumericType
+    from pyspark.sql.types import BooleanType, NumericType, StringType
 
     if label not in frame.columns:
         raise SystemExit(f"no '{label}' column in the raw records: {frame.columns}")
-    features = [
-        f.name
-        for f in frame.schema.fields
-        if f.name != label and isinstance(f.dataType, NumericType | BooleanType)
-    ]
-    columns = [F.col(label).cast("double").alias(label)]
-    columns += [F.col(c).cast("double").alias(c) for c in features]
+    text = F.lower(F.trim(F.col(label).cast("string")))
+    target = (
+        F.when(text.isin(*POSITIVE), 1.0)
+        .when(text.isin(*NEGATIVE), 0.0)
+        .otherwise(F.col(label).cast("double"))
+    )
+    columns = [target.alias(label)]
+    for field in frame.schema.fields:
+        if field.name == label:
+            continue
+        if isinstance(field.dataType, NumericType | BooleanType):
+            columns.append(F.col(field.name).cast("double").alias(field.name))
+        elif isinstance(field.dataType, StringType):
+            values = [
+                r[0]
+                for r in frame.select(field.name).distinct().limit(MAX_CATEGORIES + 1).collect()
+                if r[0] is not None
+            ]
+            if len(values) <= MAX_CATEGORIES:
+                columns += [
+                    F.when(F.col(field.name) == v, 1.0).otherwise(0.0).alias(f"{field.name}_{v}")
+                    for v in sorted(values)
+                ]
     return frame.select(*columns).dropna(subset=[label]).fillna(0.0)
 
 

@@ -127,6 +127,7 @@ resource "aws_glue_job" "this" {
     "--output_path"                      = "s3://${var.bucket}/${local.output}/"
     "--output_format"                    = var.output_format
     "--validation_fraction"              = tostring(var.validation_fraction)
+    "--label"                            = var.label
   }
 
   execution_property {

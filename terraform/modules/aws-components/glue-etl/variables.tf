@@ -93,6 +93,12 @@ variable "output_format" {
   }
 }
 
+variable "label" {
+  type        = string
+  description = "Label column of the raw records (the lab's data generator's, e.g. Churn); yes/no and true/false become 1/0."
+  default     = "label"
+}
+
 variable "validation_fraction" {
   type        = number
   description = "Fraction of the rows written to the validation channel."

@@ -26,6 +26,7 @@ module "glue" {
   glue_version      = var.glue_version
   worker_type       = var.worker_type
   number_of_workers = var.number_of_workers
+  label             = var.label
 }
 
 locals {

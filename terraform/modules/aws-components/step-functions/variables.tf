@@ -43,6 +43,12 @@ variable "output_prefix" {
 
 # ---- step settings --------------------------------------------------------------------------
 
+variable "label" {
+  type        = string
+  description = "Label column of the raw records (passed to the Glue job)."
+  default     = "label"
+}
+
 variable "glue_job" {
   type        = string
   description = "Name of the workflow's Glue job (a suffix of its resource names)."
