@@ -374,12 +374,19 @@ def check_module_outputs(
                 report.add(where, f"module.{name}.{output}: no such output")
 
 
-def check_module_call(call: dict[str, Any], source: Path, where: str, report: Report) -> None:
-    """A `module` call's inputs against the variables of the module at `source`."""
+def check_module_call(
+    call: dict[str, Any], source: Path, where: str, report: Report, *, json_syntax: bool = False
+) -> None:
+    """A `module` call's inputs against the variables of the module at `source`: unknown and
+    missing required inputs, literals of the wrong type."""
     if not (source / "variables.tf").is_file():
         report.add(where, f"source {source.name} is not a module with a variables.tf")
         return
     variables = module_variables(source)
+    types = module_variable_types(source)
+    for key, value in call.items():
+        if key in types and (wrong := _literal_mismatch(types[key], value, json_syntax)):
+            report.add(where, f"input '{key}' takes a {_type_name(types[key])}, not {wrong}")
     for key in call:
         if (
             key not in variables
@@ -390,6 +397,21 @@ def check_module_call(call: dict[str, Any], source: Path, where: str, report: Re
     for key, required in variables.items():
         if required and call.get(key) is None:
             report.add(where, f"missing required input '{key}'")
+
+
+def module_variable_types(directory: Path) -> dict[str, Any]:
+    """The module's variables' types, in the schema's terms ("string", ["list", ...]...), for
+    the simple ones (string, number, bool, list/set/tuple, map/object); others are left out."""
+    found: dict[str, Any] = {}
+    for entry in parse_hcl(directory / "variables.tf").get("variable", []):
+        for label, body in entry.items():
+            text = str(body.get("type", "")).removeprefix("${").removesuffix("}")
+            head = text.split("(", 1)[0]
+            if head in ("string", "number", "bool"):
+                found[unquote(label)] = head
+            elif head in ("list", "set", "tuple", "map", "object"):
+                found[unquote(label)] = [head, "dynamic"]
+    return found
 
 
 def module_variables(directory: Path) -> dict[str, bool]:
@@ -443,6 +465,6 @@ def check_root(
     for name, call in (root.get("module") or {}).items():
         source = module_dir if root_dir is None else root_dir / call.get("source", "")
         calls[name] = source
-        check_module_call(call, source, f"module.{name}", report)
+        check_module_call(call, source, f"module.{name}", report, json_syntax=True)
     check_module_outputs(root, calls, "main.tf.json", report)
     return report

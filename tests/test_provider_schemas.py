@@ -299,7 +299,9 @@ def test_check_reports_module_call_mistakes(tmp_path, schemas) -> None:
     child = tmp_path / "child"
     child.mkdir()
     (child / "variables.tf").write_text(
-        'variable "name" {\n  type = string\n}\n\nvariable "size" {\n  default = 1\n}\n'
+        'variable "name" {\n  type = string\n}\n\nvariable "size" {\n  default = 1\n}\n\n'
+        'variable "count_of" {\n  type = number\n  default = 1\n}\n\n'
+        'variable "keys" {\n  type = list(string)\n  default = []\n}\n'
     )
     (child / "outputs.tf").write_text('output "arn" {\n  value = "x"\n}\n')
     parent = tmp_path / "parent"
@@ -323,7 +325,12 @@ def test_check_reports_module_call_mistakes(tmp_path, schemas) -> None:
         "outputs.tf: module.c.name: no such output",
         "outputs.tf: reference to undeclared module.d",
     }
-    root = {"module": {"lab": {"source": "./child", "name": "n"},
-                       "extra": {"source": "./child", "name": "${module.lab.nope}"}}}  # fmt: skip
+    root = {"module": {"lab": {"source": "./child", "name": "n", "count_of": "two", "keys": "a"},
+                       "extra": {"source": "./child", "name": "${module.lab.nope}",
+                                 "count_of": 2, "keys": ["a"]}}}  # fmt: skip
     found = {str(p) for p in _schema.check_root(schemas, root, child, tmp_path).problems}
-    assert found == {"main.tf.json: module.lab.nope: no such output"}
+    assert found == {
+        "main.tf.json: module.lab.nope: no such output",
+        "module.lab: input 'count_of' takes a number, not a string",
+        "module.lab: input 'keys' takes a list, not a string",
+    }
