@@ -316,6 +316,12 @@ def findings(lab: Lab) -> list[Finding]:
     return found
 
 
+def step_outputs(stack_outputs: dict[str, Any], step_name: str) -> dict[str, Any]:
+    """A component step's outputs (stream name, job name, API URL...) from `terraform output`
+    of the root (`Stack.outputs()`): its entry in the `components` output."""
+    return dict((stack_outputs.get("components") or {}).get(step_name) or {})
+
+
 def made_by_terraform(step: ServiceStep) -> bool:
     """The step is a component of the rendered root module (the backend has nothing to do)."""
     return step.service in MODULES

@@ -232,6 +232,13 @@ def test_root_module_emits_components_with_the_common_inputs(tmp_path) -> None:
     assert json.loads((tmp_path / terraform.ROOT_FILE).read_text())["module"].keys() == {"lab"}
 
 
+def test_step_outputs_come_from_the_components_output() -> None:
+    outputs = {"bucket": "b", "components": {"glue-etl": {"job_name": "j", "output_prefix": "p/"}}}
+    assert components.step_outputs(outputs, "glue-etl") == {"job_name": "j", "output_prefix": "p/"}
+    assert components.step_outputs(outputs, "other") == {}
+    assert components.step_outputs({"bucket": "b"}, "glue-etl") == {}
+
+
 def test_root_module_without_components_copies_only_its_target(tmp_path) -> None:
     _root({}).write(tmp_path)
     assert sorted(p.name for p in (tmp_path / "modules").iterdir()) == ["aws"]
