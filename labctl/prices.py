@@ -7,7 +7,8 @@ version line; its version is `CATALOG_VERSION` below, the month of the newest `a
 How to read a row:
 - `unit` is `hour` (USD per instance-hour), `dbu` (USD per DBU) or `dbu/hour` (DBUs a Databricks
   node or serving size consumes per hour); `usd_per_hour` holds the number in that unit.
-- aws usages: training, hosting (real-time inference), batch-transform, processing, notebook.
+- aws usages: training, hosting (real-time inference), batch-transform, processing, notebook;
+  and the components' `COMPONENT_USAGES` (Kinesis, Firehose per GB, Glue, endpoints, KMS...).
 - gcp usages: training, prediction (machine types) and accelerator-training,
   accelerator-prediction (one GPU). An `a2-*` machine row already includes its A100s.
 - databricks usages: jobs-compute, all-purpose, model-serving (the DBU rate, `instance_type` is
@@ -38,10 +39,16 @@ from labctl import paths
 from labctl.errors import LabctlError, MissingExtra, UsageError, did_you_mean
 
 CATALOG_VERSION = "2026-11"
+# aws usages of the Terraform components (labctl.components), not SageMaker's: `refresh_aws`
+# keeps them. `instance_type` names what is priced (a shard, a stream, a G.1X worker, an
+# interface endpoint in one AZ, a key...). All are per hour except firehose (USD per GB ingested).
+COMPONENT_USAGES = ("kinesis-shard", "kinesis-on-demand", "firehose", "glue", "vpc-endpoint",
+                    "nat-gateway", "kms", "opensearch")  # fmt: skip
+PER_GB = ("firehose",)
 DEFAULT_REGION = {"aws": "us-east-1", "gcp": "us-central1", "databricks": "us-east-1"}
 COLUMNS = ("cloud", "usage", "region", "instance_type", "usd_per_hour", "unit", "source", "as_of")
 USAGES: dict[str, tuple[str, ...]] = {
-    "aws": ("training", "hosting", "batch-transform", "processing", "notebook"),
+    "aws": ("training", "hosting", "batch-transform", "processing", "notebook", *COMPONENT_USAGES),
     "gcp": ("training", "prediction", "accelerator-training", "accelerator-prediction"),
     "databricks": ("jobs-compute", "all-purpose", "model-serving", "dbu-per-hour", "vm"),
 }
@@ -57,6 +64,8 @@ _ACCELERATOR = re.compile(r"^([A-Z0-9_]+?)(?:x(\d+))?$")
 
 
 def _unit_for(cloud: str, usage: str) -> str:
+    if cloud == "aws" and usage in PER_GB:
+        return "gb"
     if cloud == "databricks" and usage in DBU_WORKLOADS:
         return "dbu"
     if cloud == "databricks" and usage == "dbu-per-hour":
@@ -432,6 +441,6 @@ def refresh_aws(
     if not found:
         raise LabctlError(f"the AWS Price List API returned no SageMaker prices; {kept}")
     aws_rows = [found[k] for k in sorted(found)]
-    others = [r for r in book._rows if r.cloud != "aws"]
+    others = [r for r in book._rows if r.cloud != "aws" or r.usage in COMPONENT_USAGES]
     _write(path, [*aws_rows, *others])
     return len(aws_rows)

@@ -44,6 +44,8 @@ ROOT_FILE = "main.tf.json"
 STATE_FILE = "terraform.tfstate"
 LOCK_INFO = ".terraform.tfstate.lock.info"
 BACKUP_FILE = "terraform.tfstate.labctl-backup"  # labctl's copy, taken before apply and destroy
+COMPONENTS_INPUT = "components"  # see RootModule.components
+COMPONENT_SHARED = ("name_prefix", "tags")
 NULL_PROVIDER = "terraform-provider-null_v2.1.2_x4"
 LOCK_WAIT_S = 120  # how long a command waits for a state lock a live Terraform holds
 
@@ -271,6 +273,15 @@ class RootModule:
     inputs: dict[str, Any]
     provider_config: dict[str, Any] = field(default_factory=dict)
     backend: dict[str, Any] | None = None
+    # extra `module` blocks (component name -> source and inputs); each also gets the common
+    # inputs in COMPONENT_SHARED. A backend's module_inputs may hand them over under the
+    # COMPONENTS_INPUT key (the orchestrator does not pass them separately).
+    components: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if COMPONENTS_INPUT in self.inputs:
+            self.inputs = dict(self.inputs)
+            self.components = {**self.inputs.pop(COMPONENTS_INPUT), **self.components}
 
     def document(self) -> dict[str, Any]:
         """The root module as Terraform JSON. Inputs and provider settings carry strings users
@@ -292,38 +303,68 @@ class RootModule:
             "//": "Rendered by labctl; edit labs.yaml or terraform/modules instead."
             + (f" Inputs this module does not take: {sorted(unknown)}." if unknown else ""),
             "terraform": terraform,
-            "module": {"lab": {"source": f"./modules/{self.target}", **inputs}},
+            "module": {"lab": {"source": f"./modules/{self.target}", **inputs}}
+            | {name: self._component(body) for name, body in self.components.items()},
             "output": {
                 name: {"value": f"${{module.lab.{name}}}"} for name in module_outputs(self.target)
             },
         }
+        if self.components:  # every component's outputs, by step name (the backend's steps read)
+            doc["output"]["components"] = {
+                "value": {name: f"${{module.{name}}}" for name in self.components}
+            }
         if self.provider_config:
             doc["provider"] = escape_template(self.provider_config)
         return doc
 
+    def _component(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A component's `module` block; its values are escaped like the main module's."""
+        shared = {k: self.inputs[k] for k in COMPONENT_SHARED if k in self.inputs}
+        return {
+            "source": body["source"],
+            **escape_template(shared),
+            **escape_template({k: v for k, v in body.items() if v is not None and k != "source"}),
+        }
+
+    def _sources(self) -> list[str]:
+        """Module folders under terraform/modules to copy: the target's, and the components'."""
+        folders = {
+            b["source"].removeprefix("./modules/").split("/")[0] for b in self.components.values()
+        }
+        return [self.target, *sorted(folders - {self.target})]
+
     def write(self, directory: Path) -> Path:
         """Write the root module and a copy of its module; swapped in only once complete."""
         directory.mkdir(parents=True, exist_ok=True)
-        source = paths.terraform_modules() / self.target
         staging = Path(tempfile.mkdtemp(prefix=".render-", dir=directory))
         try:
-            shutil.copytree(source, staging / self.target, ignore=_ignore_non_tf)
+            for folder in self._sources():
+                shutil.copytree(paths.terraform_modules() / folder, staging / folder,
+                                ignore=_ignore_non_tf)  # fmt: skip
             (staging / ROOT_FILE).write_text(json.dumps(self.document(), indent=2) + "\n")
             modules = directory / "modules"
             modules.mkdir(exist_ok=True)
-            old = modules / self.target
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(staging / self.target, old)
+            for folder in self._sources():
+                old = modules / folder
+                if old.exists():
+                    shutil.rmtree(old)
+                os.replace(staging / folder, old)
             os.replace(staging / ROOT_FILE, directory / ROOT_FILE)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return directory / ROOT_FILE
 
 
+class Expr(str):
+    """A Terraform expression labctl itself writes (e.g. `${module.lab.bucket}`): never escaped."""
+
+
 def escape_template(value: Any) -> Any:
     """Strings (also map keys, lists and dicts inside) with `${` -> `$${` and `%{` -> `%%{`:
-    Terraform reads JSON strings as templates, and these are its escapes for the literal text."""
+    Terraform reads JSON strings as templates, and these are its escapes for the literal text.
+    Only labctl's own expressions (`Expr`) pass as they are."""
+    if isinstance(value, Expr):
+        return str(value)
     if isinstance(value, str):
         return value.replace("${", "$${").replace("%{", "%%{")
     if isinstance(value, dict):

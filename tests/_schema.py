@@ -8,6 +8,10 @@ part of `terraform providers schema -json` for the types labctl uses. Two inputs
 * the root `main.tf.json` labctl renders (Terraform JSON syntax: a block is an object, or a list
   of objects, under its name; the schema says which names are blocks).
 
+Module calls (the root's, and a module's own `module` blocks) are checked against the called
+module's variables (unknown and missing required inputs) and each `module.<name>.<output>`
+reference against its outputs.
+
 Every resource, data source, provider and backend body is walked against its schema: unknown
 arguments and blocks, read-only (computed-only) arguments, attributes written as blocks and back,
 missing required arguments and blocks, too many or too few blocks, deprecated arguments, and
@@ -115,6 +119,9 @@ class Schemas:
                 return found["block"]
         return None
 
+
+# `module.name.output` in an expression (module names may contain hyphens)
+MODULE_REFERENCE = re.compile(r"(?<![\w.])module\.([A-Za-z][\w-]*)\.(\w+)")
 
 # --- one body against one schema block -----------------------------------------------------------
 
@@ -323,7 +330,88 @@ def check_module(schemas: Schemas, directory: Path) -> Report:
                 if not label.startswith("__"):
                     report.add(path.name, f"provider block '{unquote(label)}' in a child module")
         check_references(schemas, parsed, path.name, declared, report)
+        for entry in parsed.get("module", []):
+            for label, call in entry.items():
+                if not label.startswith("__"):
+                    source = directory / unquote(call.get("source", ""))
+                    check_module_call(call, source, f"{path.name}: module.{unquote(label)}", report)
+    calls = {
+        unquote(label): directory / unquote(call.get("source", ""))
+        for parsed in files.values()
+        for entry in parsed.get("module", [])
+        for label, call in entry.items()
+        if not label.startswith("__")
+    }
+    for path, parsed in files.items():
+        check_module_outputs(parsed, calls, path.name, report)
     return report
+
+
+def module_outputs(directory: Path) -> set[str]:
+    """The module's output names (outputs.tf)."""
+    path = directory / "outputs.tf"
+    if not path.is_file():
+        return set()
+    return {
+        unquote(label)
+        for entry in parse_hcl(path).get("output", [])
+        for label in entry
+        if not label.startswith("__")
+    }
+
+
+def check_module_outputs(
+    parsed: dict[str, Any], calls: dict[str, Path], where: str, report: Report
+) -> None:
+    """Each `module.<name>.<output>` in `parsed` names a module call and an output of it."""
+    for text in _strings({k: v for k, v in parsed.items() if k != "__comments__"}):
+        if "${" not in text:
+            continue  # a literal (a description naming module.lab.bucket), not an expression
+        for name, output in MODULE_REFERENCE.findall(text):
+            if name not in calls:
+                report.add(where, f"reference to undeclared module.{name}")
+            elif output not in module_outputs(calls[name]):
+                report.add(where, f"module.{name}.{output}: no such output")
+
+
+def check_module_call(
+    call: dict[str, Any], source: Path, where: str, report: Report, *, json_syntax: bool = False
+) -> None:
+    """A `module` call's inputs against the variables of the module at `source`: unknown and
+    missing required inputs, literals of the wrong type."""
+    if not (source / "variables.tf").is_file():
+        report.add(where, f"source {source.name} is not a module with a variables.tf")
+        return
+    variables = module_variables(source)
+    types = module_variable_types(source)
+    for key, value in call.items():
+        if key in types and (wrong := _literal_mismatch(types[key], value, json_syntax)):
+            report.add(where, f"input '{key}' takes a {_type_name(types[key])}, not {wrong}")
+    for key in call:
+        if (
+            key not in variables
+            and key not in ("source", "version", *META)
+            and not key.startswith("__")
+        ):
+            report.add(where, f"input '{key}' is not a variable of the module")
+    for key, required in variables.items():
+        if required and call.get(key) is None:
+            report.add(where, f"missing required input '{key}'")
+
+
+def module_variable_types(directory: Path) -> dict[str, Any]:
+    """The module's variables' types, in the schema's terms ("string", ["list", ...]...), for
+    the simple ones (string, number, bool, list/set/tuple, map/object); others are left out."""
+    found: dict[str, Any] = {}
+    for entry in parse_hcl(directory / "variables.tf").get("variable", []):
+        for label, body in entry.items():
+            text = str(body.get("type", "")).removeprefix("${").removesuffix("}")
+            head = text.split("(", 1)[0]
+            if head in ("string", "number", "bool"):
+                found[unquote(label)] = head
+            elif head in ("list", "set", "tuple", "map", "object"):
+                found[unquote(label)] = [head, "dynamic"]
+    return found
 
 
 def module_variables(directory: Path) -> dict[str, bool]:
@@ -349,9 +437,12 @@ def module_constraints(directory: Path) -> dict[str, dict[str, str]]:
     return found
 
 
-def check_root(schemas: Schemas, root: dict[str, Any], module_dir: Path) -> Report:
+def check_root(
+    schemas: Schemas, root: dict[str, Any], module_dir: Path, root_dir: Path | None = None
+) -> Report:
     """A rendered main.tf.json: provider and backend blocks against their schemas, and the
-    module call against the module's variables."""
+    module calls against the modules' variables: each call's `source` under `root_dir` (the
+    rendered folder) when given, else every call against `module_dir`."""
     report = Report()
     terraform = root.get("terraform", {})
     for name, config in (terraform.get("backend") or {}).items():
@@ -370,13 +461,10 @@ def check_root(schemas: Schemas, root: dict[str, Any], module_dir: Path) -> Repo
     for provider in terraform.get("required_providers", {}):
         if schemas.provider(provider) is None:
             report.unchecked.add(f"provider {provider}")
-    variables = module_variables(module_dir)
+    calls: dict[str, Path] = {}
     for name, call in (root.get("module") or {}).items():
-        where = f"module.{name}"
-        for key in call:
-            if key not in variables and key not in ("source", "version", *META):
-                report.add(where, f"input '{key}' is not a variable of the module")
-        for key, required in variables.items():
-            if required and call.get(key) is None:
-                report.add(where, f"missing required input '{key}'")
+        source = module_dir if root_dir is None else root_dir / call.get("source", "")
+        calls[name] = source
+        check_module_call(call, source, f"module.{name}", report, json_syntax=True)
+    check_module_outputs(root, calls, "main.tf.json", report)
     return report

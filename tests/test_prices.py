@@ -415,12 +415,18 @@ def test_refresh_aws_rewrites_aws_rows_and_keeps_the_rest(tmp_path, pricing_clie
         stub.assert_no_pending_responses()
     assert written == 2
     after = PriceBook.load(path)
-    aws = after.rows("aws")
+    aws = [r for r in after.rows("aws") if r["usage"] not in prices.COMPONENT_USAGES]
     assert [(r["usage"], r["instance_type"], r["usd_per_hour"]) for r in aws] == [
         ("hosting", "ml.m5.large", 0.12),
         ("training", "ml.m5.xlarge", 0.24),
     ]
     assert all(r["source"] == "AWS Price List API" and r["as_of"] == "2026-11-03" for r in aws)
+    # the components' rows (Kinesis, Glue, KMS...) are not SageMaker's: kept as they were
+    components = [r for r in after.rows("aws") if r["usage"] in prices.COMPONENT_USAGES]
+    shipped = [
+        r for r in PriceBook.load(SHIPPED).rows("aws") if r["usage"] in prices.COMPONENT_USAGES
+    ]
+    assert components == shipped and components
     assert [r for r in after.rows() if r["cloud"] != "aws"] == others
     p = after.lookup(cloud="aws", usage="training", instance_type="ml.m5.xlarge")
     assert p is not None and p.usd_per_hour == 0.24

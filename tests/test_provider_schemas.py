@@ -55,7 +55,8 @@ TEAM = "team:\n  monthly_budget_usd: 250\n  alerts:\n    emails: [lead@example.c
 # What no schema file covers, listed on purpose: a type added to a module without a schema fails.
 UNCHECKED: dict[str, set[str]] = {
     "local": {"provider null", "resource null_resource"},
-    "aws": set(),
+    # the Glue script is uploaded with aws_s3_object; the Lambda code zipped by hashicorp/archive
+    "aws": {"resource aws_s3_object", "data archive_file"},
     "gcp": set(),
     "databricks": set(),
 }
@@ -114,6 +115,23 @@ def render_all(home, tmp_path, monkeypatch):
     return render
 
 
+def called_modules(directory: Path, root: dict) -> list[Path]:
+    """The module folders a rendered root calls, and the folders those call, in order."""
+    found: list[Path] = []
+    todo = [(directory / call["source"]).resolve() for call in root.get("module", {}).values()]
+    while todo:
+        folder = todo.pop(0)
+        if folder in found:
+            continue
+        found.append(folder)
+        for path in sorted(folder.glob("*.tf")):
+            for entry in _schema.parse_hcl(path).get("module", []):
+                for label, call in entry.items():
+                    if not label.startswith("__"):
+                        todo.append((folder / _schema.unquote(call["source"])).resolve())
+    return found
+
+
 def _missing(target: str) -> base.Backend:
     raise MissingExtra(target, "its SDK (this test renders without it)")
 
@@ -126,8 +144,13 @@ def test_every_lab_renders_schema_valid(target, configuration, render_all, schem
         for lab, directory in render_all(target, CONFIGS[target][configuration], team=team).items():
             root = json.loads((directory / terraform.ROOT_FILE).read_text())
             module_dir = directory / "modules" / target
-            one = _schema.check_root(schemas, root, module_dir)
-            one.extend(_schema.check_module(schemas, module_dir))
+            one = _schema.check_root(schemas, root, module_dir, directory)
+            for called in called_modules(directory, root):
+                checked = _schema.check_module(schemas, called)
+                prefix = "" if called == module_dir.resolve() else f"{called.name}/"
+                one.problems += [_schema.Problem(prefix + p.where, p.message)
+                                 for p in checked.problems]  # fmt: skip
+                one.unchecked |= checked.unchecked
             report.problems += [
                 _schema.Problem(f"{lab} (team {'on' if team else 'off'}): {p.where}", p.message)
                 for p in one.problems
@@ -142,6 +165,20 @@ def test_every_lab_renders_schema_valid(target, configuration, render_all, schem
     assert found == ACCEPTED.get((target, configuration), set()), "\n".join(
         sorted(map(str, report.problems))
     )
+
+
+COMPONENTS = REPO / "terraform" / "modules" / "aws-components"
+COMPONENT_MODULES = sorted(p.parent.name for p in COMPONENTS.glob("*/main.tf"))
+
+
+@pytest.mark.parametrize("folder", COMPONENT_MODULES)
+def test_every_aws_component_module_is_schema_valid(folder, schemas) -> None:
+    """Each component module on its own (a lab may not call it yet), its nested calls too."""
+    directory = COMPONENTS / folder
+    report = _schema.check_module(schemas, directory)
+    assert [str(p) for p in report.problems] == []
+    assert report.unchecked <= UNCHECKED["aws"]
+    assert _schema.module_constraints(directory)["aws"] == PROVIDERS["aws"]["aws"]
 
 
 @pytest.mark.parametrize("target", list(PROVIDERS))
@@ -255,4 +292,45 @@ def test_check_reports_root_mistakes(tmp_path, schemas) -> None:
         "terraform.backend.s3: missing required argument 'key'",
         "module.lab: input 'region' is not a variable of the module",
         "module.lab: missing required input 'project'",
+    }
+
+
+def test_check_reports_module_call_mistakes(tmp_path, schemas) -> None:
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "variables.tf").write_text(
+        'variable "name" {\n  type = string\n}\n\nvariable "size" {\n  default = 1\n}\n\n'
+        'variable "count_of" {\n  type = number\n  default = 1\n}\n\n'
+        'variable "keys" {\n  type = list(string)\n  default = []\n}\n'
+    )
+    (child / "outputs.tf").write_text('output "arn" {\n  value = "x"\n}\n')
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (parent / "main.tf").write_text(
+        'module "c" {\n  source = "../child"\n  colour = "red"\n}\n\n'
+        'module "gone" {\n  source = "../nowhere"\n}\n'
+    )
+    (parent / "variables.tf").write_text(
+        'variable "x" {\n  description = "module.c.not_checked: a literal"\n  default = 1\n}\n'
+    )
+    (parent / "outputs.tf").write_text(
+        'output "a" {\n  value = module.c.arn\n}\n\noutput "b" {\n  value = module.c.name\n}\n\n'
+        'output "d" {\n  value = module.d.arn\n}\n'
+    )
+    found = {str(p) for p in _schema.check_module(schemas, parent).problems}
+    assert found == {
+        "main.tf: module.c: input 'colour' is not a variable of the module",
+        "main.tf: module.c: missing required input 'name'",
+        "main.tf: module.gone: source nowhere is not a module with a variables.tf",
+        "outputs.tf: module.c.name: no such output",
+        "outputs.tf: reference to undeclared module.d",
+    }
+    root = {"module": {"lab": {"source": "./child", "name": "n", "count_of": "two", "keys": "a"},
+                       "extra": {"source": "./child", "name": "${module.lab.nope}",
+                                 "count_of": 2, "keys": ["a"]}}}  # fmt: skip
+    found = {str(p) for p in _schema.check_root(schemas, root, child, tmp_path).problems}
+    assert found == {
+        "main.tf.json: module.lab.nope: no such output",
+        "module.lab: input 'count_of' takes a number, not a string",
+        "module.lab: input 'keys' takes a list, not a string",
     }

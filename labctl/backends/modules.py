@@ -70,7 +70,8 @@ def aws_region_without_sdk() -> str:
 
 
 class AwsModule:
-    """terraform/modules/aws: needs only the region."""
+    """terraform/modules/aws: needs only the region; plus a module per service step that
+    Terraform makes (`labctl.components`)."""
 
     region: str | None
 
@@ -78,12 +79,17 @@ class AwsModule:
         self.region = aws_region_without_sdk()
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
+        from labctl import components, terraform
         from labctl.backends import aws_algorithms
 
-        return {
+        inputs: dict[str, Any] = {
             "scratch_expiry_days": 7,
             "prebuilt_image_repositories": aws_algorithms.repositories(),
         }
+        if lab is not None:  # the lab's service steps made by Terraform, as module blocks
+            inputs |= components.lab_inputs(lab)
+            inputs[terraform.COMPONENTS_INPUT] = components.blocks(lab)
+        return inputs
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         return {"aws": {"region": self.region, "default_tags": {"tags": tags}}}
