@@ -20,6 +20,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from labctl import catalog as catalog_mod
+from labctl import paths
 from labctl.backends.aws import AwsBackend, aws_error, parameter_ranges, sm_name
 from labctl.backends.aws import images as aws_algorithms
 from labctl.backends.base import Context
@@ -769,15 +770,20 @@ def test_provider_backend_and_module_inputs(home, monkeypatch, tmp_path):
     config.settings.cache_clear()
     try:
         s3 = backend.backend_config("ana@example.com", "churn-pipeline")["s3"]
+        # a look-alike identity (issue 11: one engineer, one workspace) gets its own state
+        other = backend.backend_config("ana@example-com", "churn-pipeline")["s3"]
     finally:
         config.settings.cache_clear()
     assert s3 == {
         "bucket": "team-state",
-        "key": "labctl/ana-example-com/churn-pipeline/aws/terraform.tfstate",
+        "key": f"labctl/{paths.engineer_folder('ana@example.com')}/churn-pipeline/aws/"
+        "terraform.tfstate",
         "region": "eu-west-1",
         "encrypt": True,
-        "dynamodb_table": "team-lock",
+        "use_lockfile": True,  # the engine is Terraform >= 1.10
+        "dynamodb_table": "team-lock",  # as configured, beside the lock file
     }
+    assert other["key"] != s3["key"]
 
 
 def test_parameter_ranges_and_names():

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -564,7 +565,7 @@ def test_gcp_render_without_a_project_is_refused(settings, tmp_path, monkeypatch
     ("cloud", "lab", "expected"),
     [
         ("aws", "distributed-tuning", ["i3.xlarge", "m5d.large"]),
-        ("azure", "distributed-tuning", ["Standard_DS3_v2", "Standard_D4ds_v5"]),
+        ("azure", "distributed-tuning", ["Standard_E4ds_v5", "Standard_D4ds_v5"]),
         (
             "gcp",
             "movie-recommender",
@@ -591,14 +592,26 @@ def test_gcp_render_only_reads_the_project_adc_reads(settings, monkeypatch) -> N
     ("cloud", "wanted", "runs_on"),
     [
         ("aws", "i3.2xlarge", "i3.2xlarge"),
-        ("aws", "ml.m5.xlarge", "i3.xlarge"),  # a SageMaker type is not a Databricks node
-        ("azure", "i3.xlarge", "Standard_DS3_v2"),
+        ("aws", "ml.m5.xlarge", None),  # a SageMaker type is not a Databricks node
+        ("azure", "i3.xlarge", "Standard_E4ds_v5"),
         ("azure", "Standard_E8ds_v5", "Standard_E8ds_v5"),
         ("gcp", "i3.xlarge", "n2-highmem-4"),
-        ("gcp", None, "n2-highmem-4"),
     ],
 )
 def test_databricks_node_type_is_one_of_the_clouds(cloud, wanted, runs_on) -> None:
-    from labctl.backends.modules import databricks_node_type
+    """One table for the policy's allowlist and the backend's job clusters: a step's node on any
+    cloud is one the rendered policy allows."""
+    from labctl import catalog
+    from labctl.backends.databricks.nodes import node_type
 
-    assert databricks_node_type(wanted, cloud) == runs_on
+    assert node_type(cloud, wanted) == runs_on
+    if runs_on is None:
+        return
+    lab = catalog.load(str(REPO / "labs.yaml")).lab("distributed-tuning")
+    step = next(s for s in lab.steps if getattr(s, "instance_type", None))
+    step = step.model_copy(update={"instance_type": wanted})
+    lab = lab.model_copy(update={"steps": [step]})
+    with mock.patch("labctl.config.settings") as settings:
+        settings.return_value.databricks.cloud = cloud
+        allowed = _render_only("databricks").module_inputs(Path("/unused"), lab)["node_type_ids"]
+    assert runs_on in allowed

@@ -189,11 +189,6 @@ def test_module_pins_the_checked_provider_versions(target) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="terraform.PROVIDERS moves to these constraints on the `engine` branch; the integrator "
-    "merges both",
-)
 @pytest.mark.parametrize("target", list(PROVIDERS))
 def test_root_declares_the_checked_provider_versions(target) -> None:
     assert terraform.PROVIDERS[target] == PROVIDERS[target]

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labctl import config, naming
+from labctl import config, paths
 from labctl.errors import Refused, UsageError
 
 if TYPE_CHECKING:
@@ -20,28 +20,6 @@ if TYPE_CHECKING:
 
 AWS_DEFAULT_REGION = "us-east-1"
 BIGQUERY = ("bigquery", "bigquery-ml")  # the services the gcp target runs as BigQuery jobs
-
-# Databricks node types per workspace cloud (the policy's allowlist; the first is the default),
-# and how a lab's own node type is recognised as one of that cloud's.
-DATABRICKS_NODE_TYPES: dict[str, list[str]] = {
-    "aws": ["i3.xlarge", "m5d.large"],
-    "azure": ["Standard_DS3_v2", "Standard_D4ds_v5"],
-    "gcp": ["n2-highmem-4", "n2-standard-4"],
-}
-DATABRICKS_NODE_PATTERN: dict[str, re.Pattern[str]] = {
-    "aws": re.compile(r"^(?!ml\.)[a-z][a-z0-9-]*\.[0-9]*x?(large|metal)$"),
-    "azure": re.compile(r"^Standard_\w+$"),
-    "gcp": re.compile(r"^[a-z][a-z0-9]*-(standard|highmem|highcpu|ultramem|megamem)-\d+$"),
-}
-
-
-def databricks_node_type(wanted: str | None, cloud: str | None = None) -> str:
-    """The node type a Databricks step runs on: `wanted` when it is a node type of the workspace's
-    cloud (the policy allows the lab's own), else that cloud's default (the policy's first)."""
-    cloud = cloud or config.settings().databricks.cloud
-    if wanted and DATABRICKS_NODE_PATTERN[cloud].match(wanted):
-        return wanted
-    return DATABRICKS_NODE_TYPES[cloud][0]
 
 
 def engine_version(explicit: Any = None) -> tuple[int, int]:
@@ -123,7 +101,8 @@ class AwsModule:
             )
         s3: dict[str, Any] = {
             "bucket": aws.state_bucket,
-            "key": f"{aws.state_key_prefix}/{naming.label_value(engineer)}/{lab}/aws/"
+            # the engineer's workspace folder name: one engineer, one state (paths.engineer_folder)
+            "key": f"{aws.state_key_prefix}/{paths.engineer_folder(engineer)}/{lab}/aws/"
             "terraform.tfstate",
             "region": self.region,
             "encrypt": True,
@@ -202,13 +181,15 @@ class DatabricksModule:
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         """The workspace's cloud, and the node types the policy allows there: the cloud's
-        defaults plus the lab's own node types of that cloud."""
+        defaults plus the nodes the lab's steps run on (the backend's own table, `nodes`)."""
+        from labctl.backends.databricks import nodes
+
         cloud = config.settings().databricks.cloud
         wanted = (getattr(s, "instance_type", None) for s in (lab.steps if lab else []))
-        own = [databricks_node_type(t, cloud) for t in wanted if t]
+        own = [n for t in wanted if t and (n := nodes.node_type(cloud, t))]
         return {
             "cloud": cloud,
-            "node_type_ids": list(dict.fromkeys([*DATABRICKS_NODE_TYPES[cloud], *own])),
+            "node_type_ids": list(dict.fromkeys([*nodes.DEFAULTS[cloud], *own])),
         }
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:

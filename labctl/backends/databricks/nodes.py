@@ -28,11 +28,20 @@ NODE_TYPES: dict[str, dict[str, str]] = {
     },
 }
 # fmt: on
+# The nodes the cluster policy always allows on each cloud (the first is the default).
+DEFAULTS: dict[str, list[str]] = {
+    "aws": ["i3.xlarge", "m5d.large"],
+    "azure": [NODE_TYPES["azure"]["i3.xlarge"], NODE_TYPES["azure"]["m5d.xlarge"]],
+    "gcp": [NODE_TYPES["gcp"]["i3.xlarge"], NODE_TYPES["gcp"]["m5d.xlarge"]],
+}
 
 
 def node_type(cloud: str, instance_type: str) -> str | None:
     """The workspace cloud's node type for a catalog (AWS) node type; a type that already
-    belongs to that cloud (no `.` in its name) as is; None when labctl knows no equivalent."""
+    belongs to that cloud (no `.` in its name) as is; None when labctl knows no equivalent
+    (a SageMaker `ml.*` type is no Databricks node on any cloud)."""
+    if instance_type.startswith("ml."):
+        return None
     if cloud == "aws" or instance_type in NODE_TYPES.get(cloud, {}).values():
         return instance_type
     mapped = NODE_TYPES.get(cloud, {}).get(instance_type)
