@@ -384,7 +384,9 @@ def _fitting_autostop(result: Any) -> str | None:
     if minutes < 1:
         return None
     hours, mins = divmod(minutes, 60)
-    return (f"{hours}h" if hours else "") + (f"{mins}m" if mins or not hours else "")
+    days, hours = divmod(hours, 24) if hours >= 48 else (0, hours)
+    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "")
+    return text + (f"{mins}m" if mins or not text else "")
 
 
 def _duration(text: str | None) -> int | None:

@@ -388,7 +388,8 @@ def test_cli_sync_and_report_json(cli, aws, home, tmp_path):
     )
     assert {"engineer", "budget_usd", "spent_usd", "percent", "level"} <= set(me)
     table = cli("cost", "report", "--month", month)
-    assert "billed" in table.stdout and f"aws {through}" in table.stdout
+    notes = table.stderr  # piped: the table on stdout, its notes on stderr
+    assert "BILLED" in table.stdout and "billed" in notes and f"aws {through}" in notes
 
 
 def test_cli_sync_missing_settings_and_bad_target(cli):

@@ -75,7 +75,8 @@ def test_distributed_tuning_on_local_spark(cli, small_catalog, home):
     if "tracking" in view:  # orchestrator.status passes the steps' MLflow runs through
         assert view["tracking"]["train-distributed"]["mlflow_run_id"] == tracking["mlflow_run_id"]
     table = cli("status")
-    assert table.code == 0 and "What is up" in table.stdout
+    [row] = [line for line in table.stdout.splitlines() if line.startswith("distributed-tuning")]
+    assert table.code == 0 and row.split()[2] == "local"  # piped: plain columns, one row per line
 
     # The MLflow run is in the lab's SQLite store, with its metrics; trials tracked too.
     workspace = paths.workspace("tester@example.com", "distributed-tuning", "local")

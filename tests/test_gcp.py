@@ -666,11 +666,11 @@ def test_plan_renders_module_and_estimates_cost(tmp_path, monkeypatch, adc):
 
     monkeypatch.setattr(orchestrator, "Stack", FakeStack)
     monkeypatch.setenv("LABCTL_CATALOG", str(REPO / "labs.yaml"))
-    # the endpoint is priced to the end of the month: on the 1st it passes the default $300
-    team = tmp_path / "team.yaml"
-    team.write_text("team:\n  monthly_budget_usd: 5000\n")
-    monkeypatch.setenv("LABCTL_TEAM", str(team))
-    result = CliRunner().invoke(app, ["plan", "movie-recommender", "--target", "gcp", "--json"])
+    # --autostop: without it the endpoint is priced until the month ends (the real clock), which
+    # early in a month is over the budget: `plan` then exits 3
+    result = CliRunner().invoke(
+        app, ["plan", "movie-recommender", "--target", "gcp", "--autostop", "2h", "--json"]
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     plan = json.loads(result.stdout)
     estimate = plan["estimate"]

@@ -231,7 +231,9 @@ def test_fitting_autostop_is_computed_from_the_estimate():
     budget = SimpleNamespace(budget_usd=10.0, spent_usd=2.0, reserved_usd=0.5)
     result = SimpleNamespace(estimate=SimpleNamespace(lines=lines), budget=budget)
     assert _fitting_autostop(result) == "14h"  # (10 - 2 - 0.5 - 0.5) / 0.5 = 14 h
-    budget.spent_usd = 9.6
+    budget.budget_usd = 1000.0
+    assert _fitting_autostop(result) == "83d2h"  # 1994 h
+    budget.budget_usd, budget.spent_usd = 10.0, 9.6
     assert _fitting_autostop(result) is None
 
 
