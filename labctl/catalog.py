@@ -30,6 +30,7 @@ from labctl.errors import CatalogError, UnknownLab, did_you_mean
 from labctl.paths import catalog_path
 
 M = TypeVar("M", bound=BaseModel)
+STUDY_SESSION_HOURS = 4.0  # one milestone's study session: what estimates assume stays up
 Cloud = Literal["aws", "gcp", "databricks"]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=48)]
 Scalar = str | int | float | bool
@@ -222,7 +223,9 @@ class DeployStep(StepBase):
     variants: list[Variant] = Field(default_factory=list)
     autoscaling: Autoscaling | None = None
     data_capture_percent: int = Field(100, ge=0, le=100)
-    expected_hours: float = Field(4.0, ge=0, description="for estimates: a study session")
+    expected_hours: float = Field(
+        STUDY_SESSION_HOURS, ge=0, description="for estimates: a study session"
+    )
 
 
 class BatchStep(StepBase):

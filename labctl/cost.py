@@ -30,7 +30,15 @@ from pydantic import (
     model_validator,
 )
 
-from labctl.catalog import BatchStep, DeployStep, Lab, MonitorStep, TrainStep, TuneStep
+from labctl.catalog import (
+    STUDY_SESSION_HOURS,
+    BatchStep,
+    DeployStep,
+    Lab,
+    MonitorStep,
+    TrainStep,
+    TuneStep,
+)
 from labctl.errors import BudgetRefused, CatalogError, UsageError
 from labctl.ledger import Resource, Run, utcnow
 from labctl.naming import identity
@@ -243,6 +251,14 @@ def estimate(
                     runs * 0.1,
                     f"{step.schedule} monitoring job, ~6 min each",
                 )
+    if target == "aws":  # the service components of the lab's rendered module
+        from labctl import components
+
+        # hourly components stay up as long as the endpoints do (a study session by default)
+        hours = STUDY_SESSION_HOURS if endpoint_hours is None else endpoint_hours
+        extra, missing = components.estimate_lines(lab, prices, region, hours)
+        lines += extra
+        unpriced += missing
     return Estimate(target, cloud, region, lines, unpriced)
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import boto3
 
-from labctl import config, datagen
+from labctl import components, config, datagen
 from labctl.backends.aws.api import POLL_SECONDS
 from labctl.backends.aws.checks import serving_findings, train_findings, tune_findings
 from labctl.backends.aws.data import DataMixin
@@ -53,7 +53,6 @@ from labctl.catalog import (
     TrainStep,
     TuneStep,
 )
-from labctl.errors import Unsupported
 
 
 class AwsBackend(
@@ -98,13 +97,14 @@ class AwsBackend(
                     findings += train_findings(step, self.region)
                 case TuneStep():
                     findings += tune_findings(lab, step)
-                case ServiceStep():
-                    findings.append(
+                case ServiceStep() if not (
+                    components.made_by_terraform(step) or step.service in components.BY_HAND
+                ):
+                    findings.append(  # never fatal: the lab's ML path runs without it
                         Finding(
                             step.name,
-                            f"labctl does not provision '{step.service}' on aws yet"
-                            + ("; skipped" if step.optional else ""),
-                            fatal=not step.optional,
+                            f"labctl does not provision '{step.service}' on aws yet; skipped",
+                            fatal=False,
                         )
                     )
                 case PipelineStep():
@@ -126,7 +126,7 @@ class AwsBackend(
                     findings += serving_findings(lab, step, self.region)
                 case MonitorStep():
                     findings += monitor_findings(lab, step, self.region)
-        return findings
+        return findings + components.findings(lab)
 
     def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:
         return {
@@ -136,10 +136,9 @@ class AwsBackend(
         }
 
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
-        if not step.optional:
-            raise Unsupported(
-                f"step '{step.name}': labctl does not provision '{step.service}' on aws yet",
-                hint="the lab cannot run on aws until it does",
-            )
-        ctx.reporter.warn(f"step '{step.name}': '{step.service}' is not provisioned; skipped")
-        return {"skipped": f"'{step.service}' is not provisioned by labctl on aws yet (optional)"}
+        """A component the lab's Terraform made (its outputs), else skipped with a warning."""
+        if components.made_by_terraform(step):
+            return {"made_by": "terraform", **components.step_outputs(ctx.infra, step.name)}
+        reason = components.BY_HAND.get(step.service, "not provisioned by labctl on aws yet")
+        ctx.reporter.warn(f"step '{step.name}': '{step.service}' skipped: {reason}")
+        return {"skipped": reason}
