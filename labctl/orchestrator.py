@@ -106,11 +106,16 @@ def plan(
     budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=True)
     ws = paths.workspace(engineer, lab_name, backend.name)
     directory = ws / "plan"
-    module = root_module(backend, engineer=engineer, lab=lab_name, run_id="plan", ws=ws, spec=lab)
-    module.write(directory)
-    result = PlanResult(
-        lab_name, backend.name, engineer, directory, backend.check(lab), estimate, budget
-    )
+    findings = backend.check(lab)
+    try:
+        root_module(backend, engineer=engineer, lab=lab_name, run_id="plan", ws=ws, spec=lab
+                    ).write(directory)  # fmt: skip
+    except LabctlError as exc:  # e.g. no project: a fatal finding, after the estimate, not instead
+        reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        if not any(f.fatal for f in findings):  # else check() has said why already
+            findings.append(Finding("", reason))
+        run_terraform = False
+    result = PlanResult(lab_name, backend.name, engineer, directory, findings, estimate, budget)
     if run_terraform:
         try:
             with reporter.task(f"terraform plan ({backend.name})"):

@@ -24,7 +24,7 @@ from labctl import paths
 from labctl.backends.aws import AwsBackend, aws_error, parameter_ranges, sm_name
 from labctl.backends.aws import images as aws_algorithms
 from labctl.backends.base import Context
-from labctl.errors import BackendError, LabctlError, Unsupported
+from labctl.errors import BackendError, LabctlError
 from labctl.ledger import RESOURCE_KINDS, Ledger
 from labctl.naming import TAG_KEYS
 from labctl.progress import Reporter
@@ -242,7 +242,7 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert schedule_row.status == "not-created"
         assert not sm.list_data_quality_job_definitions()["JobDefinitionSummaries"]
         assert ctx.results["retraining-pipeline"]["skipped"]
-        assert ctx.results["firehose-ingest"]["skipped"]
+        assert ctx.results["firehose-ingest"]["made_by"] == "terraform"  # a component
     if lab_name == "fraud-detection":
         assert {(v["VariantName"], v["InitialVariantWeight"]) for v in variants} == {
             ("rcf-current", 0.9),
@@ -341,14 +341,20 @@ def test_warm_start_uses_the_previous_tuning_job_of_the_lab(tmp_path, infra):
     assert len(result["tuning_job"]) <= 32
 
 
-def test_required_service_is_refused_and_optional_one_skipped(tmp_path, infra):
+def test_service_steps_are_components_or_skipped_never_refused(tmp_path, infra):
+    """Issue 16: a service step the lab's Terraform makes returns that component's outputs; one
+    labctl does not make is skipped with a warning, even when required: the ML path still runs."""
     ctx = make_ctx(tmp_path, "churn-pipeline", infra)
+    ctx.infra = {**ctx.infra, "components": {"glue-etl": {"job_name": "labctl-glue"}}}
     backend = AwsBackend(sleep=no_sleep)
     glue = next(s for s in ctx.lab.steps if s.name == "glue-etl")
-    assert "skipped" in backend.run_step(glue, ctx)
-    required = glue.model_copy(update={"optional": False})
-    with pytest.raises(Unsupported, match="glue-etl"):
-        backend.run_step(required, ctx)
+    assert backend.run_step(glue, ctx) == {"made_by": "terraform", "job_name": "labctl-glue"}
+    other = glue.model_copy(
+        update={"name": "comprehend", "service": "comprehend", "optional": False}
+    )
+    assert "not provisioned" in backend.run_step(other, ctx)["skipped"]
+    findings = backend.check(ctx.lab.model_copy(update={"steps": [glue, other]}))
+    assert [(f.step, f.fatal) for f in findings] == [("comprehend", False)]
 
 
 def test_invoke_and_live_status(tmp_path, infra):

@@ -96,7 +96,10 @@ def test_estimate_prices_every_step_of_churn_on_aws():
     assert {"train", "tune", "deploy"} <= kinds
     assert e.total_usd > 0 and not [u for u in e.unpriced if "train" in u]
     local = cost.estimate(lab, "local", None, PriceBook.load())
-    assert local.total_usd == 0 and local.equivalent_usd == pytest.approx(e.equivalent_usd)
+    # the local target runs no service components: its cloud equivalent is the ML steps'
+    ml_steps = sum(line.usd or 0 for line in e.lines if line.kind != "service")
+    assert local.total_usd == 0 and local.equivalent_usd == pytest.approx(ml_steps)
+    assert {"firehose-ingest", "glue-etl"} <= {line.step for line in e.lines}  # components
 
 
 def test_spot_saving_on_vertex_not_on_databricks():

@@ -21,6 +21,8 @@ from unittest import mock
 
 import pytest
 
+from labctl import paths
+
 REPO = Path(__file__).resolve().parents[1]
 MODULES = REPO / "terraform" / "modules"
 MODULE_NAMES = ["local", "aws", "gcp", "databricks"]
@@ -506,11 +508,13 @@ def test_s3_state_locks_with_a_lock_file_by_default(settings, monkeypatch) -> No
     from labctl import terraform as tf
 
     settings(STATE)
-    monkeypatch.delattr(tf, "engine_version", raising=False)
+    monkeypatch.setattr(tf, "engine_version", lambda: (1, 15, 5))  # the bundled engine
     s3 = _render_only("aws").backend_config("ana@example.com", "churn-pipeline")["s3"]
     assert s3["use_lockfile"] is True
     assert "dynamodb_table" not in s3
-    assert s3["key"] == "labctl/ana-example-com/churn-pipeline/aws/terraform.tfstate"
+    assert s3["key"] == (
+        f"labctl/{paths.engineer_folder('ana@example.com')}/churn-pipeline/aws/terraform.tfstate"
+    )
 
 
 def test_s3_state_with_a_lock_table_keeps_the_lock_file_on_current_engines(settings) -> None:

@@ -172,7 +172,9 @@ def test_plan_over_budget_prints_the_estimate_then_exits_3_naming_the_fitting_au
 ):
     team = tmp_path / "team.yaml"
     team.write_text("team:\n  monthly_budget_usd: 5\n")
-    env = {"LABCTL_TEAM": str(team)}
+    config = tmp_path / "labctl.toml"
+    config.write_text('[gcp]\nproject = "lab-project"\n')  # else: refused, no project
+    env = {"LABCTL_TEAM": str(team), "LABCTL_CONFIG": str(config)}
     args = ("plan", "movie-recommender", "--target", "gcp", "--no-terraform")
     over = cli(*args, "--autostop", "100h", env=env)
     assert over.code == 3, over.stderr

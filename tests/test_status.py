@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
 from rich.console import Console
@@ -30,8 +31,8 @@ def test_status_shows_autostop_at(home):
     assert runs["churn-pipeline"]["autostop_at"] == "2026-12-01T19:00:00Z"
     assert runs["fraud-detection"]["autostop_at"] is None
 
-    console = Console(width=200, record=True)
-    console.print(views.status_table(list(runs.values())))
-    text = console.export_text()
+    buf = io.StringIO()  # a pipe: plain columns
+    views.print_status(Console(file=buf, width=200), list(runs.values()))
+    text = buf.getvalue()
     assert "up, autostop 19:00 UTC" in text
     assert text.count("autostop") == 1
