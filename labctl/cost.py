@@ -739,4 +739,28 @@ def report(
             t: f"{until - timedelta(days=1):%Y-%m-%d}" for t, until in sorted(covered.items())
         },
         "unpriced_resources": unpriced,
+        "unpriced": _unpriced(ledger, start, end, engineer) if unpriced else [],
     }
+
+
+def _unpriced(ledger: Ledger, start: datetime, end: datetime, engineer: str | None) -> list[str]:
+    """`engineer lab kind name` of the month's cloud resources that have no price (what the
+    report's `unpriced_resources` counts), so the report can name them."""
+    from sqlalchemy import or_, select
+
+    r = Resource
+    q = (
+        select(Run.engineer, Run.lab, r.kind, r.name)
+        .join(Run, Run.id == r.run_id)
+        .where(
+            r.price_per_hour.is_(None),
+            Run.target != "local",
+            r.started_at < end,
+            or_(r.stopped_at.is_(None), r.stopped_at >= start),
+        )
+        .order_by(Run.engineer, Run.lab, r.kind, r.name)
+    )
+    if engineer is not None:
+        q = q.where(r.engineer == engineer)
+    with ledger.session() as s:
+        return [" ".join(row) for row in s.execute(q)]

@@ -47,7 +47,10 @@ def captions(data: dict[str, Any]) -> list[str]:
         else "all figures are ledger estimates (`labctl cost sync` reads the bills)"
     ]
     if data["unpriced_resources"]:
-        lines.append(f"{data['unpriced_resources']} resource(s) had no price: not counted")
+        lines.append(
+            f"{data['unpriced_resources']} resource(s) had no price, not counted: "
+            + ", ".join(data.get("unpriced", []))
+        )
     return lines
 
 

@@ -66,6 +66,7 @@ def test_report_matches_hand_computed_figures(ledger):
     assert bob["level"] == "ok" and bob["budget_usd"] == 300
     assert by["carol"]["spent_usd"] == 0  # billed in October, when it started
     assert rep["unpriced_resources"] == 1
+    assert rep["unpriced"] == ["dave lab-endpoint endpoint endpoint"]  # named, not just counted
     assert rep["total_spent_usd"] == pytest.approx(9.265 + 1.275)
 
 
