@@ -479,6 +479,10 @@ def _check_sqlite_file(db: Path) -> None:
             hint=f"restore {db.name} from a backup; to start a new ledger anyway, move the "
             "empty file aside and tear the workspaces' labs down by hand",
         )
+    if not db.exists():  # a deleted ledger's -wal/-shm would make SQLite fail (disk I/O error)
+        for side in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            if side.exists():
+                side.replace(side.with_name(side.name + ".orphaned"))  # kept, never replayed
     paths.private_file(db)  # 0600 whatever the umask (SQLite gives -wal/-shm the same mode)
 
 

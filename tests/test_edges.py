@@ -110,6 +110,24 @@ def test_zero_byte_ledger_without_workspaces_starts_a_ledger(home):
     assert Ledger().active_runs() == []
 
 
+def test_a_deleted_ledgers_wal_files_do_not_block_a_new_one(home):
+    """`rm ledger.db` (then `labctl sweep`) leaves -wal/-shm behind: set aside, never replayed."""
+    led = Ledger()
+    run = led.start_run(engineer="ana@x.io", lab="l", target="local", workspace=str(home / "w"))
+    led.engine.dispose()
+    db = sqlite3.connect(home / "ledger.db")  # a WAL as a killed labctl leaves it
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("UPDATE runs SET status='up' WHERE id=?", (run.id,))
+    db.commit()
+    wal = (home / "ledger.db-wal").read_bytes()
+    db.close()
+    (home / "ledger.db").unlink()
+    (home / "ledger.db-wal").write_bytes(wal)
+    assert wal
+    assert Ledger().active_runs() == []  # a new, empty ledger: no disk I/O error
+    assert (home / "ledger.db-wal.orphaned").read_bytes() == wal
+
+
 def test_damaged_ledger_is_an_error_and_left_as_it_is(home):
     home.mkdir()
     junk = b"this is not a database" * 100
