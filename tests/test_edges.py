@@ -120,10 +120,12 @@ def test_a_deleted_ledgers_wal_files_do_not_block_a_new_one(home):
     db.execute("UPDATE runs SET status='up' WHERE id=?", (run.id,))
     db.commit()
     wal = (home / "ledger.db-wal").read_bytes()
+    shm = (home / "ledger.db-shm").read_bytes()
     db.close()
     (home / "ledger.db").unlink()
     (home / "ledger.db-wal").write_bytes(wal)
-    assert wal
+    (home / "ledger.db-shm").write_bytes(shm)
+    assert wal and shm
     assert Ledger().active_runs() == []  # a new, empty ledger: no disk I/O error
     assert (home / "ledger.db-wal.orphaned").read_bytes() == wal
 
