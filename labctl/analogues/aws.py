@@ -11,9 +11,11 @@ A `service` step's `settings` are those of the cloud resource; here they shape l
   or one table per batch with `format: parquet` (CSV when pyarrow is not installed).
 - `glue-etl`: pandas turns the raw records (Firehose's objects, else the data step's raw CSV)
   into curated `train/` and `validation/` channels under `curated/<step>/`: duplicates and rows
-  without a label dropped, the label first and 0/1, identifiers dropped, categoricals one-hot
-  encoded, written as `output_format` (parquet, else CSV). The lab's train step still reads the
-  data step's channels, which hold the same rows in the training contract's format.
+  without a label dropped, the label first and 0/1, numbers stored as text cast (blanks 0),
+  identifiers and free text (over `max_levels`, 50, distinct values) dropped, the other
+  categoricals one-hot encoded, written as `output_format` (parquet, else CSV). The lab's train
+  step still reads the data step's channels, which hold the same rows in the training
+  contract's format.
 - `dynamodb`: a SQLite table keyed by `partition_key` (and `sort_key` if given), one item (JSON)
   per raw row, written with put-item semantics (a key written twice keeps the last item).
 """
@@ -51,14 +53,11 @@ def _raw_frame(step: ServiceStep, ctx: Context) -> tuple[pd.DataFrame, dict[str,
     return pd.read_csv(raw), schema
 
 
-def _earlier(step: ServiceStep, ctx: Context, service: str, key: str) -> dict[str, Any] | None:
-    """The result of the last step before `step` that ran `service` and has `key`."""
+def _earlier(ctx: Context, service: str, key: str) -> dict[str, Any] | None:
+    """The latest result (in run order) of a step that ran `service` and has `key`."""
     found = None
-    for s in ctx.lab.steps:
-        if s.name == step.name:
-            break
-        result = ctx.results.get(s.name) or {}
-        if isinstance(s, ServiceStep) and s.service == service and key in result:
+    for result in ctx.results.values():
+        if isinstance(result, dict) and result.get("service") == service and key in result:
             found = result
     return found
 
@@ -84,6 +83,7 @@ def _replay(step: ServiceStep, ctx: Context) -> dict[str, Any]:
             record = {"sequence_number": f"{seq:020d}", "partition_key": str(row[key]), "data": row}
             fh.write(json.dumps(record, separators=(",", ":")) + "\n")
     return {
+        "service": "kinesis-data-streams",
         "stream": str(path),
         "records": len(frame),
         "bytes": path.stat().st_size,
@@ -118,7 +118,7 @@ def kinesis_firehose(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
     """Deliver the lab's stream (or the data step's rows, put directly) into the bucket."""
     import pandas as pd
 
-    source = _earlier(step, ctx, "kinesis-data-streams", "stream") or _replay(step, ctx)
+    source = _earlier(ctx, "kinesis-data-streams", "stream") or _replay(step, ctx)
     lines = [
         json.dumps(json.loads(line)["data"], separators=(",", ":")).encode() + b"\n"
         for line in Path(source["stream"]).read_bytes().splitlines()
@@ -142,6 +142,7 @@ def kinesis_firehose(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         path.write_bytes(gzip.compress(body, mtime=0) if gzipped else body)
         objects.append(str(path))
     return {
+        "service": "kinesis-firehose",
         "prefix": str(folder),
         "s3_prefix": prefix + "/",
         "source": source["stream"],
@@ -187,7 +188,7 @@ def glue_etl(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
     import numpy as np
     import pandas as pd
 
-    delivered = _earlier(step, ctx, "kinesis-firehose", "files")
+    delivered = _earlier(ctx, "kinesis-firehose", "files")
     frame, schema = _raw_frame(step, ctx)
     source = "data step raw CSV"
     if delivered and delivered["files"]:
@@ -198,8 +199,14 @@ def glue_etl(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
     rows_in = len(frame)
     frame = frame.drop_duplicates().dropna(subset=[label]).reset_index(drop=True)
     y = _as_label(frame.pop(label))
+    for c in frame.columns:  # numbers stored as text (e.g. blanks in TotalCharges): numbers
+        if not pd.api.types.is_numeric_dtype(frame[c]):
+            numbers = pd.to_numeric(frame[c].astype(str).str.strip(), errors="coerce")
+            if numbers.notna().mean() >= 0.95:
+                frame[c] = numbers.fillna(0)
     text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    ids = [c for c in text if frame[c].nunique() == len(frame)]
+    levels = int(step.settings.get("max_levels", 50))
+    ids = [c for c in text if frame[c].nunique() > min(levels, len(frame) - 1)]
     features = pd.get_dummies(frame.drop(columns=ids), dtype=int).fillna(0)
     table = pd.concat([y.rename(label), features], axis=1)
 
@@ -220,6 +227,7 @@ def glue_etl(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         else:
             written[channel] = _write(part, folder, "part-00000")
     return {
+        "service": "glue-etl",
         "dir": str(out),
         "source": source,
         "rows_in": rows_in,
@@ -265,6 +273,7 @@ def dynamodb(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         count = db.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
     db.close()
     return {
+        "service": "dynamodb",
         "database": str(path),
         "table": table,
         "partition_key": pk,

@@ -33,7 +33,7 @@ def _digits(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
 
 
 def _customer_records_pii(rows: int, rng: np.random.Generator) -> Dataset:
-    """Bank customers with direct identifiers; ~20% leave (`churned`), driven by tenure,
+    """Bank customers with direct identifiers; ~15% leave (`churned`), driven by tenure,
     complaints, the product count and balance."""
     n = rows
     first = np.asarray(_FIRST)[rng.integers(0, len(_FIRST), n)]
@@ -52,9 +52,9 @@ def _customer_records_pii(rows: int, rng: np.random.Generator) -> Dataset:
     segment = _choice(rng, [0.7, 0.25, 0.05], n)  # retail, premium, private
     logit = (
         -1.2
-        - 0.12 * tenure
-        + 1.1 * complaints
-        + 0.6 * (products >= 3)
+        - 0.25 * tenure
+        + 1.6 * complaints
+        + 1.2 * (products >= 3)
         - 0.4 * (segment > 0)
         - 0.2 * np.log1p(balance) / 5
         + rng.normal(0.0, 0.5, n)
@@ -90,7 +90,7 @@ _PURPOSES = ("debt_consolidation", "credit_card", "home_improvement", "small_bus
 
 
 def _loan_applications(rows: int, rng: np.random.Generator) -> Dataset:
-    """Lending-Club-like applications of two tenants; ~15% default, driven by grade, debt-to-
+    """Lending-Club-like applications of two tenants; ~20% default, driven by grade, debt-to-
     income, income and term."""
     n = rows
     tenant = _choice(rng, [0.6, 0.4], n)  # team-a, team-b
@@ -104,11 +104,11 @@ def _loan_applications(rows: int, rng: np.random.Generator) -> Dataset:
     home = _choice(rng, [0.45, 0.40, 0.15], n)  # mortgage, rent, own
     purpose = _choice(rng, [0.55, 0.2, 0.1, 0.05, 0.1], n)
     logit = (
-        -2.6
-        + 0.45 * grade
-        + 0.035 * (dti - 18)
-        + 0.5 * (term == 60)
-        - 0.6 * (np.log(income) - 11.0)
+        -3.4
+        + 0.8 * grade
+        + 0.06 * (dti - 18)
+        + 0.9 * (term == 60)
+        - 1.2 * (np.log(income) - 11.0)
         + 0.4 * (purpose == 3)
         + rng.normal(0.0, 0.4, n)
     )
@@ -145,7 +145,7 @@ GENERATORS: dict[str, Generator] = {
     for g in (
         Generator(
             "customer-records-pii",
-            "Bank customer records with direct identifiers (name, e-mail, phone, tax id), ~20% churn",
+            "Bank customers with direct identifiers (name, e-mail, phone, tax id), ~15% churn",
             "churned",
             "customer-records.csv",
             "customer-records.csv",
@@ -154,7 +154,7 @@ GENERATORS: dict[str, Generator] = {
         ),
         Generator(
             "loan-applications",
-            "Lending-Club-like loan applications of two tenants (team-a, team-b), ~15% default",
+            "Lending-Club-like loan applications of two tenants (team-a, team-b), ~20% default",
             "default",
             "loan-applications.csv",
             "loan-applications.csv",
