@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import http.server
 import json
 import sqlite3
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -191,3 +195,89 @@ def test_secure_ml_pipeline_comes_up_locally(cli) -> None:
         assert steps["endpoint"]
     finally:
         assert cli("down", "secure-ml-pipeline", "--yes", env=ENV).code == 0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _serve(server) -> str:
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def _post(url: str, body: bytes) -> tuple[int, bytes, str]:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "text/csv"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(), response.headers["X-Cache"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers["X-Cache"]
+
+
+def test_local_api_forwards_throttles_and_caches() -> None:
+    calls: list[bytes] = []
+
+    class Model(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            calls.append(body)
+            out = b"0.5" if self.path == "/invocations" else b"wrong path"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+    model = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Model)
+    clock = _Clock()
+    api = aws.make_api(_serve(model), "prod", throttle_rps=2, cache_ttl=30, clock=clock)
+    url = _serve(api)
+    try:
+        assert _post(f"{url}/prod/predict", b"1,2") == (200, b"0.5", "Miss")
+        assert _post(f"{url}/prod/predict", b"1,2") == (200, b"0.5", "Hit")  # cached
+        assert _post(f"{url}/prod/predict", b"3,4") == (200, b"0.5", "Miss")
+        assert _post(f"{url}/prod/predict", b"5,6")[0] == 429  # 2 a second, both spent
+        clock.now += 1.0
+        assert _post(f"{url}/prod/predict", b"5,6")[0] == 200
+        clock.now += 31.0  # the cached answer expired
+        assert _post(f"{url}/prod/predict", b"1,2")[2] == "Miss"
+        assert _post(f"{url}/other", b"1,2")[0] == 404
+        assert calls == [b"1,2", b"3,4", b"5,6", b"1,2"]
+    finally:
+        api.shutdown()
+        model.shutdown()
+
+
+@pytest.mark.local
+def test_document_classification_api_fronts_the_endpoint_until_down(cli) -> None:
+    up = cli("up", "document-classification", "--target", "local", "--rows", "500",
+             "--trials", "1", "--json", env=ENV)  # fmt: skip
+    try:
+        assert up.code == 0, up.stderr[-3000:]
+        steps = up.json()["steps"]
+        assert steps["document-metadata"]["items"] == 500
+        api = steps["classify-api"]
+        request = urllib.request.Request(
+            api["url"],
+            data=b'{"instances": ["space rocket orbit launch"]}',
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert "__label__" in response.read().decode()
+        (run,) = cli("status", "--json").json()
+        (res,) = [r for r in run["resources"] if r["kind"] == "service"]
+        assert res["status"] == "InService"
+    finally:
+        assert cli("down", "document-classification", "--yes", env=ENV).code == 0
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(api["url"], data=b"{}", timeout=5)

@@ -18,19 +18,34 @@ A `service` step's `settings` are those of the cloud resource; here they shape l
   contract's format.
 - `dynamodb`: a SQLite table keyed by `partition_key` (and `sort_key` if given), one item (JSON)
   per raw row, written with put-item semantics (a key written twice keeps the last item).
+- `api-gateway` / `api-gateway-lambda`: a local HTTP function (`python -m labctl.analogues.aws`)
+  in front of the lab's endpoint: `POST /<stage>/predict` forwards the body to the model
+  server's `/invocations`, `throttle_rps` answers 429 past that rate (a token bucket), and
+  `caching` keeps answers `cache_ttl_seconds` (`X-Cache: Hit`). Its process is in the ledger
+  (kind `service`, with a token) before it starts, so `labctl down` stops it.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labctl.analogues.bigquery import _data_result, _write
 from labctl.backends.local.base import bucket
-from labctl.catalog import ServiceStep
+from labctl.catalog import DeployStep, ServiceStep
 from labctl.errors import BackendError
 
 if TYPE_CHECKING:
@@ -292,9 +307,195 @@ def get_item(database: str | Path, table: str, pk: str, sk: str | None = None) -
     return json.loads(row[0]) if row else None
 
 
+# --- api-gateway, api-gateway-lambda: a local HTTP function in front of the endpoint ----------
+
+READY_TIMEOUT = 30.0
+
+
+def _endpoint_url(step: ServiceStep, ctx: Context) -> str | None:
+    """The URL of the last endpoint the lab deployed before `step`."""
+    url = None
+    for s in ctx.lab.steps:
+        if s.name == step.name:
+            break
+        result = ctx.results.get(s.name) or {}
+        if isinstance(s, DeployStep) and result.get("url"):
+            url = result["url"]
+    return url
+
+
+def api_gateway(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
+    """Start the local API in front of the lab's endpoint; the ledger has it before it starts."""
+    from labctl.backends.local.processes import tail_file, terminate
+
+    upstream = _endpoint_url(step, ctx)
+    if upstream is None:
+        return {"skipped": f"no endpoint deployed before '{step.name}' to put an API in front of"}
+    name = f"{step.name}-{ctx.run.id}"
+    folder = ctx.workspace / "apis" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    ready = folder / "ready.json"
+    ready.unlink(missing_ok=True)
+    token = f"api-{name}"
+    stage = str(step.settings.get("stage", "prod"))
+    res = ctx.ledger.add_resource(
+        ctx.run, kind="service", name=name, attrs={"token": token, "service": step.service}
+    )
+    ttl = float(step.settings.get("cache_ttl_seconds", 0)) if step.settings.get("caching") else 0
+    cmd = [
+        sys.executable,
+        "-X",
+        f"labctl_token={token}",
+        "-m",
+        "labctl.analogues.aws",
+        "--upstream",
+        upstream,
+        "--ready-file",
+        str(ready),
+        "--stage",
+        stage,
+        "--throttle-rps",
+        str(float(step.settings.get("throttle_rps", 0))),
+        "--cache-ttl",
+        str(ttl),
+    ]
+    log_path = folder / "api.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+    ctx.ledger.update_resource(res.id, provider_id=token, attrs={"pid": proc.pid})
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            terminate(proc.pid, token)
+            ctx.ledger.close_resource(res.id, status="Failed")
+            raise BackendError(
+                f"the local API '{name}' did not start:\n{tail_file(log_path)}",
+                hint=f"log: {log_path}",
+            )
+        time.sleep(0.05)
+    info = json.loads(ready.read_text())
+    url = f"{info['url']}/{stage}/predict"
+    ctx.ledger.update_resource(res.id, status="InService", attrs={"url": url})
+    return {"service": step.service, "api": name, "url": url, "upstream": upstream}
+
+
+class _Limiter:
+    """A token bucket: `rate` requests a second, bursts up to `rate` (0: no limit)."""
+
+    def __init__(self, rate: float, clock: Any = time.monotonic) -> None:
+        self.rate, self.clock = rate, clock
+        self.tokens, self.at = rate, clock()
+        self.lock = threading.Lock()
+
+    def allow(self) -> bool:
+        if self.rate <= 0:
+            return True
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.rate, self.tokens + (now - self.at) * self.rate)
+            self.at = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
+
+
+def make_api(
+    upstream: str, stage: str, throttle_rps: float, cache_ttl: float, clock: Any = time.monotonic
+) -> ThreadingHTTPServer:
+    """The local API server on a free 127.0.0.1 port (not started)."""
+    limiter = _Limiter(throttle_rps, clock)
+    cache: dict[tuple[str, str, bytes], tuple[float, int, bytes, str]] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _reply(self, status: int, body: bytes, ctype: str, hit: str = "Miss") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Cache", hit)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            ok = self.path == "/ping"
+            self._reply(200 if ok else 404, b"" if ok else b'{"message":"Not Found"}', "text/plain")
+
+        def do_POST(self) -> None:
+            if self.path.rstrip("/") != f"/{stage}/predict":
+                self._reply(404, b'{"message":"Missing Authentication Token"}', "application/json")
+                return
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            ctype = self.headers.get("Content-Type", "application/json")
+            accept = self.headers.get("Accept", ctype)
+            key = (ctype, accept, body)
+            hit = cache.get(key)
+            if hit and hit[0] > clock():
+                self._reply(hit[1], hit[2], hit[3], "Hit")
+                return
+            if not limiter.allow():
+                self._reply(429, b'{"message":"Too Many Requests"}', "application/json")
+                return
+            request = urllib.request.Request(
+                f"{upstream}/invocations",
+                data=body,
+                method="POST",
+                headers={"Content-Type": ctype, "Accept": accept},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    status, out = response.status, response.read()
+                    out_type = response.headers.get("Content-Type", accept)
+            except urllib.error.HTTPError as exc:
+                status, out, out_type = exc.code, exc.read(), "text/plain"
+            except urllib.error.URLError as exc:
+                status, out, out_type = 502, f"endpoint: {exc.reason}".encode(), "text/plain"
+            if cache_ttl > 0 and status == 200:
+                cache[key] = (clock() + cache_ttl, status, out, out_type)
+            self._reply(status, out, out_type)
+
+    return ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the local API until SIGTERM/SIGINT; its ready file says where it listens."""
+    parser = argparse.ArgumentParser(prog="python -m labctl.analogues.aws")
+    parser.add_argument("--upstream", required=True)
+    parser.add_argument("--ready-file", type=Path, required=True)
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--throttle-rps", type=float, default=0.0)
+    parser.add_argument("--cache-ttl", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    server = make_api(args.upstream, args.stage, args.throttle_rps, args.cache_ttl)
+    port = server.server_address[1]
+
+    def stop(signum: int, frame: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    tmp = args.ready_file.with_suffix(".tmp")
+    info = {"pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}"}
+    tmp.write_text(json.dumps(info))
+    tmp.replace(args.ready_file)
+    try:
+        server.serve_forever()
+    finally:
+        args.ready_file.unlink(missing_ok=True)
+
+
 SERVICES = {
     "kinesis-data-streams": kinesis_data_streams,
     "kinesis-firehose": kinesis_firehose,
     "glue-etl": glue_etl,
     "dynamodb": dynamodb,
+    "api-gateway": api_gateway,
+    "api-gateway-lambda": api_gateway,
 }
+
+if __name__ == "__main__":
+    main()

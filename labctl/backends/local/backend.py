@@ -124,6 +124,8 @@ class LocalBackend(Tuning, Endpoints):
 
     def live_status(self, resource: Resource) -> str:
         attrs = resource.attrs or {}
+        if resource.kind == "service" and attrs.get("token"):  # a local API's process
+            return "InService" if find_pids(attrs["token"]) else "Stopped (process gone)"
         if resource.kind in ("endpoint", "training-job") and attrs.get("token"):
             alive = bool(find_pids(attrs["token"]))
             if resource.kind == "endpoint":

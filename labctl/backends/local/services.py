@@ -20,6 +20,8 @@ ANALOGUES: dict[str, str] = {
     "kinesis-firehose": "labctl.analogues.aws",
     "glue-etl": "labctl.analogues.aws",
     "dynamodb": "labctl.analogues.aws",
+    "api-gateway": "labctl.analogues.aws",
+    "api-gateway-lambda": "labctl.analogues.aws",
 }
 # cloud services that configure the account, its network, keys, audit or consoles rather than
 # carry the lab's data: the local target skips them with a warning (never refuses the lab), and
