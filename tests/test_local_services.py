@@ -281,3 +281,26 @@ def test_document_classification_api_fronts_the_endpoint_until_down(cli) -> None
         assert cli("down", "document-classification", "--yes", env=ENV).code == 0
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(api["url"], data=b"{}", timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("name", "personal", "label", "rate"),
+    [
+        ("customer-records-pii", {"full_name", "email", "phone", "tax_id"}, "churned", 0.15),
+        ("loan-applications", {"applicant_email"}, "default", 0.2),
+    ],
+)
+def test_governance_generators_keep_personal_data_out_of_the_channels(
+    tmp_path: Path, name: str, personal: set[str], label: str, rate: float
+) -> None:
+    schema = datagen.generate(name, rows=2000, seed=3, out_dir=tmp_path / "a")
+    again = datagen.generate(name, rows=2000, seed=3, out_dir=tmp_path / "b")
+    assert schema == again
+    raw = pd.read_csv(tmp_path / "a" / schema["files"]["raw"])
+    assert personal <= set(raw.columns) and raw.columns[-1] == label
+    assert not personal & set(schema["features"])
+    assert abs(schema["positive_rate"] - rate) < 0.05
+    train = (tmp_path / "a" / schema["files"]["train"]).read_text()
+    assert train == (tmp_path / "b" / schema["files"]["train"]).read_text()
+    assert "@" not in train and set(train.splitlines()[0].split(",")[0]) <= {"0", "1"}
+    assert schema["train_rows"] + schema["validation_rows"] == 2000

@@ -63,8 +63,14 @@ def _raw_frame(step: ServiceStep, ctx: Context) -> tuple[pd.DataFrame, dict[str,
     data = _data_result(step, ctx)
     schema = data.get("schema") or json.loads((Path(data["dir"]) / "schema.json").read_text())
     raw = Path(data["dir"]) / schema["files"]["raw"]
+    if raw.is_dir():  # a folder of parts: the first table file in it
+        raw = next(iter(sorted(p for p in raw.iterdir() if p.is_file())), raw)
     if not raw.is_file():
         raise BackendError(f"step '{step.name}': the data step wrote no raw table ({raw})")
+    if raw.suffix == ".parquet":
+        return pd.read_parquet(raw), schema
+    if raw.suffix in (".jsonl", ".json"):
+        return pd.read_json(raw, lines=raw.suffix == ".jsonl"), schema
     return pd.read_csv(raw), schema
 
 
