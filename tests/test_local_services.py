@@ -70,7 +70,7 @@ def test_stream_replays_the_data_rows(tmp_path: Path) -> None:
     result = _run(ctx, _step("stream", "kinesis-data-streams", stream_mode="ON_DEMAND"))
 
     lines = Path(result["stream"]).read_text().splitlines()
-    assert result["records"] == len(lines) == 300
+    assert result["rows"] == len(lines) == 300
     with (tmp_path / "bucket/data/churn-data/raw/telco-churn.csv").open() as fh:
         raw = list(csv.DictReader(fh))
     first = json.loads(lines[0])
@@ -94,7 +94,7 @@ def test_firehose_batches_the_stream_into_the_bucket_gzipped(tmp_path: Path) -> 
     assert len(objects) == result["objects"] > 1  # 20 kB buffers: several objects
     assert all(o.name.endswith(".jsonl.gz") for o in objects)
     rows = [json.loads(x) for o in objects for x in gzip.decompress(o.read_bytes()).splitlines()]
-    assert len(rows) == result["records"] == 300
+    assert len(rows) == result["rows"] == 300
     assert all(len(gzip.decompress(o.read_bytes())) <= 0.02 * 1024 * 1024 for o in objects)
 
 
@@ -143,7 +143,7 @@ def test_dynamodb_is_a_sqlite_table_keyed_by_the_partition_key(tmp_path: Path) -
     ctx = _ctx(tmp_path, "enterprise-ml-platform", "loan-data")
     result = _run(ctx, _step("loans", "dynamodb", partition_key="application_id"))
 
-    assert result["items"] == 300
+    assert result["rows"] == 300
     item = aws.get_item(result["database"], result["table"], "L0000042")
     assert item is not None and item["application_id"] == "L0000042"
     assert aws.get_item(result["database"], result["table"], "missing") is None
@@ -153,7 +153,7 @@ def test_dynamodb_is_a_sqlite_table_keyed_by_the_partition_key(tmp_path: Path) -
     # a table without the key column keys its items by row number (the documents' doc_id)
     ctx2 = _ctx(tmp_path / "nlp", "churn-pipeline", "churn-data", rows=50)
     docs = _run(ctx2, _step("docs", "dynamodb", partition_key="doc_id"))
-    assert docs["items"] == 50
+    assert docs["rows"] == 50
     assert aws.get_item(docs["database"], "docs", "doc-0000000")["doc_id"] == "doc-0000000"
 
 
@@ -264,7 +264,7 @@ def test_document_classification_api_fronts_the_endpoint_until_down(cli) -> None
     try:
         assert up.code == 0, up.stderr[-3000:]
         steps = up.json()["steps"]
-        assert steps["document-metadata"]["items"] == 500
+        assert steps["document-metadata"]["rows"] == 500
         api = steps["classify-api"]
         request = urllib.request.Request(
             api["url"],

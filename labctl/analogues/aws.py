@@ -105,8 +105,9 @@ def _replay(step: ServiceStep, ctx: Context) -> dict[str, Any]:
             fh.write(json.dumps(record, separators=(",", ":")) + "\n")
     return {
         "service": "kinesis-data-streams",
+        "dir": str(path.parent),
         "stream": str(path),
-        "records": len(frame),
+        "rows": len(frame),
         "bytes": path.stat().st_size,
         "partition_key": key,
         "source": schema["generator"],
@@ -164,10 +165,10 @@ def kinesis_firehose(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         objects.append(str(path))
     return {
         "service": "kinesis-firehose",
-        "prefix": str(folder),
+        "dir": str(folder),
         "s3_prefix": prefix + "/",
         "source": source["stream"],
-        "records": len(lines),
+        "rows": len(lines),
         "objects": len(objects),
         "files": objects,
         "bytes": sum(Path(o).stat().st_size for o in objects),
@@ -213,7 +214,7 @@ def glue_etl(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
     frame, schema = _raw_frame(step, ctx)
     source = "data step raw CSV"
     if delivered and delivered["files"]:
-        frame, source = _read_objects(delivered["files"]), delivered["prefix"]
+        frame, source = _read_objects(delivered["files"]), delivered["dir"]
     label = str(step.settings.get("label", schema["label"]))
     if label not in frame.columns:
         raise BackendError(f"step '{step.name}': no label column '{label}' in the raw records")
@@ -252,6 +253,7 @@ def glue_etl(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         "dir": str(out),
         "source": source,
         "rows_in": rows_in,
+        "rows": len(table),
         "train_rows": len(order) - cut,
         "validation_rows": cut,
         "label": label,
@@ -295,11 +297,12 @@ def dynamodb(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
     db.close()
     return {
         "service": "dynamodb",
+        "dir": str(path.parent),
         "database": str(path),
         "table": table,
         "partition_key": pk,
         "sort_key": sk,
-        "items": count,
+        "rows": count,
         "billing_mode": step.settings.get("billing_mode", "PAY_PER_REQUEST"),
     }
 
