@@ -155,6 +155,19 @@ def test_dynamodb_is_a_sqlite_table_keyed_by_the_partition_key(tmp_path: Path) -
     docs = _run(ctx2, _step("docs", "dynamodb", partition_key="doc_id"))
     assert docs["rows"] == 50
     assert aws.get_item(docs["database"], "docs", "doc-0000000")["doc_id"] == "doc-0000000"
+    # put-item semantics: a key written again replaces the item (2 tenants -> 2 items, the last)
+    tenants = _run(ctx, _step("tenants", "dynamodb", partition_key="tenant_id"))
+    assert tenants["rows"] == 2
+    raw = pd.read_csv(tmp_path / "bucket/data/loan-data/raw/loan-applications.csv")
+    last = raw[raw["tenant_id"] == "team-b"].iloc[-1]
+    item = aws.get_item(tenants["database"], "tenants", "team-b")
+    assert item["application_id"] == last["application_id"]
+
+
+def test_api_without_an_endpoint_before_it_is_skipped(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, "churn-pipeline", "churn-data")
+    result = _run(ctx, _step("api", "api-gateway", caching=True))
+    assert result["skipped"].startswith("no endpoint deployed before 'api'")
 
 
 def test_control_plane_services_are_non_fatal_and_skipped() -> None:
