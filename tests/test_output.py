@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -197,8 +198,14 @@ def test_plan_autostop_none_prints_the_estimate_before_refusing(cli, tmp_path):
     assert result.stdout.index("Estimate:") < result.stdout.index("budget ")
 
 
-def test_plan_with_a_fatal_finding_exits_3_after_the_findings(cli):
-    result = cli("plan", "secure-ml-pipeline", "--target", "local", "--no-terraform")
+def test_plan_with_a_fatal_finding_exits_3_after_the_findings(cli, tmp_path):
+    # a data step whose generator does not exist: a fatal finding on the local target
+    labs = Path(__file__).resolve().parents[1] / "labs.yaml"
+    catalog = tmp_path / "labs.yaml"
+    text = labs.read_text().replace("generator: customer-records-pii", "generator: no-such-data")
+    catalog.write_text(text)
+    result = cli("plan", "secure-ml-pipeline", "--target", "local", "--no-terraform",
+                 env={"LABCTL_CATALOG": str(catalog)})  # fmt: skip
     assert result.code == 3, result.stderr
     assert "refuses" in result.stdout and "Estimate:" in result.stdout
     assert "--target aws" in result.stderr

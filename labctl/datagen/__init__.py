@@ -33,6 +33,8 @@ MODULES: dict[str, str] = {
     "store-sales": "labctl.datagen.store_sales",
     "ecommerce-transactions": "labctl.datagen.ecommerce",
     "nyc-taxi-trips": "labctl.datagen.taxi",
+    "customer-records-pii": "labctl.datagen.governance",
+    "loan-applications": "labctl.datagen.governance",
 }
 
 

@@ -643,13 +643,15 @@ def generate(
     seed: int,
     out_dir: Path,
     validation_fraction: float = 0.2,
+    generator: Generator | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Write raw/, train/, validation/ and schema.json for generator `name`; return the schema.
 
-    `options` go to the generator (e.g. `fraud_rate=0.01` for credit-card-fraud).
+    `options` go to the generator (e.g. `fraud_rate=0.01` for credit-card-fraud); `generator`
+    is a `Generator` defined in another module (default: this module's `GENERATORS[name]`).
     """
-    gen = GENERATORS[name]
+    gen = generator or GENERATORS[name]
     rng = np.random.default_rng(seed)
     try:
         data = gen.build(rows, rng, **options)

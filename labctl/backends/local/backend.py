@@ -12,7 +12,7 @@ from typing import Any
 from labctl.backends.base import Context, Finding
 from labctl.backends.local.base import bucket
 from labctl.backends.local.processes import find_pids, terminate
-from labctl.backends.local.services import SPARK_EXTRA, analogue, has_module
+from labctl.backends.local.services import SPARK_EXTRA, analogue, has_module, skip_reason
 from labctl.backends.local.serving import Endpoints
 from labctl.backends.local.training import entry
 from labctl.backends.local.tuning import Tuning
@@ -48,6 +48,14 @@ class LocalBackend(Tuning, Endpoints):
                 case TrainStep() if entry(step) is None:
                     what = f"script '{step.entry_point}'" if step.entry_point else step.algorithm
                     findings.append(Finding(step.name, f"no local stand-in for {what}"))
+                case ServiceStep() if skip_reason(step.service):
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"'{step.service}' is skipped locally: {skip_reason(step.service)}",
+                            fatal=False,
+                        )
+                    )
                 case ServiceStep() if analogue(step.service) is None:
                     findings.append(
                         Finding(
@@ -99,6 +107,8 @@ class LocalBackend(Tuning, Endpoints):
 
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         run = analogue(step.service)
+        if reason := skip_reason(step.service):
+            return {"skipped": f"'{step.service}' is skipped locally: {reason}"}
         if run is None:
             return {"skipped": f"'{step.service}' is a cloud service"}
         with ctx.reporter.task(f"service {step.name}: {step.service}, local analogue"):
@@ -114,6 +124,8 @@ class LocalBackend(Tuning, Endpoints):
 
     def live_status(self, resource: Resource) -> str:
         attrs = resource.attrs or {}
+        if resource.kind == "service" and attrs.get("token"):  # a local API's process
+            return "InService" if find_pids(attrs["token"]) else "Stopped (process gone)"
         if resource.kind in ("endpoint", "training-job") and attrs.get("token"):
             alive = bool(find_pids(attrs["token"]))
             if resource.kind == "endpoint":
