@@ -33,6 +33,7 @@ MODULES: dict[str, str] = {
     "store-sales": "labctl.datagen.store_sales",
     "ecommerce-transactions": "labctl.datagen.ecommerce",
     "nyc-taxi-trips": "labctl.datagen.taxi",
+    "iot-sensor-telemetry": "labctl.datagen.telemetry",
 }
 
 
