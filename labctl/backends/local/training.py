@@ -62,6 +62,16 @@ def processes(step: TrainStep) -> int:
     return step.instance_count if step.algorithm in SCRIPT_MODE else 1
 
 
+def command(module: str, token: str, count: int = 1) -> list[str]:
+    """The job's command line: `python -m module`, or `run_ranks` starting `count` of them."""
+    if count == 1:
+        return [sys.executable, "-X", f"labctl_token={token}", "-m", module]
+    launch = (
+        f"import {__name__} as t; raise SystemExit(t.run_ranks({count}, {module!r}, {token!r}))"
+    )
+    return [sys.executable, "-X", f"labctl_token={token}", "-c", launch]
+
+
 def run_ranks(count: int, module: str, token: str) -> int:
     """Run `python -m module` as `count` ranks of one torch.distributed job; return the exit code.
 
@@ -92,7 +102,7 @@ def run_ranks(count: int, module: str, token: str) -> int:
         }
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-X", f"labctl_token={token}", "-m", module],
+                command(module, token),
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -111,11 +121,12 @@ def run_ranks(count: int, module: str, token: str) -> int:
     readers = [threading.Thread(target=echo, args=(r, p), daemon=True) for r, p in enumerate(procs)]
     for reader in readers:
         reader.start()
-    code = 0
-    while not code and any(p.poll() is None for p in procs):
+    while True:
+        codes = [p.poll() for p in procs]  # every one polled: poll() is what sets returncode
+        code = next((c for c in codes if c), 0)
+        if code or None not in codes:
+            break
         time.sleep(0.05)
-        code = next((p.returncode for p in procs if p.returncode), 0)
-    code = code or next((p.returncode for p in procs if p.returncode), 0)
     for proc in procs:
         if proc.poll() is None:
             proc.kill()
@@ -191,12 +202,7 @@ class TrainingJobs(LocalBase):
         if threads:
             env["SM_NUM_CPUS"] = str(threads)
         env.update(tracking_env(ctx))
-        cmd = [sys.executable, "-X", f"labctl_token={token}", "-m", ep.module]
-        count = processes(step)
-        if count > 1:
-            args = f"{count}, {ep.module!r}, {token!r}"
-            launch = f"import {__name__} as t; raise SystemExit(t.run_ranks({args}))"
-            cmd = [*cmd[:3], "-c", launch]
+        cmd = command(ep.module, token, processes(step))
         started = time.monotonic()
         status, pruned = "Failed", False
         with self._live_lock:
