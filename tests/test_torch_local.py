@@ -155,7 +155,13 @@ def test_telemetry_generator(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_text_classifier_trains_data_parallel_on_two_ranks(tmp_path: Path, reviews: Path) -> None:
     pytest.importorskip("torch")
-    hps = {"distribution": "torch_distributed", "epochs": 2, "learning_rate": 0.01, "seed": 1}
+    hps = {
+        "distribution": "torch_distributed",
+        "model": "distilbert-base-uncased",  # not downloaded: a bag-of-words model instead
+        "learning_rate": 0.0002,  # the transformer's fine-tuning rate: local_learning_rate used
+        "epochs": 2,
+        "seed": 1,
+    }
     proc, _ = run_job("labctl.entrypoints.text_classifier", reviews, tmp_path / "job", hps, count=2)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
@@ -163,6 +169,7 @@ def test_text_classifier_trains_data_parallel_on_two_ranks(tmp_path: Path, revie
         assert f"[rank{rank}] rank {rank}/2: joined the gloo process group" in out
         assert f"[rank{rank}] rank {rank}/2: 800 of 1600 documents per epoch" in out
     assert out.count("saved model.pt") == 1 and "[rank0] rank 0/2: saved model.pt" in out
+    assert out.count("is not downloaded locally") == 1
     metrics = rank0_metrics(out)
     assert [s for n, _, s in metrics if n == "validation:accuracy"] == [1, 2, None]
     assert all(s is not None for n, _, s in metrics if n == "train:epoch_seconds")

@@ -13,7 +13,9 @@ train-distributed) and PyTorch installed: a bag-of-words classifier (an Embeddin
 `vector_dim`, default 64, and a linear layer; Adam at `learning_rate`, `batch_size` default 64)
 trained data-parallel with DistributedDataParallel over the job's ranks (`_torch.py`), written
 to `model/model.pt`; it also emits `train:epoch_seconds` per epoch. `model` (a Hugging Face name)
-is not downloaded: the local run trains this small model in its place and says so.
+is not downloaded: the local run trains this small model in its place and says so; as the step's
+`learning_rate` is then a fine-tuning rate (e.g. 2e-4), far too small for a model trained from
+scratch in an epoch, it uses `local_learning_rate` (default 0.01) instead.
 """
 
 from __future__ import annotations
@@ -172,14 +174,19 @@ def train_torch() -> None:
     from labctl.entrypoints import _torch
 
     epochs = contract.hp_int("epochs", 5, low=1, high=1000)
-    learning_rate = contract.hp_float("learning_rate", 0.05, low=1e-8, high=10.0)
+    learning_rate = contract.hp_float("learning_rate", 0.01, low=1e-8, high=10.0)
     batch_size = contract.hp_int("batch_size", 64, low=1)
     min_count = contract.hp_int("min_count", 5, low=1)
     dim = contract.hp_int("vector_dim", 64, low=1, high=4096)
     seed = contract.hp_int("seed", 0)
     name = contract.hyperparameters().get("model")
-    if name and _torch.is_main():
-        print(f"model {name}: not downloaded locally; training a bag-of-words model instead")
+    if name:
+        learning_rate = contract.hp_float("local_learning_rate", 0.01, low=1e-8, high=10.0)
+        if _torch.is_main():
+            print(
+                f"model {name} is not downloaded locally: training a bag-of-words model in its "
+                f"place, at local_learning_rate={learning_rate}"
+            )
     y_train, x_train = read_labelled("train")
     try:
         y_val, x_val = read_labelled("validation")
