@@ -126,6 +126,40 @@ def test_a_failing_rank_stops_the_others(
     assert seconds < 60  # rank 0 was stopped, not waited for
 
 
+NO_TORCH = """
+import sys
+
+class NoTorch:  # as if PyTorch were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+sys.meta_path.insert(0, NoTorch())
+"""
+
+
+def test_distributed_text_classifier_without_torch_trains_once_on_rank_0(
+    tmp_path: Path, reviews: Path
+) -> None:
+    no_torch = tmp_path / "no_torch"
+    no_torch.mkdir()
+    (no_torch / "sitecustomize.py").write_text(NO_TORCH)
+    hps = {"distribution": "torch_distributed", "epochs": 2, "min_count": 2}
+    proc, _ = run_job(
+        "labctl.entrypoints.text_classifier",
+        reviews,
+        tmp_path / "job",
+        hps,
+        count=2,
+        pythonpath=str(no_torch),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "[rank1] rank 1/2: PyTorch is not installed: rank 0 trains alone" in proc.stdout
+    assert "[rank0] rank 0/2: distribution is set but PyTorch is not installed" in proc.stdout
+    assert "validation:accuracy" in {n for n, _, _ in rank0_metrics(proc.stdout)}
+    assert sorted(p.name for p in (tmp_path / "job" / "model").iterdir()) == ["model.joblib"]
+
+
 # --------------------------------------------------------------------------- telemetry data
 
 

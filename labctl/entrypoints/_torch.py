@@ -20,6 +20,24 @@ import numpy as np
 
 from labctl.entrypoints import contract
 
+INSTALL = "pip install 'labctl[torch]'"
+
+
+def available() -> bool:
+    """Whether PyTorch is installed."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except ImportError:
+        return False
+
+
+def require(script: str) -> None:
+    """RuntimeError naming the install command when PyTorch is missing."""
+    if not available():
+        raise RuntimeError(f"{script} trains with PyTorch, which is not installed: {INSTALL}")
+
 
 def rank() -> int:
     return int(os.environ.get("RANK") or 0)

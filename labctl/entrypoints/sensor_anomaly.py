@@ -68,6 +68,7 @@ def _scores(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
 
 def train() -> None:
     """Train, prune, quantize; rank 0 picks the threshold, evaluates and saves model.pt."""
+    _torch.require("sensor_anomaly")
     import torch
     from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 

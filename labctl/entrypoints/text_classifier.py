@@ -58,14 +58,17 @@ def read_labelled(name: str) -> tuple[list[str], list[str]]:
 
 
 def train() -> None:
-    """The PyTorch model when the step is distributed and torch is installed, else TF-IDF."""
-    import importlib.util
+    """The PyTorch model when the step is distributed and torch is installed, else TF-IDF
+    (on rank 0 only: the other ranks of a distributed job have nothing to do then)."""
+    from labctl.entrypoints import _torch
 
     if "distribution" in contract.hyperparameters():
-        if importlib.util.find_spec("torch") is not None:
+        if _torch.available():
             return train_torch()
-        print("distribution is set but PyTorch is not installed (pip install 'labctl[torch]'):")
-        print("training TF-IDF + a linear model in one process instead")
+        if not _torch.is_main():
+            return _torch.log("PyTorch is not installed: rank 0 trains alone")
+        _torch.log(f"distribution is set but PyTorch is not installed ({_torch.INSTALL}):")
+        _torch.log("training TF-IDF + a linear model in one process instead")
     return train_sklearn()
 
 
