@@ -240,3 +240,31 @@ def test_sensor_anomaly_trains_prunes_quantizes_and_serves(tmp_path: Path) -> No
     assert np.median(scores[20:]) > np.median(scores[:20])
     with pytest.raises(ValueError, match="expected 10 features"):
         sa.predict_fn(normal[:, :5], model)
+
+
+# --------------------------------------------------------------------------- the lab end to end
+
+
+@pytest.mark.local
+@pytest.mark.slow
+def test_distributed_training_inference_runs_two_ranks_and_serves(cli, home) -> None:
+    pytest.importorskip("torch")
+    lab = "distributed-training-inference"
+    try:
+        up = cli("up", lab, "--rows", "4000", "--json")
+        assert up.code == 0, up.stderr
+        trained = up.json()["steps"]["train-distributed"]
+        assert trained["metrics"]["validation:accuracy"] > 0.75
+        log = Path(trained["model_dir"]).parents[2] / "jobs" / trained["job"] / "output" / "log.txt"
+        text = log.read_text()
+        assert "[rank0] rank 0/2: joined the gloo process group" in text
+        assert "[rank1] rank 1/2: joined the gloo process group" in text
+        assert sorted(p.name for p in Path(trained["model_dir"]).iterdir()) == ["model.pt"]
+        runs = cli("status", "--json").json()
+        assert runs[0]["metrics"]["train-distributed"]["validation:accuracy"] > 0.75
+        body = json.dumps({"instances": ["great product, works perfectly"]})
+        invoked = cli("invoke", lab, input=body)
+        assert invoked.code == 0, invoked.stderr
+        assert json.loads(invoked.stdout)[0]["label"][0].startswith("__label__")
+    finally:
+        assert cli("down", lab, "--yes").code == 0
