@@ -148,7 +148,9 @@ class TrainingJobs(LocalBase):
         name = f"{step.name}-{ctx.run.id}"
         ep = entry(step)
         assert ep is not None  # check() refused the lab otherwise
-        with ctx.reporter.task(f"train {name} ({ep.stands_in})"):
+        ranks = processes(step)
+        how = f"{ep.stands_in}, {ranks} processes" if ranks > 1 else ep.stands_in
+        with ctx.reporter.task(f"train {name} ({how})"):
             job = self._run_job(ctx, step, name, dict(step.hyperparameters))
         return {
             "job": job.name,
