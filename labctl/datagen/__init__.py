@@ -35,6 +35,7 @@ MODULES: dict[str, str] = {
     "nyc-taxi-trips": "labctl.datagen.taxi",
     "customer-records-pii": "labctl.datagen.governance",
     "loan-applications": "labctl.datagen.governance",
+    "iot-sensor-telemetry": "labctl.datagen.telemetry",
 }
 
 
