@@ -133,6 +133,7 @@ def test_uploaded_source_folder_runs_the_entry_point(tmp_path, infra):  # noqa: 
         assert names == [
             "labctl/__init__.py",
             "labctl/entrypoints/__init__.py",
+            "labctl/entrypoints/_torch.py",
             "labctl/entrypoints/contract.py",
             "text_classifier.py",
         ]
@@ -164,8 +165,11 @@ def test_source_folder_follows_imports_transitively():
     assert {"labctl/entrypoints/_tracking.py", "labctl/entrypoints/contract.py"} <= set(files)
     # automl_image imports its inference handlers from image_classifier
     assert "labctl/entrypoints/image_classifier.py" in scriptmode.source_files("automl_image")
+    assert {"sensor_anomaly.py", "labctl/entrypoints/_torch.py"} <= set(
+        scriptmode.source_files("sensor_anomaly")
+    )
     # an entry point that does not exist yet: the package is still packed, without it
-    assert set(scriptmode.source_files("sensor_anomaly")) == {"labctl/entrypoints/__init__.py"}
+    assert set(scriptmode.source_files("multitask_vision")) == {"labctl/entrypoints/__init__.py"}
 
 
 # --- tuning, deploy, batch ----------------------------------------------------------------------
@@ -257,6 +261,7 @@ def test_repack_puts_the_entry_point_under_code(tmp_path):
         assert sorted(tar.getnames()) == [
             "code/labctl/__init__.py",
             "code/labctl/entrypoints/__init__.py",
+            "code/labctl/entrypoints/_torch.py",
             "code/labctl/entrypoints/contract.py",
             "code/text_classifier.py",
             "model.joblib",

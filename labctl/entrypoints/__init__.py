@@ -19,6 +19,10 @@ import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
 
+# Framework algorithms: the step's own `entry_point` runs in the framework's container (SageMaker
+# script mode) or, locally, as one process per instance (torch.distributed ranks).
+SCRIPT_MODE = ("pytorch", "huggingface")
+
 
 @dataclass(frozen=True)
 class EntryPoint:

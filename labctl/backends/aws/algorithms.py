@@ -14,11 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from labctl.entrypoints import SCRIPT_MODE
+
 if TYPE_CHECKING:
     from labctl.catalog import Lab, TrainStep
 
-# script mode (scriptmode.py): the lab's entry point on a framework container, which checkpoints
-SCRIPT_MODE = ("pytorch", "huggingface")
+# script mode (scriptmode.py, SCRIPT_MODE): the lab's entry point on a framework container
+
 MAX_WAIT_WITHOUT_CHECKPOINTS = 3600  # SageMaker's limit for built-ins that do not checkpoint
 XGBOOST_METRICS = (
     "accuracy", "auc", "aucpr", "error", "f1", "logloss", "mae", "map", "merror", "mlogloss",

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labctl.backends.aws import images
-from labctl.backends.aws.algorithms import ALGORITHMS, SCRIPT_MODE, Algorithm
+from labctl.backends.aws.algorithms import ALGORITHMS, Algorithm
 from labctl.backends.base import Finding
+from labctl.entrypoints import SCRIPT_MODE
 from labctl.errors import LabctlError, Unsupported
 
 if TYPE_CHECKING:

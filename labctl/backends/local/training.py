@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from labctl import entrypoints
-from labctl.backends.aws.algorithms import SCRIPT_MODE  # importable without boto3
 from labctl.backends.base import Context
 from labctl.backends.local.base import LocalBase, bucket
 from labctl.backends.local.processes import tail_file, terminate
 from labctl.backends.local.services import tracking_env
 from labctl.catalog import TrainStep
-from labctl.entrypoints import contract
+from labctl.entrypoints import SCRIPT_MODE, contract
 from labctl.errors import BackendError
 
 
