@@ -423,6 +423,7 @@ def up(
 ) -> None:
     """Provision a lab with Terraform and run its steps: data, train, tune, deploy..."""
     from labctl import config, orchestrator, paths, views
+    from labctl.ledger import iso_utc
     from labctl.progress import log_to
 
     _resolve_lab(lab)
@@ -437,7 +438,8 @@ def up(
     if as_json:
         _print_json({"run": result.run.id, "lab": lab, "engineer": who, "target": result.run.target,
                      "estimate_usd": result.estimate.total_usd, "steps": result.results,
-                     "milestone": milestone, "warnings": result.warnings})  # fmt: skip
+                     "milestone": milestone, "warnings": result.warnings,
+                     "autostop_at": iso_utc(result.run.autostop_at)})  # fmt: skip
         return
     for threshold in result.budget.crossed:
         err.print(f"[yellow]warning:[/] this run takes {who} past {threshold}% of the budget")
@@ -447,6 +449,9 @@ def up(
         out.print(f"  {name}: ", end="")
         out.print(_step_summary(res), markup=False, soft_wrap=True)
     out.print(views.budget_line(result.budget), soft_wrap=True)
+    if result.run.autostop_at:  # the deadline the estimate assumed (issue 13)
+        out.print(f"endpoints stop at {iso_utc(result.run.autostop_at)} (`labctl cost enforce`)",
+                  markup=False)  # fmt: skip
     out.print(f"`labctl status` shows it; `labctl down {lab}` tears it down; libraries' logs: ",
               end="")  # fmt: skip
     out.print(str(log), markup=False, soft_wrap=True)

@@ -53,6 +53,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def iso_utc(value: datetime | None) -> str | None:
+    """A ledger time (naive UTC) as ISO 8601 with its zone, e.g. `2026-12-01T19:00:00Z`."""
+    return f"{value:%Y-%m-%dT%H:%M:%S}Z" if value else None
+
+
 def naive_utc(value: datetime | None) -> datetime | None:
     """A cloud's timestamp as the ledger's naive UTC (naive ones are taken as UTC already)."""
     if value is None:

@@ -26,7 +26,7 @@ from labctl.errors import (
     Unsupported,
     UsageError,
 )
-from labctl.ledger import RESOURCE_KINDS, Ledger, Resource, Run, utcnow
+from labctl.ledger import RESOURCE_KINDS, Ledger, Resource, Run, iso_utc, utcnow
 from labctl.prices import PriceBook
 from labctl.progress import Reporter
 from labctl.terraform import RootModule, Stack
@@ -495,7 +495,7 @@ def status(*, engineer: str | None) -> list[dict[str, Any]]:
                 "target": run.target,
                 "status": run.status,
                 "age_seconds": int((now - run.created_at).total_seconds()),
-                "autostop_at": f"{run.autostop_at:%Y-%m-%dT%H:%M:%SZ}" if run.autostop_at else None,
+                "autostop_at": iso_utc(run.autostop_at),
                 "burn_usd_per_hour": round(sum(r["usd_per_hour"] or 0 for r in resources), 4),
                 "cloud_equivalent": run.target == "local",
                 "metrics": {
