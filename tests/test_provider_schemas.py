@@ -12,6 +12,7 @@ stand-in, which writes the same module as the real backend (`backends/modules.py
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -27,6 +28,8 @@ pytest.importorskip("hcl2", reason="the schema checks need python-hcl2 (the `tes
 REPO = Path(__file__).resolve().parents[1]
 CATALOG = REPO / "labs.yaml"
 SCHEMAS = _schema.schema_dir()
+if SCHEMAS is None and os.environ.get("CI"):  # CI has ../shared: never skip the check there
+    raise RuntimeError("no ../shared/provider-schemas: CI must run the provider schema checks")
 pytestmark = pytest.mark.skipif(
     SCHEMAS is None,
     reason="no provider schemas: set LABCTL_PROVIDER_SCHEMAS to ../shared/provider-schemas",
