@@ -115,12 +115,19 @@ def log_to(path: Path) -> Iterator[None]:
     saved_level, saved_env = root.level, os.environ.get("MLFLOW_CONFIGURE_LOGGING")
     os.environ["MLFLOW_CONFIGURE_LOGGING"] = "false"
     root.addHandler(handler)
+    # a library that configured itself already may not propagate to the root (MLflow does that)
+    isolated = [logging.getLogger(n) for n in THIRD_PARTY_LOGGERS]
+    isolated = [lg for lg in isolated if not lg.propagate]
+    for lg in isolated:
+        lg.addHandler(handler)
     root.setLevel(min(saved_level, logging.INFO) if saved_level else logging.INFO)
     muted = _Muted()
     try:
         yield
     finally:
         muted.restore()
+        for lg in isolated:
+            lg.removeHandler(handler)
         root.removeHandler(handler)
         root.setLevel(saved_level)
         handler.close()

@@ -296,6 +296,7 @@ def test_third_party_logs_go_to_the_lab_log_file(tmp_path, capsys):
     from labctl.progress import log_to
 
     chatty = logging.getLogger("mlflow.tracking")
+    logging.getLogger("mlflow").propagate = False  # as MLflow configures itself once imported
     own = logging.StreamHandler(sys.stderr)
     logging.getLogger("py4j").addHandler(own)
     log = tmp_path / "ws" / "labctl.log"
@@ -309,6 +310,7 @@ def test_third_party_logs_go_to_the_lab_log_file(tmp_path, capsys):
     finally:
         logging.getLogger("py4j").removeHandler(own)
         logging.getLogger("optuna").handlers.clear()
+        logging.getLogger("mlflow").propagate = True
     text = log.read_text()
     assert "mlflow says hello" in text and "py4j says hello" in text and "optuna says" in text
     assert "hello" not in capsys.readouterr().err
