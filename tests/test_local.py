@@ -271,7 +271,10 @@ def test_killed_during_terraform_apply_then_down_all(cli, home, monkeypatch, sig
         assert proc.returncode == 130, proc.stderr.read().decode()
     down = cli("down", "--all", "--yes")
     assert down.code == 0, down.stderr
-    wait_for(lambda: processes_of(home) == [], timeout=30)
+    try:
+        wait_for(lambda: processes_of(home) == [], timeout=60)
+    except AssertionError:
+        raise AssertionError(f"still running after down: {processes_of(home)}") from None
     assert terraform_state(home) == []
     assert not list(home.glob("workspaces/*/churn-pipeline/local/bucket"))
     assert cli("status", "--json").json() == []
