@@ -515,6 +515,8 @@ def recover(stack: Stack, *, recreate: bool, wait_s: float = LOCK_WAIT_S) -> str
             )
         (directory / LOCK_INFO).unlink(missing_ok=True)
         notes.append("removed a stale terraform lock")
+    if _wait_unlocked(state, wait_s) and (stopped := _stop_orphaned_providers(directory)):
+        notes.append(f"stopped {stopped} provider process(es) a killed terraform left running")
     state_ok = _readable_state(state) is not None
     if state.exists() and not state_ok:
         os.replace(state, directory / f"{STATE_FILE}.damaged")
@@ -538,6 +540,27 @@ def recover(stack: Stack, *, recreate: bool, wait_s: float = LOCK_WAIT_S) -> str
     if recreate and (notes or not state_ok):
         stack.apply()
     return "; ".join(notes) or None
+
+
+def _stop_orphaned_providers(directory: Path) -> int:
+    """Provider plugins still running in `directory` once no Terraform holds its state: what a
+    Terraform interrupted mid-apply can leave behind (plugin servers outlive their client)."""
+    here = str(directory.resolve())
+    stopped = 0
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "cwd") != here:
+                continue
+            program = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:  # gone, or not ours to look at
+            continue
+        if Path(program).name.startswith("terraform-provider-"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                stopped += 1
+    return stopped
 
 
 def _protect_state(directory: Path) -> None:

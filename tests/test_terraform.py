@@ -301,6 +301,33 @@ def test_a_lock_held_by_a_live_terraform_is_waited_for(home, tmp_path):
     assert terraform.recover(stack, recreate=False) == "removed a stale terraform lock"
 
 
+def test_a_provider_a_killed_terraform_left_running_is_stopped(home, tmp_path):
+    """A Terraform interrupted mid-apply can leave its provider plugin running in the stack's
+    folder (seen with a team binary and Ctrl-C): `down`'s recovery stops it, once no Terraform
+    holds the state, and leaves every other process alone."""
+    import shutil
+    import subprocess
+
+    directory = tmp_path / "tf"
+    local_module(tmp_path, tmp_path / "b").write(directory)
+    stack = Stack(directory, offline_plugins=True)
+    stack.init()
+    plugin = directory / ".terraform" / "providers" / "terraform-provider-fake_v1"
+    plugin.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy("/bin/sleep", plugin)
+    orphan = subprocess.Popen([str(plugin.relative_to(directory)), "300"], cwd=directory)
+    bystander = subprocess.Popen(["sleep", "300"], cwd=directory)  # not a provider: left alone
+    try:
+        note = terraform.recover(stack, recreate=False)
+        assert orphan.wait(timeout=10) == -9
+        assert "stopped 1 provider process" in (note or "")
+        assert bystander.poll() is None
+    finally:
+        for p in (orphan, bystander):
+            p.kill()
+            p.wait()
+
+
 def test_down_all_tears_down_every_other_run_then_reports(home, monkeypatch):
     good = provision("churn-pipeline")
     broken = provision("fraud-detection")
