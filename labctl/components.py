@@ -150,7 +150,7 @@ def estimate_lines(
     Hourly components count for `hours` (what `up` commits to: its autostop, as endpoints);
     Glue for one run of GLUE_RUN_HOURS; Firehose is per GB, so its line says the rate and adds
     nothing (the volume is the generator's)."""
-    from labctl.cost import EstimateLine
+    from labctl.cost import EstimateLine, priced_line
     from labctl.prices import PER_GB
 
     lines: list[EstimateLine] = []
@@ -174,27 +174,13 @@ def estimate_lines(
                     EstimateLine(step.name, "service", b.instance_type, 1, 0, None, 0.0, note)
                 )
                 continue
-            price = prices.lookup(
-                cloud="aws", usage=b.usage, instance_type=b.instance_type, region=region
-            )
             span = hours if b.hourly else GLUE_RUN_HOURS
             count = int(b.count) if float(b.count).is_integer() else b.count
-            if price is None:
-                unpriced.append(f"{step.name}: {b.instance_type} ({b.usage}) in {region}")
-            usd = price.usd_per_hour * b.count * span if price else None
             note = f"{b.usage}, while up" if b.hourly else f"{b.usage}, one run"
-            lines.append(
-                EstimateLine(
-                    step.name,
-                    "service",
-                    b.instance_type,
-                    count,
-                    round(span, 4),
-                    price.usd_per_hour if price else None,
-                    round(usd, 4) if usd is not None else None,
-                    note,
-                )
-            )
+            lines.append(priced_line(prices, cloud="aws", region=region, usage=b.usage,
+                                     step=step.name, kind="service", instance_type=b.instance_type,
+                                     count=count, hours=span, note=note,
+                                     unpriced=unpriced))  # fmt: skip
     return lines, unpriced
 
 

@@ -149,6 +149,32 @@ class Estimate:
         }
 
 
+def priced_line(
+    prices: PriceBook, *, cloud: str, region: str, usage: str | None, step: str, kind: str,
+    instance_type: str, count: float, hours: float, note: str, unpriced: list[str],
+) -> EstimateLine:  # fmt: skip
+    """One estimate line at the price catalog's rate for `usage`; a line with no price is named
+    in `unpriced` (and counts nothing)."""
+    price = (
+        prices.lookup(cloud=cloud, usage=usage, instance_type=instance_type, region=region)
+        if usage
+        else None
+    )
+    if price is None:
+        unpriced.append(f"{step}: {instance_type} ({usage or kind}) in {region}")
+    usd = price.usd_per_hour * count * hours if price else None
+    return EstimateLine(
+        step,
+        kind,
+        instance_type,
+        count,
+        round(hours, 4),
+        price.usd_per_hour if price else None,
+        round(usd, 4) if usd is not None else None,
+        note,
+    )
+
+
 def estimate(
     lab: Lab, target: str, region: str | None, prices: PriceBook, *,
     rows: int | None = None, max_jobs: int | None = None, endpoint_hours: float | None = None,
@@ -165,27 +191,9 @@ def estimate(
     trains = {s.name: s for s in lab.steps if isinstance(s, TrainStep)}
 
     def line(step_name: str, kind: str, itype: str, count: int, hours: float, note: str) -> None:
-        usage = USAGE.get((cloud, kind))
-        price = (
-            prices.lookup(cloud=cloud, usage=usage, instance_type=itype, region=region)
-            if (usage)
-            else None
-        )
-        if price is None:
-            unpriced.append(f"{step_name}: {itype} ({usage or kind}) in {region}")
-        usd = price.usd_per_hour * count * hours if price else None
-        lines.append(
-            EstimateLine(
-                step_name,
-                kind,
-                itype,
-                count,
-                round(hours, 4),
-                price.usd_per_hour if price else None,
-                round(usd, 4) if usd is not None else None,
-                note,
-            )
-        )
+        lines.append(priced_line(prices, cloud=cloud, region=region, usage=USAGE.get((cloud, kind)),
+                                 step=step_name, kind=kind, instance_type=itype, count=count,
+                                 hours=hours, note=note, unpriced=unpriced))  # fmt: skip
 
     for step in lab.steps:
         match step:
