@@ -55,6 +55,7 @@ def root_module(
         inputs=inputs,
         provider_config=backend.provider_config(tags),
         backend=backend.backend_config(engineer, lab),
+        components=backend.module_components(spec) if spec else {},
     )
 
 

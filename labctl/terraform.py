@@ -44,7 +44,6 @@ ROOT_FILE = "main.tf.json"
 STATE_FILE = "terraform.tfstate"
 LOCK_INFO = ".terraform.tfstate.lock.info"
 BACKUP_FILE = "terraform.tfstate.labctl-backup"  # labctl's copy, taken before apply and destroy
-COMPONENTS_INPUT = "components"  # see RootModule.components
 COMPONENT_SHARED = ("name_prefix", "tags")
 NULL_PROVIDER = "terraform-provider-null_v2.1.2_x4"
 LOCK_WAIT_S = 120  # how long a command waits for a state lock a live Terraform holds
@@ -273,15 +272,9 @@ class RootModule:
     inputs: dict[str, Any]
     provider_config: dict[str, Any] = field(default_factory=dict)
     backend: dict[str, Any] | None = None
-    # extra `module` blocks (component name -> source and inputs); each also gets the common
-    # inputs in COMPONENT_SHARED. A backend's module_inputs may hand them over under the
-    # COMPONENTS_INPUT key (the orchestrator does not pass them separately).
+    # extra `module` blocks (component name -> source and inputs, `Backend.module_components`);
+    # each also gets the common inputs in COMPONENT_SHARED
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if COMPONENTS_INPUT in self.inputs:
-            self.inputs = dict(self.inputs)
-            self.components = {**self.inputs.pop(COMPONENTS_INPUT), **self.components}
 
     def document(self) -> dict[str, Any]:
         """The root module as Terraform JSON. Inputs and provider settings carry strings users

@@ -204,8 +204,8 @@ def _root(components_: dict) -> terraform.RootModule:
             "run_id": "r1",
             "name_prefix": "labctl-ana-x",
             "tags": tags,
-            terraform.COMPONENTS_INPUT: components_,
         },
+        components=components_,
     )
 
 

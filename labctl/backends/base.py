@@ -107,6 +107,10 @@ class Backend(ABC):
         """Target-specific inputs of the Terraform module (beyond engineer, lab, run, tags)."""
         return {}
 
+    def module_components(self, lab: Lab) -> dict[str, dict[str, Any]]:
+        """Extra module blocks of the root module, by step name (default: none)."""
+        return {}
+
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         """The root module's `provider` block (region, default tags)."""
         return {}

@@ -57,17 +57,22 @@ class AwsModule:
         self.region = aws_region_without_sdk()
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
-        from labctl import components, terraform
-        from labctl.backends import aws_algorithms
+        from labctl import components
+        from labctl.backends.aws import images
 
         inputs: dict[str, Any] = {
             "scratch_expiry_days": 7,
-            "prebuilt_image_repositories": aws_algorithms.repositories(),
+            "prebuilt_image_repositories": images.repositories(),
         }
-        if lab is not None:  # the lab's service steps made by Terraform, as module blocks
+        if lab is not None:  # e.g. the kms step's key encrypts the lab bucket
             inputs |= components.lab_inputs(lab)
-            inputs[terraform.COMPONENTS_INPUT] = components.blocks(lab)
         return inputs
+
+    def module_components(self, lab: Lab) -> dict[str, dict[str, Any]]:
+        """The lab's service steps made by Terraform, as module blocks (labctl.components)."""
+        from labctl import components
+
+        return components.blocks(lab)
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         return {"aws": {"region": self.region, "default_tags": {"tags": tags}}}
