@@ -246,35 +246,3 @@ def _replace(ledger: Ledger, result: SyncResult, rows: list[dict[str, Any]], now
                           covered_from=result.covered_from, covered_until=result.covered_until,
                           source=result.source, rows=result.rows, total_usd=result.total_usd,
                           synced_at=now))  # fmt: skip
-
-
-# --- what the report reads ----------------------------------------------------------------------
-
-
-def coverage(ledger: Ledger, month_start: datetime) -> dict[str, datetime]:
-    """Per synced target: the first moment of the month its bill does not cover (naive UTC)."""
-    from sqlalchemy import select
-
-    q = select(BillingSync.target, BillingSync.covered_until).where(
-        BillingSync.month == f"{month_start:%Y-%m}"
-    )
-    with ledger.session() as s:
-        return {t: datetime.combine(d, datetime.min.time()) for t, d in s.execute(q)}
-
-
-def totals(
-    ledger: Ledger, start: datetime, end: datetime, engineer: str | None = None
-) -> list[Any]:
-    """Billed USD per (engineer, target, lab) over the days in [start, end)."""
-    from sqlalchemy import func, select
-
-    b = BilledCost
-    q = (
-        select(b.engineer, b.target, b.lab, func.sum(b.amount_usd).label("usd"))
-        .where(b.day >= start.date(), b.day < end.date())
-        .group_by(b.engineer, b.target, b.lab)
-    )
-    if engineer is not None:
-        q = q.where(b.engineer == engineer)
-    with ledger.session() as s:
-        return list(s.execute(q))

@@ -478,9 +478,10 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """What is up, for whom, and what it burns per hour."""
-    from labctl import orchestrator, views
+    from labctl import status as status_view
+    from labctl import views
 
-    runs = orchestrator.status(engineer=None if all_engineers else _engineer(engineer))
+    runs = status_view.runs(engineer=None if all_engineers else _engineer(engineer))
     if as_json:
         _print_json(runs)
     elif runs:

@@ -30,23 +30,16 @@ from pydantic import (
     model_validator,
 )
 
-from labctl.catalog import (
-    STUDY_SESSION_HOURS,
-    BatchStep,
-    DeployStep,
-    Lab,
-    MonitorStep,
-    TrainStep,
-    TuneStep,
-)
+from labctl import ledger_queries as queries
 from labctl.errors import BudgetRefused, CatalogError, UsageError
-from labctl.ledger import Resource, Run, utcnow
+from labctl.ledger_queries import utcnow
 from labctl.naming import identity
 from labctl.prices import DEFAULT_REGION, PriceBook
 
-if TYPE_CHECKING:
-    from labctl.catalog import Catalog
-    from labctl.ledger import Ledger
+if TYPE_CHECKING:  # the catalog is imported by `estimate`: `cost report` never needs it
+    from labctl.catalog import Catalog, Lab
+    from labctl.ledger import Ledger, Run
+    from labctl.ledger_queries import Reader
 
 SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%", Vertex AI spot 60-91 %
 SPOT_CLOUDS = ("aws", "gcp")
@@ -184,6 +177,15 @@ def estimate(
     Endpoints bill until deleted: they are priced for `endpoint_hours` (what `up` commits to: its
     --autostop, else the rest of the month), or for the lab's study session when not given.
     """
+    from labctl.catalog import (
+        STUDY_SESSION_HOURS,
+        BatchStep,
+        DeployStep,
+        MonitorStep,
+        TrainStep,
+        TuneStep,
+    )
+
     cloud = lab.cloud if target == "local" else target
     region = region if target != "local" and region else DEFAULT_REGION[cloud]
     lines: list[EstimateLine] = []
@@ -413,8 +415,6 @@ class Team(BaseModel):
 
 def team(cat: Catalog | None = None) -> Team:
     """$LABCTL_TEAM (a team.yaml), else the catalog's `team:` section, else the defaults."""
-    from labctl import catalog
-
     file = os.environ.get("LABCTL_TEAM")
     if not file:
         data = cat.team if cat else None
@@ -424,6 +424,8 @@ def team(cat: Catalog | None = None) -> Team:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                  for e in exc.errors(include_url=False))  # fmt: skip
             raise CatalogError(f"labs.yaml team: {problems}") from None
+    from labctl import catalog  # its YAML checks (file:line), for a team file only
+
     text = catalog.read_text(Path(file), "team file")
     data = catalog.load_yaml(text, file)
     wrapped = isinstance(data, dict) and "team" in data
@@ -577,69 +579,6 @@ def record_budget_events(ledger: Ledger, run: Run, check: BudgetCheck) -> None:
 LEVELS = ("ok", "50", "75", "100")
 
 
-def _seconds(dialect: str, lo: Any, hi: Any) -> Any:
-    """SQL for (hi - lo) in seconds, on SQLite and PostgreSQL."""
-    from sqlalchemy import func
-
-    if dialect == "sqlite":
-        return (func.julianday(hi) - func.julianday(lo)) * 86400.0
-    return func.extract("epoch", hi - lo)
-
-
-def _spend_rows(
-    ledger: Ledger, start: datetime, end: datetime, now: datetime, engineer: str | None = None
-) -> list[Any]:
-    """Per run: engineer, lab, target, closed and running cost, burn, unpriced and resource counts.
-
-    Design choice: grouped by run_id and read from a covering index in that order, so SQLite
-    aggregates without sorting or touching the table; a resource closed inside the month uses the
-    billed hours stored when it closed, and only open or month-straddling ones need date
-    arithmetic, clipped to the month first (SQLite's ISO strings compare in time order).
-    """
-    from sqlalchemy import and_, case, func, literal, or_, select
-
-    dialect = ledger.engine.dialect.name
-    least = func.min if dialect == "sqlite" else func.least
-    greatest = func.max if dialect == "sqlite" else func.greatest
-    r = Resource
-    cap = min(end, now)
-    rate = r.price_per_hour * r.instance_count
-    lo = greatest(r.started_at, literal(start, r.started_at.type))
-    hi = least(func.coalesce(r.stopped_at, literal(cap, r.started_at.type)),
-               literal(cap, r.started_at.type))  # fmt: skip
-    interval_hours = greatest(_seconds(dialect, lo, hi), 0.0) / 3600.0
-    inside = and_(r.billed_hours.is_not(None), r.started_at >= start, r.stopped_at < end)
-    billed = case(
-        (inside, r.billed_hours),  # closed within the month: no date arithmetic at all
-        (r.billable_seconds.is_not(None),
-         case((and_(r.started_at >= start, r.started_at < end), r.billable_seconds / 3600.0),
-              else_=0.0)),
-        else_=interval_hours,
-    )  # fmt: skip
-    cost = func.coalesce(rate * billed, 0.0)
-    is_open = r.stopped_at.is_(None)
-    per_run_q = (
-        select(
-            r.run_id,
-            func.sum(case((is_open, 0.0), else_=cost)).label("closed"),
-            func.sum(case((is_open, cost), else_=0.0)).label("running"),
-            func.sum(case((is_open, func.coalesce(rate, 0.0)), else_=0.0)).label("burn"),
-            func.sum(case((r.price_per_hour.is_(None), 1), else_=0)).label("unpriced"),
-            func.count().label("resources"),
-        )
-        .where(r.started_at < end, or_(is_open, r.stopped_at >= start))
-        .group_by(r.run_id)
-    )
-    if engineer is not None:
-        per_run_q = per_run_q.where(r.engineer == engineer)
-    per_run = per_run_q.subquery()
-    q = select(Run.engineer, Run.lab, Run.target, *per_run.c).join(
-        per_run, Run.id == per_run.c.run_id
-    )
-    with ledger.session() as s:
-        return list(s.execute(q))
-
-
 def _blank(engineer: str) -> dict[str, Any]:
     return {"engineer": engineer, "spent_usd": 0.0, "spent_actual_usd": 0.0,
             "spent_estimated_usd": 0.0, "closed_usd": 0.0, "running_usd": 0.0,
@@ -648,7 +587,7 @@ def _blank(engineer: str) -> dict[str, Any]:
 
 
 def _spend(
-    ledger: Ledger, start: datetime, end: datetime, now: datetime, engineer: str | None = None
+    ledger: Reader, start: datetime, end: datetime, now: datetime, engineer: str | None = None
 ) -> tuple[dict[str, dict[str, Any]], dict[str, datetime], bool]:
     """Per engineer, the month's spend: billed actuals (`labctl cost sync`) for the days each
     target's bill covers, plus the ledger's estimates from where that coverage ends.
@@ -656,10 +595,8 @@ def _spend(
     Returns the engineers' figures, the coverage per target, and whether `now` is in the month.
     The one place both the report and the budget check get their numbers from.
     """
-    from labctl import actuals
-
     current = start <= now < end
-    covered = {t: until for t, until in actuals.coverage(ledger, start).items() if until > start}
+    covered = {t: until for t, until in queries.coverage(ledger, start).items() if until > start}
     people: dict[str, dict[str, Any]] = {}
 
     def lab_of(p: dict[str, Any], lab: str, target: str) -> dict[str, Any]:
@@ -671,7 +608,7 @@ def _spend(
 
     # one query per distinct coverage end (usually one or two), each row kept for its target's
     for lo in sorted({start, *covered.values()}):
-        for row in _spend_rows(ledger, min(lo, end), end, now, engineer):
+        for row in queries.spend_rows(ledger, min(lo, end), end, now, engineer):
             if covered.get(row.target, start) != lo:
                 continue
             p = people.setdefault(row.engineer, _blank(row.engineer))
@@ -687,7 +624,7 @@ def _spend(
             p["running_usd"] += row.running or 0
             p["burn_usd_per_hour"] += (row.burn or 0) if current else 0
             p["unpriced"] += row.unpriced or 0
-    for row in actuals.totals(ledger, start, end, engineer) if covered else ():
+    for row in queries.billed_totals(ledger, start, end, engineer) if covered else ():
         p = people.setdefault(row.engineer, _blank(row.engineer))
         lab = lab_of(p, row.lab, row.target)
         lab["spent_usd"] += row.usd or 0
@@ -700,7 +637,7 @@ def _spend(
 
 
 def report(
-    ledger: Ledger, cat: Catalog | None, *, month: str | None = None,
+    ledger: Reader, cat: Catalog | None, *, month: str | None = None,
     engineer: str | None = None, now: datetime | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Spend per engineer against the budget for a month, with a per-lab breakdown.
@@ -747,28 +684,5 @@ def report(
             t: f"{until - timedelta(days=1):%Y-%m-%d}" for t, until in sorted(covered.items())
         },
         "unpriced_resources": unpriced,
-        "unpriced": _unpriced(ledger, start, end, engineer) if unpriced else [],
+        "unpriced": queries.unpriced(ledger, start, end, engineer) if unpriced else [],
     }
-
-
-def _unpriced(ledger: Ledger, start: datetime, end: datetime, engineer: str | None) -> list[str]:
-    """`engineer lab kind name` of the month's cloud resources that have no price (what the
-    report's `unpriced_resources` counts), so the report can name them."""
-    from sqlalchemy import or_, select
-
-    r = Resource
-    q = (
-        select(Run.engineer, Run.lab, r.kind, r.name)
-        .join(Run, Run.id == r.run_id)
-        .where(
-            r.price_per_hour.is_(None),
-            Run.target != "local",
-            r.started_at < end,
-            or_(r.stopped_at.is_(None), r.stopped_at >= start),
-        )
-        .order_by(Run.engineer, Run.lab, r.kind, r.name)
-    )
-    if engineer is not None:
-        q = q.where(r.engineer == engineer)
-    with ledger.session() as s:
-        return [" ".join(row) for row in s.execute(q)]

@@ -45,17 +45,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from labctl import paths
 from labctl.errors import LabctlError, Refused, UsageError
 
-HEAD = "0006"  # the newest alembic revision; tests/test_ledger.py pins it to the scripts
-
-
-def utcnow() -> datetime:
-    """Naive UTC (what every backend stores faithfully, SQLite included)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def iso_utc(value: datetime | None) -> str | None:
-    """A ledger time (naive UTC) as ISO 8601 with its zone, e.g. `2026-12-01T19:00:00Z`."""
-    return f"{value:%Y-%m-%dT%H:%M:%S}Z" if value else None
+# the ledger's vocabulary lives in ledger_queries (importable without SQLAlchemy); re-exported
+from labctl.ledger_queries import ACTIVE_RUN as ACTIVE_RUN
+from labctl.ledger_queries import HEAD as HEAD
+from labctl.ledger_queries import RUN_STATUSES as RUN_STATUSES
+from labctl.ledger_queries import Row, absolute_from_home, make_rows
+from labctl.ledger_queries import bind as bind_param
+from labctl.ledger_queries import iso_utc as iso_utc
+from labctl.ledger_queries import utcnow as utcnow
 
 
 def naive_utc(value: datetime | None) -> datetime | None:
@@ -82,9 +79,7 @@ class HomePath(TypeDecorator[str]):
         return None if value is None else relative_to_home(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> str | None:
-        if value is None or value.startswith("/"):
-            return value
-        return str(paths.home() / value)
+        return absolute_from_home(value)
 
 
 def relative_to_home(path: str) -> str:
@@ -114,10 +109,6 @@ class Run(Base):
     autostop_at: Mapped[datetime | None] = mapped_column(DateTime)
     estimate_usd: Mapped[float | None] = mapped_column(Float)
     outputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
-RUN_STATUSES = ("starting", "up", "failed", "interrupted", "stopping", "down", "partial")
-ACTIVE_RUN = ("starting", "up", "failed", "interrupted", "stopping", "partial")
 
 
 class Resource(Base):
@@ -260,6 +251,17 @@ class Ledger:
         except DatabaseError as exc:
             raise _damaged(self.url, exc) from None
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def rows(self, sql: str, **params: Any) -> list[Row]:
+        """Run one of `labctl.ledger_queries`' SQL texts (the `Reader` protocol)."""
+        with self.engine.connect() as conn:
+            result = conn.execute(text(sql), {k: bind_param(self.dialect, v)
+                                              for k, v in params.items()})  # fmt: skip
+            return make_rows(list(result.keys()), result.fetchall())
 
     @contextmanager
     def session(self) -> Iterator[Session]:

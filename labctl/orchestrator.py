@@ -26,7 +26,7 @@ from labctl.errors import (
     Unsupported,
     UsageError,
 )
-from labctl.ledger import RESOURCE_KINDS, Ledger, Resource, Run, iso_utc, utcnow
+from labctl.ledger import RESOURCE_KINDS, Ledger, Resource, Run, utcnow
 from labctl.prices import PriceBook
 from labctl.progress import Reporter
 from labctl.terraform import RootModule, Stack
@@ -466,53 +466,6 @@ def _destroy_stack(backend: Backend, run: Run, ledger: Ledger) -> None:
 
 
 # --- status and invoke --------------------------------------------------------------------------
-
-
-def status(*, engineer: str | None) -> list[dict[str, Any]]:
-    """Active runs with their open resources and hourly burn, as plain data."""
-    ledger = Ledger()
-    now = utcnow()
-    views = []
-    for run in ledger.active_runs(engineer=engineer):
-        backend = get_backend(run.target) if run.target == "local" else None
-        resources = []
-        for r in ledger.open_resources(run.id):
-            item: dict[str, Any] = {
-                "kind": r.kind,
-                "name": r.name,
-                "status": backend.live_status(r) if backend else r.status,
-                "instance_type": r.instance_type,
-                "count": r.instance_count,
-                "usd_per_hour": r.price_per_hour * r.instance_count if r.price_per_hour else None,
-            }
-            if r.kind == "endpoint":
-                item["url"] = (r.attrs or {}).get("url")
-            resources.append(item)
-        views.append(
-            {
-                "run": run.id,
-                "lab": run.lab,
-                "engineer": run.engineer,
-                "target": run.target,
-                "status": run.status,
-                "age_seconds": int((now - run.created_at).total_seconds()),
-                "autostop_at": iso_utc(run.autostop_at),
-                "burn_usd_per_hour": round(sum(r["usd_per_hour"] or 0 for r in resources), 4),
-                "cloud_equivalent": run.target == "local",
-                "metrics": {
-                    k: v.get("metrics")
-                    for k, v in run.outputs.get("steps", {}).items()
-                    if isinstance(v, dict) and v.get("metrics")
-                },
-                "tracking": {  # e.g. a job's MLflow run
-                    k: v["tracking"]
-                    for k, v in run.outputs.get("steps", {}).items()
-                    if isinstance(v, dict) and v.get("tracking")
-                },
-                "resources": resources,
-            }
-        )
-    return views
 
 
 def endpoint_of(lab_name: str, *, engineer: str) -> tuple[Backend, Resource]:

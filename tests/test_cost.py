@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from labctl import catalog, cost
+from labctl import catalog, cost, status
 from labctl.errors import BudgetRefused
 from labctl.ledger import Ledger
+from labctl.ledger_queries import SqliteReader
 
 NOW = datetime(2026, 11, 20, 12, 0)
 
@@ -288,3 +291,29 @@ def test_engineer_budgets_ignore_the_identity_case(home, tmp_path, monkeypatch):
     team.write_text("team:\n  engineers: {Ana@X.io: {monthly_budget_usd: 42}}\n")
     monkeypatch.setenv("LABCTL_TEAM", str(team))
     assert cost.team(None).budget_for("ana@x.io") == 42
+
+
+def test_the_stdlib_reader_gives_the_ledgers_figures(ledger):
+    """`cost report` and `status` read a SQLite ledger without SQLAlchemy: same SQL, same
+    figures, same types (times, JSON, paths) as through the `Ledger`."""
+    if ledger.dialect != "sqlite":
+        pytest.skip("the stdlib reader reads SQLite ledgers only")
+    reader = SqliteReader.at_head(Path(ledger.url.removeprefix("sqlite:///")))
+    assert reader is not None
+    for month, who in ((None, None), ("2026-10", "ana"), (None, "dave")):
+        assert cost.report(reader, None, month=month, engineer=who, now=NOW) == cost.report(
+            ledger, None, month=month, engineer=who, now=NOW
+        )
+    views = status.runs(engineer=None, reader=reader, now=NOW)
+    assert views == status.runs(engineer=None, reader=ledger, now=NOW)
+    assert {v["engineer"] for v in views} == {"ana", "bob", "carol", "dave"}
+
+
+def test_a_ledger_behind_head_is_left_to_the_ledger_to_migrate(ledger):
+    if ledger.dialect != "sqlite":
+        pytest.skip("the stdlib reader reads SQLite ledgers only")
+    db = Path(ledger.url.removeprefix("sqlite:///"))
+    with ledger.session() as s:
+        s.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    assert SqliteReader.at_head(db) is None
+    assert SqliteReader.at_head(db.with_name("missing.db")) is None

@@ -72,7 +72,7 @@ def test_distributed_tuning_on_local_spark(cli, small_catalog, home):
     assert view["metrics"]["train-distributed"]["validation:rmse"] == pytest.approx(
         spark["metrics"]["validation:rmse"]
     )
-    if "tracking" in view:  # orchestrator.status passes the steps' MLflow runs through
+    if "tracking" in view:  # labctl.status passes the steps' MLflow runs through
         assert view["tracking"]["train-distributed"]["mlflow_run_id"] == tracking["mlflow_run_id"]
     table = cli("status")
     [row] = [line for line in table.stdout.splitlines() if line.startswith("distributed-tuning")]

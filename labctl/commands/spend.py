@@ -121,15 +121,14 @@ def cost_report(
     no_headers: NoHeadersOpt = False,
 ) -> None:
     """Spend per engineer vs budget: spent, burn, forecast, percent and alert level."""
-    from labctl import cost, listing, reports
-    from labctl.ledger import Ledger
+    from labctl import cost, ledger_queries, listing, reports
 
     if month and not _is_month(month):
         raise UsageError(f"--month {month}: expected YYYY-MM")
     if html and html.is_dir():
         raise UsageError(f"--html {html}: is a folder", hint="name a file, e.g. report.html")
     team_cat = listing.team_catalog(_state["catalog"])
-    data = cost.report(Ledger(), team_cat, month=month, engineer=engineer)
+    data = cost.report(ledger_queries.open_reader(), team_cat, month=month, engineer=engineer)
     if html:
         try:
             html.write_text(reports.html(data, cost.team(team_cat)), encoding="utf-8")

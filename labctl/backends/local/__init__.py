@@ -9,7 +9,21 @@ process is in the ledger before it starts and carries a token in its command lin
 before it could record the pid.
 """
 
-from labctl.backends.local.backend import LocalBackend
-from labctl.backends.local.services import ANALOGUES, tracking_env
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labctl.backends.local.backend import LocalBackend
+    from labctl.backends.local.services import ANALOGUES, tracking_env
+
+# Loaded on first use: `labctl status` reads processes.py alone, without the training stack.
+_LAZY = {"LocalBackend": "backend", "ANALOGUES": "services", "tracking_env": "services"}
 __all__ = ["ANALOGUES", "LocalBackend", "tracking_env"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)

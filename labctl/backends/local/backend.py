@@ -11,7 +11,7 @@ from typing import Any
 
 from labctl.backends.base import Context, Finding
 from labctl.backends.local.base import bucket
-from labctl.backends.local.processes import find_pids, terminate
+from labctl.backends.local.processes import live_status, terminate
 from labctl.backends.local.services import SPARK_EXTRA, analogue, has_module, skip_reason
 from labctl.backends.local.serving import Endpoints
 from labctl.backends.local.training import entry
@@ -123,12 +123,4 @@ class LocalBackend(Tuning, Endpoints):
             terminate(pid, token)
 
     def live_status(self, resource: Resource) -> str:
-        attrs = resource.attrs or {}
-        if resource.kind == "service" and attrs.get("token"):  # a local API's process
-            return "InService" if find_pids(attrs["token"]) else "Stopped (process gone)"
-        if resource.kind in ("endpoint", "training-job") and attrs.get("token"):
-            alive = bool(find_pids(attrs["token"]))
-            if resource.kind == "endpoint":
-                return "InService" if alive else "Stopped (process gone)"
-            return "InProgress" if alive else resource.status
-        return resource.status
+        return live_status(resource)

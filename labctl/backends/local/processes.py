@@ -11,6 +11,20 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
+
+
+def live_status(resource: Any) -> str:
+    """A local resource's state from its process (a ledger `Resource` or a status row)."""
+    attrs = resource.attrs or {}
+    if resource.kind == "service" and attrs.get("token"):  # a local API's process
+        return "InService" if find_pids(attrs["token"]) else "Stopped (process gone)"
+    if resource.kind in ("endpoint", "training-job") and attrs.get("token"):
+        alive = bool(find_pids(attrs["token"]))
+        if resource.kind == "endpoint":
+            return "InService" if alive else "Stopped (process gone)"
+        return "InProgress" if alive else resource.status
+    return resource.status
 
 
 def find_pids(token: str) -> list[int]:
