@@ -260,6 +260,11 @@ def aws_budgets(backend: Any, engineer: str) -> dict[str, Any]:
             return {"account_id": account, "budgets": found}
 
 
+def applied(engineer: str, target: str) -> bool:
+    """Whether labctl has applied this engineer's budget stack on `target` from here."""
+    return bool(_applied(directory(engineer, target)))
+
+
 def _digest(module: RootModule) -> str:
     """Of the root document and the module files it calls: a new labctl re-applies."""
     h = hashlib.sha256(json.dumps(module.document(), sort_keys=True).encode())

@@ -302,6 +302,24 @@ def _cloud_budget(
     return []
 
 
+def _refresh_cloud_budget(
+    backend: Backend, engineer: str, ledger: Ledger, reporter: Reporter
+) -> None:
+    """After a lab's stack is destroyed: the budget action no longer names its role (a role
+    that is gone would make the action fail for the others too). Only where a budget stack was
+    applied; the team comes from $LABCTL_TEAM or the default catalog."""
+    from labctl import budgets
+
+    if backend.name not in budgets.TARGETS or not budgets.applied(engineer, backend.name):
+        return
+    try:
+        cat = catalog_mod.load(None)
+    except LabctlError as exc:
+        reporter.warn(f"the {backend.name} budget keeps its lab roles: {exc.message}")
+        return
+    _cloud_budget(backend, engineer, cat, ledger, reporter)
+
+
 def _failed(ledger: Ledger, run: Run, lab_name: str, exc: LabctlError) -> None:
     ledger.update_run(run.id, status="failed")
     ledger.event("failed", exc.message, run=run)
@@ -459,6 +477,8 @@ def _down_run(
             ledger.update_run(run.id, status="down", ended_at=utcnow())
         elif not endpoints_only or any(i.outcome == "failed" for i in run_items):
             ledger.update_run(run.id, status="partial")
+    if any(i.outcome == "deleted" and i.resource and i.resource.kind == "stack" for i in run_items):
+        _refresh_cloud_budget(backend, run.engineer, ledger, reporter)
 
 
 def _reason(exc: Exception) -> str:

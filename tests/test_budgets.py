@@ -254,6 +254,22 @@ def test_up_hook_skips_targets_without_a_cloud_budget(team, monkeypatch):
     assert orchestrator._cloud_budget(local, ENGINEER, team, Ledger(), Reporter()) == []
 
 
+def test_down_drops_a_destroyed_labs_role_from_the_action(team, engine):
+    ledger = Ledger()
+    aws = backend_for_render("aws")
+    orchestrator._refresh_cloud_budget(aws, ENGINEER, ledger, Reporter())
+    assert engine.calls == []  # no budget stack applied here: down leaves budgets alone
+    _up(ledger, "churn-pipeline", "role-a")
+    _up(ledger, "fraud-detection", "role-b")
+    budgets.apply(aws, ENGINEER, team, ledger)
+    (run_a, _) = ledger.active_runs(engineer=ENGINEER)
+    ledger.update_run(run_a.id, status="down", ended_at=run_a.created_at)  # its stack is gone
+    orchestrator._refresh_cloud_budget(aws, ENGINEER, ledger, Reporter())
+    assert engine.commands() == ["init", "apply", "init", "apply"]
+    root = json.loads((budgets.directory(ENGINEER, "aws") / terraform.ROOT_FILE).read_text())
+    assert root["module"]["lab"]["lab_role_names"] == ["role-b"]
+
+
 # --- show (against moto), destroy and the CLI -----------------------------------------------------
 
 
