@@ -164,6 +164,8 @@ def _report(outcomes: list[Any], failures: list[dict[str, Any]], as_json: bool) 
                 Col("note", fold=True)]  # fmt: skip
         if rows:
             print_table(out, cols, rows)
+        elif not failures:
+            err.print("no engineer: none in the team configuration or with a lab up")
         for f in failures:
             err.print(f"[red]{f['target']} ({f['engineer']})[/]: ", end="")
             err.print(f["error"] + (f" ({f['hint']})" if f["hint"] else ""), markup=False)
