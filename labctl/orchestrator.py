@@ -49,7 +49,6 @@ def root_module(
         "labels": tags,
         **backend.module_inputs(ws, spec),
     }
-    inputs.update(cost.budget_inputs(engineer))
     return RootModule(
         target=backend.name,
         inputs=inputs,
@@ -257,6 +256,7 @@ def up(
             for old in stacks:  # re-applied in place: the new row stands for the stack
                 ledger.close_resource(old.id, status="replaced")
             ctx.run = ledger.update_run(run.id, outputs={**ctx.run.outputs, "infra": ctx.infra})
+            warnings += _cloud_budget(backend, engineer, cat, ledger, reporter)
             for step in lab.steps:
                 if step.name not in kept:
                     ctx.record(step, backend.run_step(step, ctx))
@@ -280,6 +280,44 @@ def _extendable(active: list[Run], milestone: int | None) -> Run | None:
     run = active[-1] if len(active) == 1 else None
     was = run.outputs.get("milestone") if run else None
     return run if run and run.status == "up" and was and milestone and milestone > was else None
+
+
+def _cloud_budget(
+    backend: Backend, engineer: str, cat: catalog_mod.Catalog, ledger: Ledger, reporter: Reporter
+) -> list[str]:
+    """The engineer's budget in the cloud (labctl.budgets), applied once the lab's roles exist;
+    a failure (e.g. no budgets permission) is a warning: labctl's own budget check still holds."""
+    from labctl import budgets
+
+    if backend.name not in budgets.TARGETS:
+        return []
+    try:
+        with reporter.task(f"cloud budget ({backend.name})"):
+            budgets.apply(backend, engineer, cat, ledger)
+    except LabctlError as exc:
+        warning = f"the {backend.name} budget for {engineer} was not applied: {exc.message}"
+        reporter.warn(f"{warning} (a team lead can run `labctl budget apply`)")
+        ledger.event("cloud-budget-failed", warning, engineer=engineer)
+        return [warning]
+    return []
+
+
+def _refresh_cloud_budget(
+    backend: Backend, engineer: str, ledger: Ledger, reporter: Reporter
+) -> None:
+    """After a lab's stack is destroyed: the budget action no longer names its role (a role
+    that is gone would make the action fail for the others too). Only where a budget stack was
+    applied; the team comes from $LABCTL_TEAM or the default catalog."""
+    from labctl import budgets
+
+    if backend.name not in budgets.TARGETS or not budgets.applied(engineer, backend.name):
+        return
+    try:
+        cat = catalog_mod.load(None)
+    except LabctlError as exc:
+        reporter.warn(f"the {backend.name} budget keeps its lab roles: {exc.message}")
+        return
+    _cloud_budget(backend, engineer, cat, ledger, reporter)
 
 
 def _failed(ledger: Ledger, run: Run, lab_name: str, exc: LabctlError) -> None:
@@ -439,6 +477,8 @@ def _down_run(
             ledger.update_run(run.id, status="down", ended_at=utcnow())
         elif not endpoints_only or any(i.outcome == "failed" for i in run_items):
             ledger.update_run(run.id, status="partial")
+    if any(i.outcome == "deleted" and i.resource and i.resource.kind == "stack" for i in run_items):
+        _refresh_cloud_budget(backend, run.engineer, ledger, reporter)
 
 
 def _reason(exc: Exception) -> str:
@@ -456,13 +496,20 @@ def _destroy_stack(backend: Backend, run: Run, ledger: Ledger) -> None:
             backend, engineer=run.engineer, lab=run.lab, run_id=run.id, ws=Path(run.workspace)
         ).write(directory)
     stack = Stack(directory, offline_plugins=backend.offline_plugins)
-    if backend.backend_config(run.engineer, run.lab) is None:  # local state: labctl keeps it
-        note = terraform.recover(stack, recreate=backend.name == "local")  # ends with `init`
-        if note:
-            ledger.event("state-recovered", f"{directory}: {note}", run=run)
-    else:
+    local_state = backend.backend_config(run.engineer, run.lab) is None
+    note = destroy_stack(stack, local_state=local_state, recreate=backend.name == "local")
+    if note:
+        ledger.event("state-recovered", f"{directory}: {note}", run=run)
+
+
+def destroy_stack(stack: Stack, *, local_state: bool, recreate: bool) -> str | None:
+    """`terraform destroy`, a local state first made usable (`terraform.recover`, which ends
+    with `init`; says what it repaired); a remote state is only `init`ed."""
+    note = terraform.recover(stack, recreate=recreate) if local_state else None
+    if not local_state:
         stack.init()
     stack.destroy()
+    return note
 
 
 # --- status and invoke --------------------------------------------------------------------------

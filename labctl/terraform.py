@@ -56,6 +56,8 @@ PROVIDERS: dict[str, dict[str, dict[str, str]]] = {
     "gcp": {"google": {"source": "hashicorp/google", "version": ">= 7.9, < 8"}},
     "databricks": {"databricks": {"source": "databricks/databricks", "version": ">= 1.97, < 2"}},
 }
+# The per-engineer budget stacks (labctl.budgets) use their cloud's provider.
+PROVIDERS |= {f"{cloud}-budget": PROVIDERS[cloud] for cloud in ("aws", "gcp")}
 REQUIRED_VERSION = ">= 1.0"  # what the modules need; the S3 lock file raises it to 1.10
 LOCKFILE_VERSION = (1, 10)  # S3-native state locking (`use_lockfile`)
 

@@ -926,7 +926,6 @@ def test_module_structure():
         ("google_storage_bucket", "lab"),
         ("google_service_account", "lab"),
         ("google_project_service", "apis"),
-        ("google_billing_budget", "engineer"),
         ("google_storage_bucket_iam_member", "sa_object_admin"),
         ("google_project_iam_member", "sa"),
     ]:
@@ -941,8 +940,7 @@ def test_module_structure():
     roles = re.search(r"project_roles = concat\((.*?)\n  \)", main, re.S).group(1)
     assert '"roles/aiplatform.user"' in roles and "storage" not in roles and "admin" not in roles
     assert '"roles/owner"' not in main and '"roles/editor"' not in main
-    budget = re.search(r'resource "google_billing_budget" "engineer" \{(.*?)\n\}', main, re.S)
-    assert "var.alert_thresholds" in main and "threshold_rules" in budget.group(1)
+    assert "google_billing_budget" not in main  # one per engineer: terraform/modules/gcp-budget
     outputs = set(re.findall(r'^output "(\w+)"', _tf("outputs.tf"), flags=re.M))
     assert {"bucket", "service_account_email", "project", "region", "bigquery_dataset"} <= outputs
     assert 'source = "hashicorp/google"' in _tf("versions.tf").replace("  ", " ")

@@ -191,7 +191,9 @@ def test_local_pins_null_exactly() -> None:
 def test_expected_outputs() -> None:
     expected = {
         "local": {"bucket", "bucket_uri", "region"},
-        "aws": {"bucket", "bucket_arn", "role_arn", "region", "account_id", "budget_name"},
+        "aws": {"bucket", "bucket_arn", "role_arn", "region", "account_id"},
+        "aws-budget": {"budget_name", "account_id", "deny_policy_arn", "action_id"},
+        "gcp-budget": {"budget_name", "budget_id", "project"},
         "gcp": {
             "bucket",
             "bucket_uri",
@@ -246,10 +248,9 @@ def test_aws_security() -> None:
 
 
 def test_aws_budget_notifications_per_threshold() -> None:
-    tf = _all_tf("aws")
-    assert re.search(r'resource "aws_budgets_budget"', tf)
-    assert re.search(r"count\s*=\s*local\.create_budget \? 1 : 0", tf)
-    assert re.search(r"create_budget\s*=\s*var\.monthly_budget_usd != null", tf)
+    tf = _all_tf("aws-budget")
+    assert re.search(r'resource "aws_budgets_budget" "engineer"', tf)
+    assert "aws_budgets_budget" not in _all_tf("aws")  # one per engineer, not one per lab
     assert 'dynamic "notification"' in tf
     assert re.search(r"for t in var\.alert_thresholds", tf)
     assert '"ACTUAL"' in tf and '"FORECASTED"' in tf
@@ -278,8 +279,10 @@ def test_gcp_bucket_and_iam() -> None:
     assert project_roles and "storage" not in project_roles.group(1)
     assert '"roles/aiplatform.user"' in tf and '"roles/logging.logWriter"' in tf
     assert re.search(r"delete_contents_on_destroy\s*=\s*true", tf)
-    assert re.search(r'"labctl-engineer"\s*=\s*local\.engineer_label', tf)  # budget label filter
-    assert 'dynamic "threshold_rules"' in tf
+    assert "google_billing_budget" not in tf  # one per engineer, in gcp-budget
+    budget = _all_tf("gcp-budget")
+    assert re.search(r'"labctl-engineer"\s*=\s*var\.engineer', budget)  # budget label filter
+    assert 'dynamic "threshold_rules"' in budget
 
 
 # ---- databricks ---------------------------------------------------------------------------------

@@ -170,6 +170,44 @@ def test_every_lab_renders_schema_valid(target, configuration, render_all, schem
     )
 
 
+BUDGET_MATRIX = [(t, c) for t, c in MATRIX if t == "aws" or (t, c) == ("gcp", "billing")]
+
+
+@pytest.mark.parametrize(
+    ("target", "configuration"), BUDGET_MATRIX, ids=[f"{t}-{c}" for t, c in BUDGET_MATRIX]
+)
+def test_budget_stacks_render_schema_valid(
+    target, configuration, schemas, home, tmp_path, monkeypatch
+) -> None:
+    """The per-engineer budget stack (labctl.budgets), with and without lab roles to deny."""
+    from labctl import budgets
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(CONFIGS[target][configuration])
+    (tmp_path / "team.yaml").write_text(TEAM)
+    monkeypatch.setenv("LABCTL_CONFIG", str(cfg))
+    monkeypatch.setenv("LABCTL_TEAM", str(tmp_path / "team.yaml"))
+    monkeypatch.setattr(base, "get_backend", _missing)
+    config.settings.cache_clear()
+    backend = base.backend_for_render(target)
+    want = budgets.spec("ana@example.com", None)
+    report = _schema.Report()
+    for roles in ([], ["labctl-ana-churn-pipeline-sm-1a2b3c4d"]):
+        module = budgets.root_module(backend, want, roles=roles)
+        assert module is not None
+        directory = tmp_path / f"budget-{len(roles)}"
+        module.write(directory)
+        root = json.loads((directory / terraform.ROOT_FILE).read_text())
+        module_dir = directory / "modules" / f"{target}-budget"
+        one = _schema.check_root(schemas, root, module_dir, directory)
+        one.problems += _schema.check_module(schemas, module_dir).problems
+        report.problems += one.problems
+        report.unchecked |= one.unchecked | _schema.check_module(schemas, module_dir).unchecked
+    assert report.unchecked == set()
+    found = {f"{p.where}: {p.message}" for p in report.problems}
+    assert found == ACCEPTED.get((target, configuration), set()), "\n".join(sorted(found))
+
+
 COMPONENTS = REPO / "terraform" / "modules" / "aws-components"
 COMPONENT_MODULES = sorted(p.parent.name for p in COMPONENTS.glob("*/main.tf"))
 
@@ -184,11 +222,11 @@ def test_every_aws_component_module_is_schema_valid(folder, schemas) -> None:
     assert _schema.module_constraints(directory)["aws"] == PROVIDERS["aws"]["aws"]
 
 
-@pytest.mark.parametrize("target", list(PROVIDERS))
+@pytest.mark.parametrize("target", [*PROVIDERS, "aws-budget", "gcp-budget"])
 def test_module_pins_the_checked_provider_versions(target) -> None:
     """The module itself asks for no older provider than the schema files describe."""
     assert _schema.module_constraints(REPO / "terraform" / "modules" / target) == {
-        name: spec for name, spec in PROVIDERS[target].items()
+        name: spec for name, spec in PROVIDERS[target.removesuffix("-budget")].items()
     }
 
 

@@ -188,18 +188,18 @@ def test_escape_template():
 
 
 def test_hostile_strings_are_escaped_in_the_rendered_module(home, tmp_path):
-    module = RootModule(
-        target="aws",
-        inputs={"engineer": HOSTILE_NAME, "alert_emails": [HOSTILE_EMAIL], "tags": {"k": "${x}"}},
+    module = RootModule(  # the budget stack: its subscribers are e-mails from the team file
+        target="aws-budget",
+        inputs={"engineer": HOSTILE_NAME, "subscribers": [HOSTILE_EMAIL], "tags": {"k": "${x}"}},
         provider_config={"aws": {"default_tags": {"tags": {"owner": HOSTILE_EMAIL}}}},
     )
     text = module.document()
     lab = text["module"]["lab"]
-    assert lab["alert_emails"] == ['x$${file("/etc/hostname")}@b.co']
+    assert lab["subscribers"] == ['x$${file("/etc/hostname")}@b.co']
     assert lab["engineer"] == "Ana %%{ if true }evil%%{ endif } $${path.cwd}"
     assert lab["tags"] == {"k": "$${x}"}
     assert text["provider"]["aws"]["default_tags"]["tags"]["owner"].startswith("x$${file")
-    assert text["output"]["bucket"]["value"] == "${module.lab.bucket}"  # labctl's own: untouched
+    assert text["output"]["budget_name"]["value"] == "${module.lab.budget_name}"  # labctl's own
 
 
 def test_terraform_sees_hostile_strings_as_literals(engine, home, tmp_path):

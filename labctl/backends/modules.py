@@ -141,8 +141,6 @@ class GcpModule:
             # a dataset, and BigQuery job rights, only for labs with BigQuery steps
             "bigquery_dataset": lab is None
             or any(isinstance(s, ServiceStep) and s.service in BIGQUERY for s in lab.steps),
-            # the per-engineer budget needs the billing account (none: no budget object)
-            "billing_account": gcp_billing_account(),
         }
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:

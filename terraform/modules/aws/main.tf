@@ -20,12 +20,6 @@ locals {
   bucket_name = "${trim(substr(local.slug, 0, 54), "-")}-${local.suffix}"
   # IAM role: <= 64 chars. 47 + "-sm-" + 8 = 59.
   role_name = "${trim(substr(local.slug, 0, 47), "-")}-sm-${local.suffix}"
-  # Budgets: <= 100 chars, no ":" or "\" (name_prefix is a slug).
-  budget_name = "${trim(substr(local.slug, 0, 80), "-")}-monthly"
-
-  engineer_tag_value = lookup(var.tags, "labctl-engineer", var.engineer)
-
-  create_budget = var.monthly_budget_usd != null
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -315,43 +309,4 @@ resource "aws_iam_role_policy" "sagemaker" {
   policy = data.aws_iam_policy_document.sagemaker.json
 }
 
-# ---------------------------------------------------------------------------------------------
-# Optional budget
-# ---------------------------------------------------------------------------------------------
-
-locals {
-  budget_notifications = length(var.alert_emails) == 0 ? [] : concat(
-    [for t in var.alert_thresholds : { threshold = t, type = "ACTUAL" }],
-    [{ threshold = var.alert_thresholds[length(var.alert_thresholds) - 1], type = "FORECASTED" }],
-  )
-}
-
-resource "aws_budgets_budget" "engineer" {
-  count = local.create_budget ? 1 : 0
-
-  name         = local.budget_name
-  budget_type  = "COST"
-  limit_amount = tostring(var.monthly_budget_usd)
-  limit_unit   = "USD"
-  time_unit    = "MONTHLY"
-
-  # User-defined cost allocation tags are addressed as "user:<key>$<value>". The tag must be
-  # activated as a cost allocation tag in the Billing console (payer account) to be counted.
-  cost_filter {
-    name   = "TagKeyValue"
-    values = [format("user:labctl-engineer$%s", local.engineer_tag_value)]
-  }
-
-  dynamic "notification" {
-    for_each = local.budget_notifications
-    content {
-      comparison_operator        = "GREATER_THAN"
-      threshold                  = notification.value.threshold
-      threshold_type             = "PERCENTAGE"
-      notification_type          = notification.value.type
-      subscriber_email_addresses = var.alert_emails
-    }
-  }
-
-  tags = var.tags
-}
+# The engineer's budget is not here: one per engineer per account, in terraform/modules/aws-budget.

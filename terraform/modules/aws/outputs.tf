@@ -22,8 +22,3 @@ output "account_id" {
   description = "AWS account ID the lab runs in."
   value       = data.aws_caller_identity.current.account_id
 }
-
-output "budget_name" {
-  description = "Name of the engineer's monthly budget, or null when monthly_budget_usd is null."
-  value       = local.create_budget ? aws_budgets_budget.engineer[0].name : null
-}

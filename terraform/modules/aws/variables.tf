@@ -2,7 +2,7 @@
 
 variable "engineer" {
   type        = string
-  description = "Engineer who owns the lab (labctl slug). The budget filters cost on the labctl-engineer tag with this value."
+  description = "Engineer who owns the lab (labctl slug)."
 }
 
 variable "lab" {
@@ -94,34 +94,4 @@ variable "trust_source_account_condition" {
   type        = bool
   description = "Add an aws:SourceAccount condition (this account) to the role's trust policy, AWS's recommended cross-service confused-deputy protection for SageMaker. Disable only if a SageMaker feature you use fails to assume the role."
   default     = true
-}
-
-# ---- budget ---------------------------------------------------------------------------------
-
-variable "monthly_budget_usd" {
-  type        = number
-  description = "Monthly cost budget in USD for the engineer (cost filtered on the labctl-engineer tag). null: no budget is created."
-  default     = null
-
-  validation {
-    condition     = var.monthly_budget_usd == null ? true : var.monthly_budget_usd > 0
-    error_message = "The monthly_budget_usd must be > 0 (or null for no budget)."
-  }
-}
-
-variable "alert_thresholds" {
-  type        = list(number)
-  description = "Budget alert thresholds, in percent of monthly_budget_usd. One ACTUAL notification per threshold; the last one also gets a FORECASTED notification."
-  default     = [50, 75, 100]
-
-  validation {
-    condition     = length(var.alert_thresholds) > 0 && alltrue([for t in var.alert_thresholds : t > 0])
-    error_message = "The alert_thresholds must be a non-empty list of positive percentages."
-  }
-}
-
-variable "alert_emails" {
-  type        = list(string)
-  description = "Email addresses notified by the budget. AWS requires a subscriber per notification, so with [] the budget is created without notifications."
-  default     = []
 }

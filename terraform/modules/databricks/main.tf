@@ -103,12 +103,11 @@ locals {
 # The policy labctl's job runs use (runs/submit job clusters).
 resource "databricks_cluster_policy" "lab" {
   name = substr(var.name_prefix, 0, 100)
-  description = join(" ", compact([
+  description = join(" ", [
     "labctl guardrails for ${var.engineer}/${var.lab} job clusters:",
     "<= ${var.max_workers} workers, nodes ${join("/", var.node_type_ids)} (${var.cloud}),",
     "runtime ${var.spark_version}.",
-    var.monthly_budget_usd == null ? "" : "Monthly budget USD ${var.monthly_budget_usd} (enforced by labctl).",
-  ]))
+  ])
   definition            = jsonencode(local.job_policy_definition)
   max_clusters_per_user = var.max_clusters_per_user
 }

@@ -110,11 +110,3 @@ variable "policy_group_names" {
   description = "Workspace groups granted CAN_USE on the cluster policy."
   default     = []
 }
-
-# ---- budget ---------------------------------------------------------------------------------
-
-variable "monthly_budget_usd" {
-  type        = number
-  description = "Monthly budget in USD. Databricks budgets and budget policies are account-level only (they need an account-level provider), so this module records it in the policy description and labctl enforces it from its ledger; see README."
-  default     = null
-}

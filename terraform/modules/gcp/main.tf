@@ -1,8 +1,6 @@
 locals {
   labels = merge(var.tags, var.labels)
 
-  engineer_label = lookup(local.labels, "labctl-engineer", var.engineer)
-
   # Bucket names are global: a short hash of project/prefix keeps them unique and stable.
   # labctl slugs may contain "_", which service-account ids reject (and bucket names discourage).
   slug   = replace(var.name_prefix, "_", "-")
@@ -14,13 +12,7 @@ locals {
   # BigQuery dataset id: letters, digits, underscores; <= 1024.
   dataset_id = replace(var.name_prefix, "-", "_")
 
-  create_budget = var.billing_account != null && var.monthly_budget_usd != null
-
-  services = concat(
-    ["aiplatform.googleapis.com", "storage.googleapis.com", "bigquery.googleapis.com"],
-    local.create_budget ? ["billingbudgets.googleapis.com"] : [],
-    local.create_budget && length(var.alert_emails) > 0 ? ["monitoring.googleapis.com"] : [],
-  )
+  services = ["aiplatform.googleapis.com", "storage.googleapis.com", "bigquery.googleapis.com"]
 }
 
 resource "google_project_service" "apis" {
@@ -172,70 +164,4 @@ resource "google_bigquery_dataset_iam_member" "sa_editor" {
   member     = "serviceAccount:${google_service_account.lab.email}"
 }
 
-# ---------------------------------------------------------------------------------------------
-# Optional budget
-# ---------------------------------------------------------------------------------------------
-
-resource "google_monitoring_notification_channel" "budget_email" {
-  for_each = local.create_budget ? toset(var.alert_emails) : toset([])
-
-  project      = var.project
-  display_name = "labctl budget ${var.engineer}: ${each.value}"
-  type         = "email"
-  labels = {
-    email_address = each.value
-  }
-  user_labels = local.labels
-
-  depends_on = [google_project_service.apis]
-}
-
-locals {
-  threshold_rules = concat(
-    [for t in var.alert_thresholds : { percent = t / 100, basis = "CURRENT_SPEND" }],
-    [{ percent = var.alert_thresholds[length(var.alert_thresholds) - 1] / 100, basis = "FORECASTED_SPEND" }],
-  )
-}
-
-resource "google_billing_budget" "engineer" {
-  count = local.create_budget ? 1 : 0
-
-  billing_account = var.billing_account
-  # display_name is limited to 60 characters.
-  display_name = substr("${local.slug}-monthly", 0, 60)
-
-  budget_filter {
-    # A single label key/value pair (the API allows exactly one): the engineer's labelled spend
-    # across the billing account, i.e. the per-engineer budget.
-    labels = {
-      "labctl-engineer" = local.engineer_label
-    }
-    calendar_period = "MONTH"
-  }
-
-  amount {
-    specified_amount {
-      currency_code = "USD"
-      units         = tostring(floor(var.monthly_budget_usd))
-      nanos         = floor((var.monthly_budget_usd - floor(var.monthly_budget_usd)) * 1000000000)
-    }
-  }
-
-  dynamic "threshold_rules" {
-    for_each = local.threshold_rules
-    content {
-      threshold_percent = threshold_rules.value.percent
-      spend_basis       = threshold_rules.value.basis
-    }
-  }
-
-  dynamic "all_updates_rule" {
-    for_each = length(var.alert_emails) > 0 ? [1] : []
-    content {
-      monitoring_notification_channels = [for c in google_monitoring_notification_channel.budget_email : c.id]
-      disable_default_iam_recipients   = false
-    }
-  }
-
-  depends_on = [google_project_service.apis]
-}
+# The engineer's budget is not here: one per engineer per project, in terraform/modules/gcp-budget.

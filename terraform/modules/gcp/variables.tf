@@ -2,7 +2,7 @@
 
 variable "engineer" {
   type        = string
-  description = "Engineer who owns the lab (labctl slug). The budget filters cost on the labctl-engineer label with this value."
+  description = "Engineer who owns the lab (labctl slug)."
 }
 
 variable "lab" {
@@ -79,41 +79,5 @@ variable "bigquery_dataset" {
 variable "job_submitters" {
   type        = list(string)
   description = "IAM members (e.g. user:alice@example.com) allowed to run jobs as the lab's service account (roles/iam.serviceAccountUser on that service account only). [] grants nobody; project owners/editors can already do it."
-  default     = []
-}
-
-# ---- budget ---------------------------------------------------------------------------------
-
-variable "billing_account" {
-  type        = string
-  description = "Billing account ID (XXXXXX-XXXXXX-XXXXXX) that pays for the project. Needed for the budget; null: no budget."
-  default     = null
-}
-
-variable "monthly_budget_usd" {
-  type        = number
-  description = "Monthly budget in USD over the cost labelled labctl-engineer=<engineer> on the billing account. null: no budget. The billing account's currency must be USD."
-  default     = null
-
-  validation {
-    condition     = var.monthly_budget_usd == null ? true : var.monthly_budget_usd > 0
-    error_message = "The monthly_budget_usd must be > 0 (or null for no budget)."
-  }
-}
-
-variable "alert_thresholds" {
-  type        = list(number)
-  description = "Budget alert thresholds in percent of monthly_budget_usd. One CURRENT_SPEND rule per threshold; the last one also gets a FORECASTED_SPEND rule."
-  default     = [50, 75, 100]
-
-  validation {
-    condition     = length(var.alert_thresholds) > 0 && alltrue([for t in var.alert_thresholds : t > 0])
-    error_message = "The alert_thresholds must be a non-empty list of positive percentages."
-  }
-}
-
-variable "alert_emails" {
-  type        = list(string)
-  description = "Extra email recipients for budget alerts (created as Cloud Monitoring email notification channels in the project). Billing account admins/users are always notified."
   default     = []
 }
