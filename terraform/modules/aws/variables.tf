@@ -125,3 +125,17 @@ variable "alert_emails" {
   description = "Email addresses notified by the budget. AWS requires a subscriber per notification, so with [] the budget is created without notifications."
   default     = []
 }
+
+# ---- expiry (expiry.tf) ---------------------------------------------------------------------
+
+variable "autostop_at" {
+  type        = string
+  description = "The endpoints' deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z): EventBridge Scheduler deletes them then. null: no deadline, no schedule."
+  default     = null
+}
+
+variable "endpoint_names" {
+  type        = list(string)
+  description = "Names of the SageMaker endpoints the lab's deploy steps will create (labctl passes them: backends/modules.py). The expiry schedules and their role name these."
+  default     = []
+}

@@ -1,0 +1,38 @@
+"""Evaluate a provider-free Terraform module (the `expiry` modules) with Terraform itself.
+
+The cloud modules cannot be planned offline (no provider binary), so what their expiry resources
+carry (schedule expressions, request payloads, policies) is computed in a nested module that
+needs no provider: these tests apply that module for real and read its outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import _schema
+
+from labctl import terraform
+
+MODULES = Path(__file__).resolve().parents[1] / "terraform" / "modules"
+
+
+def evaluate(target: str, work: Path, **inputs: Any) -> dict[str, Any]:
+    """Apply terraform/modules/<target>/expiry with `inputs` (None = not given); its outputs."""
+    source = MODULES / target / "expiry"
+    shutil.copytree(source, work / "expiry")
+    doc = {
+        "module": {
+            "expiry": {"source": "./expiry", **{k: v for k, v in inputs.items() if v is not None}}
+        },
+        "output": {
+            name: {"value": f"${{module.expiry.{name}}}"}
+            for name in sorted(_schema.module_outputs(source))
+        },
+    }
+    (work / terraform.ROOT_FILE).write_text(json.dumps(doc))
+    stack = terraform.Stack(work, offline_plugins=False)
+    stack.init()
+    return stack.apply()
