@@ -117,3 +117,11 @@ variable "alert_emails" {
   description = "Extra email recipients for budget alerts (created as Cloud Monitoring email notification channels in the project). Billing account admins/users are always notified."
   default     = []
 }
+
+# ---- expiry (expiry.tf) ---------------------------------------------------------------------
+
+variable "autostop_at" {
+  type        = string
+  description = "The endpoints' deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z): a Cloud Scheduler job runs the expiry workflow then. null: no deadline, no schedule."
+  default     = null
+}
