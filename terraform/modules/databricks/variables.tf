@@ -118,3 +118,17 @@ variable "monthly_budget_usd" {
   description = "Monthly budget in USD. Databricks budgets and budget policies are account-level only (they need an account-level provider), so this module records it in the policy description and labctl enforces it from its ledger; see README."
   default     = null
 }
+
+# ---- expiry (expiry.tf) ---------------------------------------------------------------------
+
+variable "autostop_at" {
+  type        = string
+  description = "The endpoints' deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z): a job deletes them then. null: no deadline, no job."
+  default     = null
+}
+
+variable "endpoint_names" {
+  type        = list(string)
+  description = "Names of the Model Serving endpoints the lab's deploy steps will create (labctl passes them: backends/modules.py); the expiry job deletes these."
+  default     = []
+}
