@@ -11,14 +11,22 @@ from destroy, and the root module passes the deadline and the endpoint names to 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import _expiry
 import _schema
 import pytest
 
 from labctl import orchestrator
+from labctl.backends.aws.names import sm_name
 from labctl.backends.base import backend_for_render
+from labctl.backends.databricks.names import endpoint_name
 from labctl.terraform import module_variables
 
+REPO = Path(__file__).resolve().parents[1]
 TARGETS = ("aws", "gcp", "databricks")
 # the inputs each expiry module needs besides the deadline
 OTHER_INPUTS = {
@@ -103,3 +111,27 @@ def test_the_local_target_has_no_cloud_expiry(tmp_path, home):
     lab = orchestrator.catalog_mod.load(None).lab("churn-pipeline")
     assert backend.expiry_inputs(lab, lab_name="churn-pipeline", engineer="a", run_id="r") == {}
     assert "endpoint_names" not in module_variables("local")
+
+
+def test_the_endpoint_names_need_no_sdk(tmp_path):
+    """`labctl render`/`plan` name the endpoints without boto3 or databricks-sdk installed."""
+    code = (
+        "import sys\n"
+        "for m in ('boto3', 'botocore', 'databricks.sdk', 'databricks'): sys.modules[m] = None\n"
+        "from labctl import catalog\n"
+        "from labctl.backends.modules import AwsModule, DatabricksModule\n"
+        "for name, mixin in (('churn-pipeline', AwsModule), ('feature-store-pipeline',"
+        " DatabricksModule)):\n"
+        "    lab = catalog.load(None).lab(name)\n"
+        "    print(mixin().expiry_inputs(lab, lab_name=name, engineer='a@b.co', run_id='r1'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    ).stdout  # fmt: skip
+    assert out.splitlines() == [
+        str({"endpoint_names": [sm_name("endpoint", "r1")]}),
+        str(
+            {"endpoint_names": [endpoint_name("a@b.co", "feature-store-pipeline", "model-serving")]}
+        ),
+    ]
