@@ -19,8 +19,19 @@ from labctl import terraform
 MODULES = Path(__file__).resolve().parents[1] / "terraform" / "modules"
 
 
+_DONE: dict[str, str] = {}  # inputs -> outputs (JSON): each distinct call applies once a session
+
+
 def evaluate(target: str, work: Path, **inputs: Any) -> dict[str, Any]:
-    """Apply terraform/modules/<target>/expiry with `inputs` (None = not given); its outputs."""
+    """Apply terraform/modules/<target>/expiry with `inputs` (None = not given) in `work`; its
+    outputs (paths in them are relative to terraform/modules/<target>)."""
+    key = json.dumps([target, inputs], sort_keys=True)
+    if key not in _DONE:
+        _DONE[key] = json.dumps(_apply(target, work, inputs))
+    return json.loads(_DONE[key])
+
+
+def _apply(target: str, work: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     source = MODULES / target / "expiry"
     shutil.copytree(source, work / "expiry")
     doc = {

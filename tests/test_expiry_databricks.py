@@ -84,7 +84,7 @@ def run_task(tmp_path, inputs, endpoint_status=200):
         autostop_at=inputs.get("autostop_at"),
         endpoint_names=inputs["endpoint_names"],
     )
-    main = task_main(tmp_path / "tf" / out["script"])
+    main = task_main(MODULE / out["script"])
     answer = {"json": {}}
     if endpoint_status != 200:
         error = {"error_code": ERRORS[endpoint_status], "message": "stubbed"}
