@@ -197,10 +197,12 @@ def test_a_lab_without_endpoints_schedules_nothing(tmp_path):
     assert out["schedules"] == {}
 
 
-def test_a_malformed_deadline_is_refused_by_the_module(tmp_path):
+@pytest.mark.parametrize("deadline", ["tomorrow 7pm", "2026-12-01T20:05:00+01:00"])
+def test_a_deadline_not_in_rfc3339_utc_is_refused_by_the_module(tmp_path, deadline):
+    """at() is read in UTC: a deadline with another offset would fire at the wrong hour."""
     from labctl.errors import TerraformError
 
-    with pytest.raises(TerraformError, match="RFC 3339"):
+    with pytest.raises(TerraformError, match="RFC 3339 timestamp in UTC"):
         _expiry.evaluate(
-            "aws", tmp_path / "tf", autostop_at="tomorrow 7pm", endpoint_names=["e-1"], **ACCOUNT
+            "aws", tmp_path / "tf", autostop_at=deadline, endpoint_names=["e-1"], **ACCOUNT
         )

@@ -4,8 +4,9 @@ variable "autostop_at" {
   default     = null
 
   validation {
-    condition     = var.autostop_at == null ? true : can(formatdate("YYYY", var.autostop_at))
-    error_message = "The autostop_at must be an RFC 3339 timestamp such as 2026-12-01T19:00:00Z."
+    # UTC only: the schedule reads the time in UTC (formatdate keeps a timestamp's own offset).
+    condition     = var.autostop_at == null ? true : can(formatdate("YYYY", var.autostop_at)) && can(regex("(Z|[+-]00:00)$", var.autostop_at))
+    error_message = "The autostop_at must be an RFC 3339 timestamp in UTC such as 2026-12-01T19:00:00Z."
   }
 }
 
