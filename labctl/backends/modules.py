@@ -16,7 +16,7 @@ from labctl import config, paths
 from labctl.errors import Refused, UsageError
 
 if TYPE_CHECKING:
-    from labctl.catalog import Lab
+    from labctl.catalog import DeployStep, Lab
 
 AWS_DEFAULT_REGION = "us-east-1"
 BIGQUERY = ("bigquery", "bigquery-ml")  # the services the gcp target runs as BigQuery jobs
@@ -223,7 +223,7 @@ class DatabricksModule:
         return {"databricks": {"profile": profile}} if profile else {}
 
 
-def deploy_steps(lab: Lab) -> list[Any]:
+def deploy_steps(lab: Lab) -> list[DeployStep]:
     """The lab's deploy steps: each makes one real-time endpoint, which expires at the deadline."""
     from labctl.catalog import DeployStep
 
