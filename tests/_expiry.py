@@ -47,3 +47,20 @@ def _apply(target: str, work: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     stack = terraform.Stack(work, offline_plugins=False)
     stack.init()
     return stack.apply()
+
+
+def resources(target: str) -> dict[str, dict[str, Any]]:
+    """`type.name` -> body of each resource of terraform/modules/<target>/expiry.tf (python-hcl2:
+    expressions are `${...}` strings, string literals keep their quotes)."""
+    found = {}
+    for entry in _schema.parse_hcl(MODULES / target / "expiry.tf").get("resource", []):
+        for label, named in entry.items():
+            for name, body in named.items():
+                if not name.startswith("__"):
+                    found[f"{_schema.unquote(label)}.{_schema.unquote(name)}"] = body
+    return found
+
+
+def resource(target: str, type_name: str) -> dict[str, Any]:
+    """The body of `resource "<type_name>" "expiry"` in the target's expiry.tf."""
+    return resources(target)[f"{type_name}.expiry"]

@@ -14,7 +14,6 @@ import re
 from urllib.parse import unquote
 
 import _expiry
-import _schema
 import boto3
 import pytest
 import test_aws
@@ -29,7 +28,6 @@ pytestmark = pytest.mark.aws
 moto_server, aws_env, infra = test_aws.moto_server, test_aws.aws_env, test_aws.infra  # fixtures
 
 DEADLINE = "2026-12-01T19:05:00Z"  # RFC 3339 UTC, as `up --autostop` passes it
-EXPIRY_TF = _expiry.MODULES / "aws" / "expiry.tf"
 ACCOUNT = {"partition": "aws", "region": "eu-west-1", "account_id": "123456789012"}
 
 
@@ -42,15 +40,6 @@ def lab_inputs(backend, lab_name, run_id, ws, spec, autostop_at):
     if autostop_at:
         module.inputs["autostop_at"] = autostop_at
     return module.document()["module"]["lab"]
-
-
-def hcl_resource(path, type_name, name="expiry"):
-    """The body of `resource "<type_name>" "<name>"` in a module file (python-hcl2)."""
-    for entry in _schema.parse_hcl(path).get("resource", []):
-        for type_label, named in entry.items():
-            if _schema.unquote(type_label) == type_name:
-                return named[f'"{name}"']
-    raise AssertionError(f"no {type_name}.{name} in {path.name}")
 
 
 def hcl_literal(value):
@@ -89,7 +78,7 @@ def test_schedule_input_sent_as_its_request_deletes_the_deployed_endpoint(tmp_pa
     scheduler = boto3.client("scheduler", region_name="us-east-1")
     tags = [{"Key": k, "Value": v} for k, v in inputs["tags"].items()]
     scheduler.create_schedule_group(Name="lab-expiry", Tags=tags)
-    body = hcl_resource(EXPIRY_TF, "aws_scheduler_schedule")
+    body = _expiry.resource("aws", "aws_scheduler_schedule")
     target = body["target"][0]
     retry = target["retry_policy"][0]
     for name, schedule in out["schedules"].items():

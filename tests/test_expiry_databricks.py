@@ -13,7 +13,6 @@ import importlib.util
 import os
 
 import _expiry
-import _schema
 import pytest
 import requests_mock as rm
 
@@ -134,7 +133,7 @@ def test_an_endpoint_that_will_not_go_fails_the_run_and_keeps_the_job(tmp_path, 
 def test_the_job_runs_the_shipped_task_at_the_modules_schedule():
     """expiry.tf wires the evaluated values: the schedule, the parameters, the uploaded file;
     tags are the labctl ones, the cluster is under the lab's policy."""
-    job = _resource("databricks_job")
+    job = _expiry.resource("databricks", "databricks_job")
     schedule = job["schedule"][0]
     assert schedule["quartz_cron_expression"] == "${module.expiry.quartz_cron_expression}"
     assert schedule["timezone_id"] == "${module.expiry.timezone_id}"
@@ -145,7 +144,8 @@ def test_the_job_runs_the_shipped_task_at_the_modules_schedule():
         "${databricks_workspace_file.expiry[0].path}"
     )
     assert task["new_cluster"][0]["policy_id"] == "${databricks_cluster_policy.lab.id}"
-    assert _resource("databricks_workspace_file")["source"] == "${module.expiry.script}"
+    uploaded = _expiry.resource("databricks", "databricks_workspace_file")
+    assert uploaded["source"] == "${module.expiry.script}"
 
 
 def test_no_deadline_renders_no_job(tmp_path, dbx_home):
@@ -154,11 +154,3 @@ def test_no_deadline_renders_no_job(tmp_path, dbx_home):
     out = _expiry.evaluate("databricks", tmp_path / "tf", endpoint_names=inputs["endpoint_names"])
     assert out["enabled"] is False
     assert "quartz_cron_expression" not in out  # null
-
-
-def _resource(type_name):
-    for entry in _schema.parse_hcl(MODULE / "expiry.tf").get("resource", []):
-        for label, named in entry.items():
-            if _schema.unquote(label) == type_name:
-                return named['"expiry"']
-    raise AssertionError(type_name)

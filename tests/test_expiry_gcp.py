@@ -18,7 +18,6 @@ import re
 from pathlib import Path
 
 import _expiry
-import _schema
 import pytest
 import yaml
 from _workflows import Workflow, WorkflowError
@@ -37,7 +36,6 @@ pytestmark = pytest.mark.gcp
 DEADLINE = "2026-12-01T19:05:00Z"
 ENGINEER = "ana@example.com"
 PROJECT, REGION = "lab-project", "europe-west4"
-EXPIRY_TF = _expiry.MODULES / "gcp" / "expiry.tf"
 CONNECTOR = "googleapis.aiplatform.v1.projects.locations.endpoints."
 # connector method -> (request message, rest_base class of its http rule)
 METHODS = {
@@ -238,7 +236,7 @@ def test_a_scheduler_job_already_gone_is_success_and_other_errors_fail(tmp_path,
 def test_the_scheduler_job_starts_the_workflow_with_that_argument(tmp_path, gcp_config):
     """expiry.tf: the job POSTs {"argument": <json>} to the workflow's executions, as the
     service account, at the module's schedule; the workflow runs as the same account."""
-    body = _expiry_resource("google_cloud_scheduler_job")
+    body = _expiry.resource("gcp", "google_cloud_scheduler_job")
     target = body["http_target"][0]
     assert target["http_method"].strip('"') == "POST"
     assert target["uri"].strip('"').startswith("https://workflowexecutions.googleapis.com/v1/${")
@@ -246,7 +244,7 @@ def test_the_scheduler_job_starts_the_workflow_with_that_argument(tmp_path, gcp_
     assert "module.expiry.argument" in target["body"]
     assert "google_service_account.expiry" in target["oauth_token"][0]["service_account_email"]
     assert body["schedule"] == "${module.expiry.schedule}"
-    workflow = _expiry_resource("google_workflows_workflow")
+    workflow = _expiry.resource("gcp", "google_workflows_workflow")
     assert workflow["source_contents"] == "${module.expiry.workflow_source}"
     assert workflow["deletion_protection"] is False  # `down` can destroy it
     assert target["body"] == "${base64encode(jsonencode({argument = module.expiry.argument}))}"
@@ -264,7 +262,7 @@ def test_the_service_account_may_do_what_the_workflow_calls_and_no_more(tmp_path
     Workflow(yaml.safe_load(out["workflow_source"]), vertex).run(json.loads(out["argument"]))
     needed = {PERMISSIONS[method] for method, _ in vertex.calls}
     needed |= {"aiplatform.endpoints.get", "workflows.executions.create"}
-    role = _expiry_resource("google_project_iam_custom_role")
+    role = _expiry.resource("gcp", "google_project_iam_custom_role")
     assert [p.strip('"') for p in role["permissions"]] == sorted(needed)
 
 
@@ -274,11 +272,3 @@ def test_no_deadline_renders_no_workflow(tmp_path, gcp_config):
     out = evaluate(tmp_path, inputs)
     assert out["enabled"] is False
     assert "schedule" not in out  # null
-
-
-def _expiry_resource(type_name: str) -> dict:
-    for entry in _schema.parse_hcl(EXPIRY_TF).get("resource", []):
-        for label, named in entry.items():
-            if _schema.unquote(label) == type_name:
-                return named['"expiry"']
-    raise AssertionError(type_name)

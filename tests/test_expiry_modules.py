@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import _expiry
-import _schema
 import pytest
 
 from labctl import orchestrator
@@ -47,19 +46,9 @@ OTHER_INPUTS = {
 LAB = {"aws": "churn-pipeline", "gcp": "movie-recommender", "databricks": "feature-store-pipeline"}
 
 
-def expiry_resources(target: str) -> dict[str, dict]:
-    found = {}
-    for entry in _schema.parse_hcl(_expiry.MODULES / target / "expiry.tf").get("resource", []):
-        for label, named in entry.items():
-            for name, body in named.items():
-                if not name.startswith("__"):
-                    found[f"{_schema.unquote(label)}.{_schema.unquote(name)}"] = body
-    return found
-
-
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_expiry_resource_is_guarded_by_the_deadline(target, tmp_path):
-    resources = expiry_resources(target)
+    resources = _expiry.resources(target)
     assert resources
     guards = {}
     for address, body in resources.items():
@@ -81,7 +70,7 @@ def test_every_expiry_resource_is_guarded_by_the_deadline(target, tmp_path):
 def test_down_destroys_them_with_the_stack(target):
     """Managed resources of the lab module, never protected from destroy; the scheduler jobs
     and jobs that already removed themselves are simply gone when destroy refreshes."""
-    for address, body in expiry_resources(target).items():
+    for address, body in _expiry.resources(target).items():
         for lifecycle in body.get("lifecycle", []):
             assert not lifecycle.get("prevent_destroy"), address
         if address.startswith("google_workflows_workflow."):
