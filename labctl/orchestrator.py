@@ -49,6 +49,8 @@ def root_module(
         "labels": tags,
         **backend.module_inputs(ws, spec),
     }
+    if spec:  # what the cloud deletes at the deadline (the endpoints, named before they exist)
+        inputs |= backend.expiry_inputs(spec, lab_name=lab, engineer=engineer, run_id=run_id)
     return RootModule(
         target=backend.name,
         inputs=inputs,

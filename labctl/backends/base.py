@@ -111,6 +111,13 @@ class Backend(ABC):
         """Extra module blocks of the root module, by step name (default: none)."""
         return {}
 
+    def expiry_inputs(
+        self, lab: Lab, *, lab_name: str, engineer: str, run_id: str
+    ) -> dict[str, Any]:
+        """Module inputs naming what the cloud-side expiry deletes at `autostop_at` (the lab's
+        endpoints, before they exist). Default: none (the local target keeps `cost enforce`)."""
+        return {}
+
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         """The root module's `provider` block (region, default tags)."""
         return {}

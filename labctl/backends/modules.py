@@ -16,7 +16,7 @@ from labctl import config, paths
 from labctl.errors import Refused, UsageError
 
 if TYPE_CHECKING:
-    from labctl.catalog import Lab
+    from labctl.catalog import DeployStep, Lab
 
 AWS_DEFAULT_REGION = "us-east-1"
 BIGQUERY = ("bigquery", "bigquery-ml")  # the services the gcp target runs as BigQuery jobs
@@ -73,6 +73,15 @@ class AwsModule:
         from labctl import components
 
         return components.blocks(lab)
+
+    def expiry_inputs(
+        self, lab: Lab, *, lab_name: str, engineer: str, run_id: str
+    ) -> dict[str, Any]:
+        """The endpoints the expiry schedules delete: the names the deploy steps will give them
+        (`serving.deploy`), known before they exist."""
+        from labctl.backends.aws.names import sm_name
+
+        return {"endpoint_names": [sm_name(s.name, run_id) for s in deploy_steps(lab)]}
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         return {"aws": {"region": self.region, "default_tags": {"tags": tags}}}
@@ -195,11 +204,28 @@ class DatabricksModule:
             "node_type_ids": list(dict.fromkeys([*nodes.DEFAULTS[cloud], *own])),
         }
 
+    def expiry_inputs(
+        self, lab: Lab, *, lab_name: str, engineer: str, run_id: str
+    ) -> dict[str, Any]:
+        """The serving endpoints the expiry job deletes (`serving.deploy` names them)."""
+        from labctl.backends.databricks.names import endpoint_name
+
+        return {
+            "endpoint_names": [endpoint_name(engineer, lab_name, s.name) for s in deploy_steps(lab)]
+        }
+
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         """A profile when configured; otherwise the provider's own unified auth (environment,
         ~/.databrickscfg DEFAULT). Never a token: nothing secret is rendered."""
         profile = config.settings().databricks.profile
         return {"databricks": {"profile": profile}} if profile else {}
+
+
+def deploy_steps(lab: Lab) -> list[DeployStep]:
+    """The lab's deploy steps: each makes one real-time endpoint, which expires at the deadline."""
+    from labctl.catalog import DeployStep
+
+    return [s for s in lab.steps if isinstance(s, DeployStep)]
 
 
 MODULES: dict[str, type] = {"aws": AwsModule, "gcp": GcpModule, "databricks": DatabricksModule}

@@ -11,16 +11,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from labctl.backends.aws.api import sm_name
     from labctl.backends.aws.backend import AwsBackend
     from labctl.backends.aws.errors import aws_error
+    from labctl.backends.aws.names import sm_name
     from labctl.backends.aws.preflight import doctor
     from labctl.backends.aws.tuning import parameter_ranges
 
 _LAZY = {
     "AwsBackend": "backend",
     "doctor": "preflight",
-    "sm_name": "api",
+    "sm_name": "names",
     "aws_error": "errors",
     "parameter_ranges": "tuning",
 }

@@ -3,7 +3,6 @@ becomes a `BackendError`, uploads, polling with an injectable clock, names and t
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from labctl.backends.aws.errors import (
     is_credentials_error,
     is_gone,
 )
+from labctl.backends.aws.names import sm_name as sm_name  # re-exported: steps import it here
 from labctl.backends.base import Context
 from labctl.errors import BackendError
 from labctl.ledger import Resource
@@ -185,16 +185,6 @@ class AwsApi:
                     hint="it keeps running on AWS; `labctl status` shows it",
                 )
             self._sleep(self.poll_seconds)
-
-
-def sm_name(base: str, run_id: str, *, suffix: str = "", limit: int = 63) -> str:
-    """`<base>-<run>[-<suffix>]` within SageMaker's name rules; long bases keep a short hash."""
-    tail = f"-{run_id}" + (f"-{suffix}" if suffix else "")
-    name = re.sub(r"[^a-zA-Z0-9-]+", "-", base).strip("-") or "x"
-    if len(name) + len(tail) > limit:
-        digest = hashlib.sha256(base.encode()).hexdigest()[:5]
-        name = name[: max(1, limit - len(tail) - 6)].rstrip("-") + "-" + digest
-    return (name + tail)[:limit].rstrip("-")
 
 
 def tags(ctx: Context) -> list[dict[str, str]]:

@@ -14,6 +14,11 @@ def dbx_name(text: str, limit: int = 63) -> str:
     return name[:limit].rstrip("-")
 
 
+def endpoint_name(engineer: str, lab: str, step: str) -> str:
+    """The serving endpoint of a lab's deploy step (one per engineer and lab, across runs)."""
+    return dbx_name(f"{naming.name_prefix(engineer, lab)}-{step}")
+
+
 def _tags(ctx: Context) -> dict[str, str]:
     return naming.tags(ctx.run.engineer, ctx.lab_name, ctx.run.id)
 

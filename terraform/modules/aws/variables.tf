@@ -95,3 +95,17 @@ variable "trust_source_account_condition" {
   description = "Add an aws:SourceAccount condition (this account) to the role's trust policy, AWS's recommended cross-service confused-deputy protection for SageMaker. Disable only if a SageMaker feature you use fails to assume the role."
   default     = true
 }
+
+# ---- expiry (expiry.tf) ---------------------------------------------------------------------
+
+variable "autostop_at" {
+  type        = string
+  description = "The endpoints' deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z): EventBridge Scheduler deletes them then. null: no deadline, no schedule."
+  default     = null
+}
+
+variable "endpoint_names" {
+  type        = list(string)
+  description = "Names of the SageMaker endpoints the lab's deploy steps will create (labctl passes them: backends/modules.py). The expiry schedules and their role name these."
+  default     = []
+}

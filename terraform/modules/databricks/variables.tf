@@ -110,3 +110,17 @@ variable "policy_group_names" {
   description = "Workspace groups granted CAN_USE on the cluster policy."
   default     = []
 }
+
+# ---- expiry (expiry.tf) ---------------------------------------------------------------------
+
+variable "autostop_at" {
+  type        = string
+  description = "The endpoints' deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z): a job deletes them then. null: no deadline, no job."
+  default     = null
+}
+
+variable "endpoint_names" {
+  type        = list(string)
+  description = "Names of the Model Serving endpoints the lab's deploy steps will create (labctl passes them: backends/modules.py); the expiry job deletes these."
+  default     = []
+}

@@ -81,3 +81,11 @@ variable "job_submitters" {
   description = "IAM members (e.g. user:alice@example.com) allowed to run jobs as the lab's service account (roles/iam.serviceAccountUser on that service account only). [] grants nobody; project owners/editors can already do it."
   default     = []
 }
+
+# ---- expiry (expiry.tf) ---------------------------------------------------------------------
+
+variable "autostop_at" {
+  type        = string
+  description = "The endpoints' deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z): a Cloud Scheduler job runs the expiry workflow then. null: no deadline, no schedule."
+  default     = null
+}

@@ -1,0 +1,18 @@
+"""SageMaker resource names, importable without boto3 (the module renders them for expiry)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+__all__ = ["sm_name"]
+
+
+def sm_name(base: str, run_id: str, *, suffix: str = "", limit: int = 63) -> str:
+    """`<base>-<run>[-<suffix>]` within SageMaker's name rules; long bases keep a short hash."""
+    tail = f"-{run_id}" + (f"-{suffix}" if suffix else "")
+    name = re.sub(r"[^a-zA-Z0-9-]+", "-", base).strip("-") or "x"
+    if len(name) + len(tail) > limit:
+        digest = hashlib.sha256(base.encode()).hexdigest()[:5]
+        name = name[: max(1, limit - len(tail) - 6)].rstrip("-") + "-" + digest
+    return (name + tail)[:limit].rstrip("-")
