@@ -320,6 +320,8 @@ def print_estimate(console: Console, e: Estimate) -> None:
         caption="could not price: " + "; ".join(e.unpriced) if e.unpriced else None,
         keep_title=True,
     )
+    if e.deadline is not None:  # the deadline the endpoints are priced to (labctl.autostop)
+        console.print(e.deadline.describe(), markup=False, soft_wrap=True)
 
 
 def budget_line(b: BudgetCheck) -> str:

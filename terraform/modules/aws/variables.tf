@@ -125,3 +125,9 @@ variable "alert_emails" {
   description = "Email addresses notified by the budget. AWS requires a subscriber per notification, so with [] the budget is created without notifications."
   default     = []
 }
+
+variable "autostop_at" {
+  type        = string
+  description = "The run's deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z), or null for none: when the lab's endpoints stop (labctl team default_autostop / --autostop; `labctl extend` moves it)."
+  default     = null
+}

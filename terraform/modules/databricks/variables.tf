@@ -118,3 +118,9 @@ variable "monthly_budget_usd" {
   description = "Monthly budget in USD. Databricks budgets and budget policies are account-level only (they need an account-level provider), so this module records it in the policy description and labctl enforces it from its ledger; see README."
   default     = null
 }
+
+variable "autostop_at" {
+  type        = string
+  description = "The run's deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z), or null for none: when the lab's endpoints stop (labctl team default_autostop / --autostop; `labctl extend` moves it)."
+  default     = null
+}

@@ -117,3 +117,9 @@ variable "alert_emails" {
   description = "Extra email recipients for budget alerts (created as Cloud Monitoring email notification channels in the project). Billing account admins/users are always notified."
   default     = []
 }
+
+variable "autostop_at" {
+  type        = string
+  description = "The run's deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z), or null for none: when the lab's endpoints stop (labctl team default_autostop / --autostop; `labctl extend` moves it)."
+  default     = null
+}
