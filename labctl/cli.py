@@ -591,9 +591,21 @@ def _teardown(items: list[Any], *, yes: bool, dry_run: bool, as_json: bool,
     finally:
         if as_json:
             failed = any(i.outcome == "failed" for i in items)
-            _print_json({"status": "partial" if failed else "ok", "items": listing()})
+            _print_json({"status": "partial" if failed else "ok", "items": listing(),
+                         "runs": _run_costs(items)})  # fmt: skip
     if not as_json:
         out.print(f"[green]down[/]: {len(items)} resource(s) deleted")
+        from labctl.views import print_run_costs
+
+        print_run_costs(out, _run_costs(items))
+
+
+def _run_costs(items: list[Any]) -> list[dict[str, Any]]:
+    """What each run `down` touched cost so far (labctl.run_cost)."""
+    from labctl import run_cost
+    from labctl.ledger import Ledger, utcnow
+
+    return run_cost.of_runs(Ledger(), [i.run.id for i in items], utcnow())
 
 
 @app.command()

@@ -390,3 +390,29 @@ def _age(seconds: int) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def print_run_costs(console: Console, runs: list[dict[str, Any]]) -> None:
+    """What each run `down` ended cost (labctl.run_cost): the ledger's figure, and the bill's
+    where `labctl cost sync` covers the run."""
+    rows: list[Sequence[Cell]] = []
+    for r in runs:
+        billed = (
+            f"{money(r['billed_usd'])} (through {r['billed_through']})"
+            if r["billed_usd"] is not None
+            else "$0 (local)"
+            if r["cloud_equivalent"]
+            else "not synced"
+        )
+        estimated = money(r["estimated_usd"]) + (" cloud-equiv." if r["cloud_equivalent"] else "")
+        rows.append([r["lab"], r["target"], r["engineer"], r["run"], f"{r['hours']:.2f}",
+                     money(r["planned_usd"]) if r["planned_usd"] is not None else "-",
+                     estimated, billed])  # fmt: skip
+    print_table(
+        console,
+        (Col("lab"), Col("target"), Col("engineer"), Col("run"), Col("hours", right=True),
+         Col("planned", right=True), Col("cost (ledger)", right=True), Col("billed")),
+        rows,
+        title="What each run cost",
+        keep_title=True,
+    )  # fmt: skip
