@@ -665,6 +665,7 @@ def main() -> None:
 
 
 # --- commands in their own modules register themselves on `app` (labctl/commands/) -------------
+from labctl.commands import session as _session  # noqa: E402, F401
 from labctl.commands import spend as _spend  # noqa: E402, F401
 from labctl.commands import study as _study  # noqa: E402, F401
 from labctl.commands import sweep as _sweep  # noqa: E402, F401

@@ -77,8 +77,9 @@ def render(
 # --- plan ---------------------------------------------------------------------------------------
 
 
-def _estimate(lab: Lab, backend: Backend, prices: PriceBook, deadline: Deadline, now: datetime,
-              **kw: Any) -> cost.Estimate:  # fmt: skip
+def deadline_estimate(
+    lab: Lab, backend: Backend, prices: PriceBook, deadline: Deadline, now: datetime, **kw: Any
+) -> cost.Estimate:
     """The lab's estimate with endpoints priced up to `deadline`, which the estimate names."""
     hours = cost.committed_endpoint_hours(deadline, now)
     estimate = cost.estimate(lab, backend.name, backend.region, prices, endpoint_hours=hours, **kw)
@@ -116,7 +117,7 @@ def plan(
     lab = cat.lab(lab_name)
     backend = backend_for_render(config.resolve_target(target, lab.cloud))
     deadline = deadline_for(autostop, cost.team(cat), now)
-    estimate = _estimate(lab, backend, PriceBook.load(), deadline, now)
+    estimate = deadline_estimate(lab, backend, PriceBook.load(), deadline, now)
     ledger = Ledger()
     # force: report an over-budget run (`budget.over`) instead of refusing before the estimate
     budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=True, now=now)
@@ -212,7 +213,7 @@ def up(
         reporter.warn(w)
     prices = PriceBook.load()
     deadline = deadline_for(autostop, cost.team(cat), now)
-    estimate = _estimate(lab, backend, prices, deadline, now, rows=rows, max_jobs=max_jobs)
+    estimate = deadline_estimate(lab, backend, prices, deadline, now, rows=rows, max_jobs=max_jobs)
     ledger = Ledger()
     ws = paths.workspace(engineer, lab_name, backend.name)
     with workspace_lock(ws):
@@ -343,7 +344,27 @@ def _apply(backend: Backend, ctx: Context) -> dict[str, Any]:
     return outputs
 
 
+def reapply(backend: Backend, run: Run, lab: Lab, ledger: Ledger, reporter: Reporter) -> Run:
+    """Re-render the run's root module from the ledger (e.g. a moved `autostop_at`) and apply it
+    in place; the outputs go to the run and its stack row. `lab`: the lab as the run has it."""
+    ws = Path(run.workspace)
+    directory = ws / "tf"
+    root_module(backend, engineer=run.engineer, lab=run.lab, run_id=run.id, ws=ws, spec=lab,
+                autostop_at=run.autostop_at).write(directory)  # fmt: skip
+    with reporter.task(f"terraform apply ({backend.name})"):
+        stack = Stack(directory, offline_plugins=backend.offline_plugins)
+        stack.init()
+        outputs = stack.apply()
+    for res in ledger.open_resources(run.id):
+        if res.kind == "stack":
+            ledger.update_resource(res.id, attrs={"outputs": outputs})
+    return ledger.update_run(run.id, outputs={**run.outputs, "infra": outputs})
+
+
 # --- down ---------------------------------------------------------------------------------------
+
+
+ENDPOINT_KINDS = ("endpoint", "endpoint-config", "model")  # what `down --endpoints-only` removes
 
 
 @dataclass
@@ -379,7 +400,7 @@ def teardown_plan(
             ledger.open_resources(run.id), key=lambda r: RESOURCE_KINDS.index(r.kind)
         )
         if endpoints_only:
-            resources = [r for r in resources if r.kind in ("endpoint", "endpoint-config", "model")]
+            resources = [r for r in resources if r.kind in ENDPOINT_KINDS]
         items += [DownItem(run, r) for r in resources]
     return items
 
@@ -429,8 +450,12 @@ def _down_run(
     *,
     endpoints_only: bool,
 ) -> None:
-    """Tear down one run's items in order, under its workspace lock."""
+    """Tear down one run's items in order, under its workspace lock. A run that loses only its
+    endpoints (`--endpoints-only`, or autostop in `cost enforce`) stays up for `labctl start`."""
     run = run_items[0].run
+    endpoints_only = endpoints_only or all(
+        i.resource is not None and i.resource.kind in ENDPOINT_KINDS for i in run_items
+    )
     if run.target not in backends:
         backends[run.target] = get_backend(run.target)
     backend = backends[run.target]
