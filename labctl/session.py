@@ -18,7 +18,7 @@ from labctl import catalog as catalog_mod
 from labctl import cost
 from labctl.autostop import Autostop, Deadline, deadline_for, format_duration
 from labctl.backends.base import Backend, Context, get_backend
-from labctl.catalog import Catalog, DeployStep, Lab
+from labctl.catalog import Catalog, DeployStep, Lab, MonitorStep
 from labctl.errors import BackendError, LabctlError, Refused, UsageError
 from labctl.ledger import Ledger, Run, iso_utc, utcnow
 from labctl.orchestrator import deadline_estimate, reapply, workspace_lock
@@ -49,7 +49,7 @@ class StartResult:
     deadline: Deadline
     estimate: cost.Estimate
     budget: cost.BudgetCheck
-    results: dict[str, dict[str, Any]]  # deploy step -> its result (url...)
+    results: dict[str, dict[str, Any]]  # deploy (and monitor) step -> its result (url...)
     enforced_by: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,9 +174,12 @@ def start(
     ledger = Ledger()
     run = session_run(ledger, lab_name, engineer=engineer, target=target)
     lab = run_lab(cat, run)
-    deploys = [s for s in lab.steps if isinstance(s, DeployStep)]
+    deploys = [s.name for s in lab.steps if isinstance(s, DeployStep)]
     if not deploys:
         raise UsageError(f"lab '{lab_name}' has no endpoints to start")
+    # the endpoints, and the monitoring that was deleted with them, in lab order
+    steps = [s for s in lab.steps if s.name in deploys
+             or (isinstance(s, MonitorStep) and s.endpoint in deploys)]  # fmt: skip
     if any(r.kind == "endpoint" for r in ledger.open_resources(run.id)):
         raise UsageError(f"the endpoints of lab '{lab_name}' are up",
                          hint=f"`labctl extend {lab_name} 2h` moves their deadline")  # fmt: skip
@@ -186,7 +189,7 @@ def start(
     from labctl.study.milestones import only_steps
 
     estimate = only_steps(deadline_estimate(lab, backend, prices, deadline, now),
-                          {s.name for s in deploys})  # fmt: skip
+                          {s.name for s in steps})  # fmt: skip
     with workspace_lock(Path(run.workspace)):
         with ledger.engineer_lock(engineer):
             budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=force,
@@ -197,7 +200,7 @@ def start(
                 outputs={**run.outputs, "autostop": deadline.to_dict()},
             )  # fmt: skip
         cost.record_budget_events(ledger, run, budget)
-        ledger.event("started", f"endpoints {', '.join(s.name for s in deploys)} brought back "
+        ledger.event("started", f"endpoints {', '.join(deploys)} brought back "
                      f"until {iso_utc(deadline.at) or 'no deadline'}", run=run)  # fmt: skip
         enforced_by = _enforcer(backend, ledger, run, lab, reporter)
         run = ledger.get_run(run.id) or run
@@ -206,7 +209,7 @@ def start(
                       prices=prices, reporter=reporter,
                       results=dict(run.outputs.get("steps", {})))  # fmt: skip
         try:
-            for step in deploys:
+            for step in steps:
                 ctx.record(step, backend.run_step(step, ctx))
         except LabctlError as exc:
             ledger.event("failed", f"start: {exc.message}", run=ctx.run)
@@ -216,4 +219,4 @@ def start(
             ledger.event("failed", f"start: {err.message}", run=ctx.run)
             raise err from exc
     return StartResult(ctx.run, deadline, estimate, budget,
-                       {s.name: ctx.results[s.name] for s in deploys}, enforced_by)  # fmt: skip
+                       {s.name: ctx.results[s.name] for s in steps}, enforced_by)  # fmt: skip
