@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from labctl.cost import Team
 
 NONE = "none"
+SHORT_SESSION = timedelta(minutes=30)  # a default deadline closer than this gets a warning
 # what `--autostop` gives the orchestrator: seconds; NONE (no deadline); None (the team default)
 Autostop = int | Literal["none"] | None
 DAY_END = re.compile(r"(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?:\s+(?P<zone>\S+))?")
@@ -82,6 +83,15 @@ class Deadline:
             "autostop": self.source,
             "autostop_choice": self.choice,
         }
+
+    def warning(self, now: datetime) -> str | None:
+        """A default deadline too close to be useful (e.g. `up` minutes before the study day
+        ends), said before anything bills."""
+        if self.at is None or self.choice != "default" or self.at - now >= SHORT_SESSION:
+            return None
+        left = format_duration(int((self.at - now).total_seconds()))
+        return (f"endpoints stop in {left}, at {iso_utc(self.at)} ({self.source}): "
+                "pass --autostop 2h for a longer session")  # fmt: skip
 
     def describe(self) -> str:
         """One line for tables: what the estimate assumed."""

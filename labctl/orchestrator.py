@@ -213,6 +213,9 @@ def up(
         reporter.warn(w)
     prices = PriceBook.load()
     deadline = deadline_for(autostop, cost.team(cat), now)
+    if short := deadline.warning(now):
+        warnings.append(short)
+        reporter.warn(short)
     estimate = deadline_estimate(lab, backend, prices, deadline, now, rows=rows, max_jobs=max_jobs)
     ledger = Ledger()
     ws = paths.workspace(engineer, lab_name, backend.name)

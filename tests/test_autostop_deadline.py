@@ -39,6 +39,18 @@ def test_the_study_day_end_wins_when_it_comes_first_in_its_own_zone():
     assert morning.at == datetime(2026, 12, 1, 14, 0) and "default_autostop" in morning.source
 
 
+def test_a_default_deadline_minutes_away_is_warned_about():
+    team = cost.Team(study_day_end="19:00 UTC")
+    late = deadline_for(None, team, datetime(2026, 12, 1, 18, 50))
+    assert late.warning(datetime(2026, 12, 1, 18, 50)) == (
+        "endpoints stop in 10m, at 2026-12-01T19:00:00Z (team study_day_end 19:00 UTC): "
+        "pass --autostop 2h for a longer session"
+    )
+    assert deadline_for(None, team, datetime(2026, 12, 1, 18, 0)).warning(
+        datetime(2026, 12, 1, 18, 0)) is None  # fmt: skip
+    assert deadline_for(600, team, FIRST).warning(FIRST) is None  # asked for: no warning
+
+
 def test_after_the_day_end_the_next_one_is_tomorrow():
     day_end = parse_day_end("19:00 Europe/Paris")
     assert next_day_end(datetime(2026, 12, 1, 18, 0), day_end) == datetime(2026, 12, 2, 18, 0)
