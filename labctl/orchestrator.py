@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import catalog as catalog_mod
-from labctl import config, cost, naming, paths, terraform
+from labctl import config, cost, naming, paths, run_cost, terraform
 from labctl.autostop import Autostop, Deadline, deadline_for
 from labctl.backends.base import Backend, Context, Finding, backend_for_render, get_backend
 from labctl.catalog import Lab
@@ -547,6 +547,8 @@ def status(*, engineer: str | None) -> list[dict[str, Any]]:
                 "status": run.status,
                 "age_seconds": int((now - run.created_at).total_seconds()),
                 "autostop_at": iso_utc(run.autostop_at),
+                # the cost so far at launch prices (cloud-equivalent on the local target)
+                "cost_usd": run_cost.of_run(ledger, run, now)["estimated_usd"],
                 "burn_usd_per_hour": round(sum(r["usd_per_hour"] or 0 for r in resources), 4),
                 "cloud_equivalent": run.target == "local",
                 "metrics": {
