@@ -238,8 +238,8 @@ def up(
                 run = ledger.update_run(
                     extending.id,
                     estimate_usd=(extending.estimate_usd or 0) + estimate.total_usd,
-                    # a new --autostop (or none) moves the deadline; else the run keeps its own
-                    autostop_at=deadline.at if autostop is not None else extending.autostop_at,
+                    # the next milestone is a new study session: its deadline is the run's now
+                    autostop_at=deadline.at,
                 )
             cost.record_budget_events(ledger, run, budget)
         else:
@@ -257,10 +257,10 @@ def up(
                 autostop_at=deadline.at,
                 now=now,
             )
-        if not extending or autostop is not None:  # the choice, e.g. `--autostop none`, is kept
-            run = ledger.update_run(run.id, outputs={**run.outputs, "autostop": deadline.to_dict()})
-            if deadline.at is None:
-                ledger.event("autostop-none", f"no deadline: {deadline.source}", run=run)
+        # the deadline and how it was chosen (`--autostop none` is a recorded choice)
+        run = ledger.update_run(run.id, outputs={**run.outputs, "autostop": deadline.to_dict()})
+        if deadline.at is None:
+            ledger.event("autostop-none", f"no deadline: {deadline.source}", run=run)
         if milestone is not None:
             run = ledger.update_run(run.id, outputs={**run.outputs, "milestone": milestone})
         ctx = Context(
