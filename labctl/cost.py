@@ -186,8 +186,8 @@ def estimate(
 ) -> Estimate:  # fmt: skip
     """Per-step cost of one `up` of `lab`, at the target's (or, locally, the lab's cloud) prices.
 
-    Endpoints bill until deleted: they are priced for `endpoint_hours` (what `up` commits to: its
-    --autostop, else the rest of the month), or for the lab's study session when not given.
+    Endpoints bill until deleted: they are priced for `endpoint_hours` (what `up` commits to:
+    until its deadline, `committed_endpoint_hours`), or for the lab's study session when not given.
     """
     cloud = lab.cloud if target == "local" else target
     region = region if target != "local" and region else DEFAULT_REGION[cloud]
