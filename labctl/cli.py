@@ -60,7 +60,7 @@ TargetOpt = Annotated[
 ]
 AutostopOpt = Annotated[
     str | None,
-    typer.Option(help="Endpoints stop after e.g. 2h (priced so; else until month end)."),
+    typer.Option(help="Endpoints stop after e.g. 2h, or none (default: the team's session)."),
 ]
 EngineerOpt = Annotated[
     str | None,
@@ -385,11 +385,15 @@ def _fitting_autostop(result: Any) -> str | None:
     return text + (f"{mins}m" if mins or not text else "")
 
 
-def _duration(text: str | None) -> int | None:
+def _duration(text: str | None) -> Any:
+    """--autostop as labctl.autostop takes it: seconds, NONE (`none`), or None (not given)."""
+    from labctl.autostop import NONE
     from labctl.catalog import parse_duration
 
-    if text is None or text.lower() in ("none", "off", "never"):
+    if text is None:
         return None
+    if text.lower() in ("none", "off", "never"):
+        return NONE
     try:
         seconds = parse_duration(text)
     except ValueError as exc:
@@ -435,7 +439,8 @@ def up(
         _print_json({"run": result.run.id, "lab": lab, "engineer": who, "target": result.run.target,
                      "estimate_usd": result.estimate.total_usd, "steps": result.results,
                      "milestone": milestone, "warnings": result.warnings,
-                     "autostop_at": iso_utc(result.run.autostop_at)})  # fmt: skip
+                     "autostop_at": iso_utc(result.run.autostop_at),
+                     "autostop": result.estimate.deadline.source})  # fmt: skip
         return
     for threshold in result.budget.crossed:
         err.print(f"[yellow]warning:[/] this run takes {who} past {threshold}% of the budget")
@@ -445,9 +450,15 @@ def up(
         out.print(f"  {name}: ", end="")
         out.print(_step_summary(res), markup=False, soft_wrap=True)
     out.print(views.budget_line(result.budget), soft_wrap=True)
-    if result.run.autostop_at:  # the deadline the estimate assumed (issue 13)
-        out.print(f"endpoints stop at {iso_utc(result.run.autostop_at)} (`labctl cost enforce`)",
-                  markup=False)  # fmt: skip
+    serves = any(line.kind == "deploy" for line in result.estimate.lines)
+    if serves and result.run.autostop_at:  # the deadline the estimate assumed (issue 13)
+        enforcer = "`labctl cost enforce`" if result.run.target == "local" else "the cloud"
+        out.print(f"endpoints stop at {iso_utc(result.run.autostop_at)} "
+                  f"({result.estimate.deadline.source}; {enforcer} stops them; "
+                  f"`labctl extend {lab} 2h` moves it)", markup=False)  # fmt: skip
+    elif serves:
+        out.print(f"no autostop ({result.estimate.deadline.source}): endpoints bill until "
+                  f"`labctl down {lab}`", markup=False)  # fmt: skip
     out.print(f"`labctl status` shows it; `labctl down {lab}` tears it down; libraries' logs: ",
               end="")  # fmt: skip
     out.print(str(log), markup=False, soft_wrap=True)
@@ -581,9 +592,21 @@ def _teardown(items: list[Any], *, yes: bool, dry_run: bool, as_json: bool,
     finally:
         if as_json:
             failed = any(i.outcome == "failed" for i in items)
-            _print_json({"status": "partial" if failed else "ok", "items": listing()})
+            _print_json({"status": "partial" if failed else "ok", "items": listing(),
+                         "runs": _run_costs(items)})  # fmt: skip
     if not as_json:
         out.print(f"[green]down[/]: {len(items)} resource(s) deleted")
+        from labctl.views import print_run_costs
+
+        print_run_costs(out, _run_costs(items))
+
+
+def _run_costs(items: list[Any]) -> list[dict[str, Any]]:
+    """What each run `down` touched cost so far (labctl.run_cost)."""
+    from labctl import run_cost
+    from labctl.ledger import Ledger, utcnow
+
+    return run_cost.of_runs(Ledger(), [i.run.id for i in items], utcnow())
 
 
 @app.command()
@@ -644,6 +667,7 @@ def main() -> None:
 
 # --- commands in their own modules register themselves on `app` (labctl/commands/) -------------
 from labctl.commands import budget as _budget  # noqa: E402, F401
+from labctl.commands import session as _session  # noqa: E402, F401
 from labctl.commands import spend as _spend  # noqa: E402, F401
 from labctl.commands import study as _study  # noqa: E402, F401
 from labctl.commands import sweep as _sweep  # noqa: E402, F401

@@ -37,6 +37,7 @@ from labctl.naming import identity
 from labctl.prices import DEFAULT_REGION, PriceBook
 
 if TYPE_CHECKING:  # the catalog is imported by `estimate`: `cost report` never needs it
+    from labctl.autostop import Deadline
     from labctl.catalog import Catalog, Lab
     from labctl.ledger import Ledger, Run
     from labctl.ledger_queries import Reader
@@ -44,6 +45,7 @@ if TYPE_CHECKING:  # the catalog is imported by `estimate`: `cost report` never 
 SPOT_SAVINGS = 0.6  # conservative: SageMaker quotes "up to 90%", Vertex AI spot 60-91 %
 SPOT_CLOUDS = ("aws", "gcp")
 HOURS_PER_MONTH = 730
+DEFAULT_AUTOSTOP = 8 * 3600  # a team's default study session (team `default_autostop`)
 SECRET_KEYS = ("user", "username", "login", "password", "pass", "passwd", "secret", "token")
 MAX_BUDGET_USD = 1_000_000  # per engineer and month: anything above is a typo
 GCP_TABLE_ID = re.compile(
@@ -119,6 +121,7 @@ class Estimate:
     region: str
     lines: list[EstimateLine]
     unpriced: list[str]
+    deadline: Deadline | None = None  # the endpoints' deadline the estimate assumed
 
     @property
     def equivalent_usd(self) -> float:
@@ -139,6 +142,7 @@ class Estimate:
             "equivalent_usd": self.equivalent_usd,
             "steps": [vars(line) for line in self.lines],
             "unpriced": self.unpriced,
+            **(self.deadline.to_dict() if self.deadline else {}),
         }
 
 
@@ -174,8 +178,8 @@ def estimate(
 ) -> Estimate:  # fmt: skip
     """Per-step cost of one `up` of `lab`, at the target's (or, locally, the lab's cloud) prices.
 
-    Endpoints bill until deleted: they are priced for `endpoint_hours` (what `up` commits to: its
-    --autostop, else the rest of the month), or for the lab's study session when not given.
+    Endpoints bill until deleted: they are priced for `endpoint_hours` (what `up` commits to:
+    until its deadline, `committed_endpoint_hours`), or for the lab's study session when not given.
     """
     from labctl.catalog import (
         STUDY_SESSION_HOURS,
@@ -272,12 +276,11 @@ def estimate(
     return Estimate(target, cloud, region, lines, unpriced)
 
 
-def committed_endpoint_hours(autostop_seconds: int | None, now: datetime | None = None) -> float:
-    """How long `up` commits an endpoint for: its --autostop, else until the month ends."""
-    if autostop_seconds:
-        return autostop_seconds / 3600
-    now = now or utcnow()
-    return (month_bounds(now=now)[1] - now).total_seconds() / 3600
+def committed_endpoint_hours(deadline: Deadline, now: datetime) -> float:
+    """How long `up` (started `now`) commits an endpoint for: until its deadline
+    (labctl.autostop), else until the month ends (`--autostop none`)."""
+    end = deadline.at if deadline.at is not None else month_bounds(now=now)[1]
+    return max((end - now).total_seconds(), 0.0) / 3600
 
 
 def endpoint_burn(e: Estimate) -> float:
@@ -389,6 +392,30 @@ class Team(BaseModel):
     engineers: dict[str, EngineerBudget] = Field(default_factory=dict)
     alerts: Alerts = Field(default_factory=Alerts)
     billing: Billing = Field(default_factory=Billing)
+    # every endpoint's deadline (labctl.autostop): min(now + default_autostop, study_day_end)
+    default_autostop: int | None = DEFAULT_AUTOSTOP  # seconds; from "8h"; "none": no default
+    study_day_end: str | None = None  # e.g. "19:00 Europe/Paris" (zoneinfo; UTC if left out)
+
+    @field_validator("default_autostop", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> int | None:
+        if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+            return None
+        from labctl.catalog import parse_duration
+
+        seconds = parse_duration(value)
+        if not 0 < seconds <= 366 * 86400:
+            raise ValueError("must be a duration between 1m and 366d, e.g. 8h (or none)")
+        return seconds
+
+    @field_validator("study_day_end")
+    @classmethod
+    def _day_end(cls, value: str | None) -> str | None:
+        if value is not None:
+            from labctl.autostop import parse_day_end
+
+            parse_day_end(value)
+        return value
 
     @field_validator("engineers")
     @classmethod
@@ -534,13 +561,13 @@ def check_budget(
 
 def reserve(
     ledger: Ledger, cat: Catalog, *, engineer: str, estimate_usd: float, force: bool = False,
-    **run_fields: Any,
+    now: datetime | None = None, **run_fields: Any,
 ) -> tuple[BudgetCheck, Run]:  # fmt: skip
     """Check the budget and record the run as one step under the engineer's lock, so two
     concurrent `up`s cannot both squeeze under one budget (the first one's estimate counts
     for the second while it is starting)."""
     with ledger.engineer_lock(engineer):
-        check = check_budget(ledger, cat, engineer, estimate_usd, force=force)
+        check = check_budget(ledger, cat, engineer, estimate_usd, force=force, now=now)
         run = ledger.start_run(engineer=engineer, estimate_usd=estimate_usd, **run_fields)
     record_budget_events(ledger, run, check)
     if check.crossed:

@@ -42,7 +42,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from labctl import paths
+from labctl import ledger_queries, paths
 from labctl.errors import LabctlError, Refused, UsageError
 
 # the ledger's vocabulary lives in ledger_queries (importable without SQLAlchemy); re-exported
@@ -142,17 +142,10 @@ class Resource(Base):
         return self.stopped_at is None
 
     def hours(self, now: datetime | None = None) -> float:
-        """Billed hours: the cloud's billable time when known, else the interval."""
-        if self.billable_seconds is not None:
-            return self.billable_seconds / 3600
-        end = self.stopped_at or now or utcnow()
-        return max((end - self.started_at).total_seconds(), 0.0) / 3600
+        return ledger_queries.hours(self, now)
 
     def cost(self, now: datetime | None = None) -> float | None:
-        """Cost in USD at the price recorded at launch; None when unpriced."""
-        if self.price_per_hour is None:
-            return None
-        return self.price_per_hour * self.instance_count * self.hours(now)
+        return ledger_queries.cost(self, now)
 
 
 # Teardown order: what hangs on an endpoint, endpoints, then jobs, then the rest (DESIGN.md).

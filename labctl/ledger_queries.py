@@ -152,19 +152,35 @@ def active_runs(reader: Reader, engineer: str | None = None) -> list[Row]:
     )
 
 
-def open_resources(reader: Reader, run_ids: list[str]) -> dict[str, list[Row]]:
-    """The open resources of each run, in the order they started."""
+def run_resources(reader: Reader, run_ids: list[str]) -> dict[str, list[Row]]:
+    """Every resource of each run, open or closed, in the order they started."""
     if not run_ids:
         return {}
     names = {f"r{i}": run_id for i, run_id in enumerate(run_ids)}
     found: dict[str, list[Row]] = {run_id: [] for run_id in run_ids}
     for row in reader.rows(
-        f"SELECT * FROM resources WHERE stopped_at IS NULL AND run_id IN "
-        f"({', '.join(':' + n for n in names)}) ORDER BY started_at",
+        f"SELECT * FROM resources WHERE run_id IN ({', '.join(':' + n for n in names)})"
+        " ORDER BY started_at",
         **names,
     ):
         found[row.run_id].append(row)
     return found
+
+
+def hours(resource: Any, now: datetime | None = None) -> float:
+    """A resource's billed hours (a `Resource` or a row): the cloud's billable time when known,
+    else its interval, up to `now` while open."""
+    if resource.billable_seconds is not None:
+        return float(resource.billable_seconds) / 3600
+    end = resource.stopped_at or now or utcnow()
+    return max((end - resource.started_at).total_seconds(), 0.0) / 3600
+
+
+def cost(resource: Any, now: datetime | None = None) -> float | None:
+    """A resource's cost in USD at the price recorded at launch; None when unpriced."""
+    if resource.price_per_hour is None:
+        return None
+    return resource.price_per_hour * resource.instance_count * hours(resource, now)
 
 
 def spend_rows(

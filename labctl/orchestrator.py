@@ -10,12 +10,13 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from labctl import catalog as catalog_mod
 from labctl import config, cost, naming, paths, terraform
+from labctl.autostop import Autostop, Deadline, deadline_for
 from labctl.backends.base import Backend, Context, Finding, backend_for_render, get_backend
 from labctl.catalog import Lab
 from labctl.errors import (
@@ -26,7 +27,7 @@ from labctl.errors import (
     Unsupported,
     UsageError,
 )
-from labctl.ledger import RESOURCE_KINDS, Ledger, Resource, Run, utcnow
+from labctl.ledger import RESOURCE_KINDS, Ledger, Resource, Run, iso_utc, utcnow
 from labctl.prices import PriceBook
 from labctl.progress import Reporter
 from labctl.terraform import RootModule, Stack
@@ -35,10 +36,12 @@ from labctl.terraform import RootModule, Stack
 
 
 def root_module(
-    backend: Backend, *, engineer: str, lab: str, run_id: str, ws: Path, spec: Lab | None = None
-) -> RootModule:
+    backend: Backend, *, engineer: str, lab: str, run_id: str, ws: Path, spec: Lab | None = None,
+    autostop_at: datetime | None = None,
+) -> RootModule:  # fmt: skip
     """The root module for (engineer, lab, target): common inputs plus the target's own, which
-    may depend on the lab's steps (`spec`; None when only destroying)."""
+    may depend on the lab's steps (`spec`; None when only destroying). `autostop_at` is the
+    run's deadline, RFC 3339 UTC (null: none), from which the cloud's expiry schedule is made."""
     tags = naming.tags(engineer, lab, run_id)
     inputs: dict[str, Any] = {
         "engineer": naming.label_value(engineer),
@@ -47,6 +50,7 @@ def root_module(
         "name_prefix": naming.name_prefix(engineer, lab),
         "tags": tags,
         "labels": tags,
+        "autostop_at": iso_utc(autostop_at),
         **backend.module_inputs(ws, spec),
     }
     if spec:  # what the cloud deletes at the deadline (the endpoints, named before they exist)
@@ -74,6 +78,16 @@ def render(
 # --- plan ---------------------------------------------------------------------------------------
 
 
+def deadline_estimate(
+    lab: Lab, backend: Backend, prices: PriceBook, deadline: Deadline, now: datetime, **kw: Any
+) -> cost.Estimate:
+    """The lab's estimate with endpoints priced up to `deadline`, which the estimate names."""
+    hours = cost.committed_endpoint_hours(deadline, now)
+    estimate = cost.estimate(lab, backend.name, backend.region, prices, endpoint_hours=hours, **kw)
+    estimate.deadline = deadline
+    return estimate
+
+
 @dataclass
 class PlanResult:
     lab: str
@@ -94,24 +108,26 @@ def plan(
     engineer: str,
     catalog: str | None,
     reporter: Reporter,
-    autostop: int | None = None,
+    autostop: Autostop = None,
     run_terraform: bool = True,
+    now: datetime | None = None,
 ) -> PlanResult:
     """Render, estimate, check the budget and run `terraform plan`; changes nothing."""
+    now = now or utcnow()
     cat = catalog_mod.load(catalog)
     lab = cat.lab(lab_name)
     backend = backend_for_render(config.resolve_target(target, lab.cloud))
-    estimate = cost.estimate(lab, backend.name, backend.region, PriceBook.load(),
-                             endpoint_hours=cost.committed_endpoint_hours(autostop))  # fmt: skip
+    deadline = deadline_for(autostop, cost.team(cat), now)
+    estimate = deadline_estimate(lab, backend, PriceBook.load(), deadline, now)
     ledger = Ledger()
     # force: report an over-budget run (`budget.over`) instead of refusing before the estimate
-    budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=True)
+    budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=True, now=now)
     ws = paths.workspace(engineer, lab_name, backend.name)
     directory = ws / "plan"
     findings = backend.check(lab)
     try:
-        root_module(backend, engineer=engineer, lab=lab_name, run_id="plan", ws=ws, spec=lab
-                    ).write(directory)  # fmt: skip
+        root_module(backend, engineer=engineer, lab=lab_name, run_id="plan", ws=ws, spec=lab,
+                    autostop_at=deadline.at).write(directory)  # fmt: skip
     except LabctlError as exc:  # e.g. no project: a fatal finding, after the estimate, not instead
         reason = exc.message + (f" ({exc.hint})" if exc.hint else "")
         if not any(f.fatal for f in findings):  # else check() has said why already
@@ -170,11 +186,14 @@ def up(
     rows: int | None = None,
     max_jobs: int | None = None,
     force: bool = False,
-    autostop: int | None = None,
+    autostop: Autostop = None,
     milestone: int | None = None,
+    now: datetime | None = None,
 ) -> UpResult:
     """Provision the lab with Terraform and run its steps, recording everything in the ledger.
-    `milestone` N: only the steps of milestones 1..N (rendered, checked and priced alone)."""
+    `milestone` N: only the steps of milestones 1..N (rendered, checked and priced alone).
+    Endpoints get a deadline (labctl.autostop): `autostop`, else the team's study session."""
+    now = now or utcnow()
     cat = catalog_mod.load(catalog)
     lab = cat.lab(lab_name)
     if milestone is not None:
@@ -194,10 +213,11 @@ def up(
     for w in warnings:
         reporter.warn(w)
     prices = PriceBook.load()
-    estimate = cost.estimate(
-        lab, backend.name, backend.region, prices, rows=rows, max_jobs=max_jobs,
-        endpoint_hours=cost.committed_endpoint_hours(autostop),
-    )  # fmt: skip
+    deadline = deadline_for(autostop, cost.team(cat), now)
+    if short := deadline.warning(now):
+        warnings.append(short)
+        reporter.warn(short)
+    estimate = deadline_estimate(lab, backend, prices, deadline, now, rows=rows, max_jobs=max_jobs)
     ledger = Ledger()
     ws = paths.workspace(engineer, lab_name, backend.name)
     with workspace_lock(ws):
@@ -214,13 +234,13 @@ def up(
             kept = set(extending.outputs.get("steps", {}))
             estimate = only_steps(estimate, {s.name for s in lab.steps} - kept)
             with ledger.engineer_lock(engineer):
-                budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=force)
+                budget = cost.check_budget(ledger, cat, engineer, estimate.total_usd, force=force,
+                                           now=now)  # fmt: skip
                 run = ledger.update_run(
                     extending.id,
                     estimate_usd=(extending.estimate_usd or 0) + estimate.total_usd,
-                    autostop_at=utcnow() + timedelta(seconds=autostop)
-                    if autostop
-                    else extending.autostop_at,
+                    # the next milestone is a new study session: its deadline is the run's now
+                    autostop_at=deadline.at,
                 )
             cost.record_budget_events(ledger, run, budget)
         else:
@@ -235,8 +255,13 @@ def up(
                 target=backend.name,
                 workspace=str(ws),
                 region=backend.region,
-                autostop_at=utcnow() + timedelta(seconds=autostop) if autostop else None,
+                autostop_at=deadline.at,
+                now=now,
             )
+        # the deadline and how it was chosen (`--autostop none` is a recorded choice)
+        run = ledger.update_run(run.id, outputs={**run.outputs, "autostop": deadline.to_dict()})
+        if deadline.at is None:
+            ledger.event("autostop-none", f"no deadline: {deadline.source}", run=run)
         if milestone is not None:
             run = ledger.update_run(run.id, outputs={**run.outputs, "milestone": milestone})
         ctx = Context(
@@ -344,6 +369,7 @@ def _apply(backend: Backend, ctx: Context) -> dict[str, Any]:
         run_id=ctx.run.id,
         ws=ctx.workspace,
         spec=ctx.lab,
+        autostop_at=ctx.run.autostop_at,
     )
     module.write(directory)
     res = ctx.ledger.add_resource(
@@ -361,7 +387,27 @@ def _apply(backend: Backend, ctx: Context) -> dict[str, Any]:
     return outputs
 
 
+def reapply(backend: Backend, run: Run, lab: Lab, ledger: Ledger, reporter: Reporter) -> Run:
+    """Re-render the run's root module from the ledger (e.g. a moved `autostop_at`) and apply it
+    in place; the outputs go to the run and its stack row. `lab`: the lab as the run has it."""
+    ws = Path(run.workspace)
+    directory = ws / "tf"
+    root_module(backend, engineer=run.engineer, lab=run.lab, run_id=run.id, ws=ws, spec=lab,
+                autostop_at=run.autostop_at).write(directory)  # fmt: skip
+    with reporter.task(f"terraform apply ({backend.name})"):
+        stack = Stack(directory, offline_plugins=backend.offline_plugins)
+        stack.init()
+        outputs = stack.apply()
+    for res in ledger.open_resources(run.id):
+        if res.kind == "stack":
+            ledger.update_resource(res.id, attrs={"outputs": outputs})
+    return ledger.update_run(run.id, outputs={**run.outputs, "infra": outputs})
+
+
 # --- down ---------------------------------------------------------------------------------------
+
+
+ENDPOINT_KINDS = ("endpoint", "endpoint-config", "model")  # what `down --endpoints-only` removes
 
 
 @dataclass
@@ -397,7 +443,7 @@ def teardown_plan(
             ledger.open_resources(run.id), key=lambda r: RESOURCE_KINDS.index(r.kind)
         )
         if endpoints_only:
-            resources = [r for r in resources if r.kind in ("endpoint", "endpoint-config", "model")]
+            resources = [r for r in resources if r.kind in ENDPOINT_KINDS]
         items += [DownItem(run, r) for r in resources]
     return items
 
@@ -447,8 +493,12 @@ def _down_run(
     *,
     endpoints_only: bool,
 ) -> None:
-    """Tear down one run's items in order, under its workspace lock."""
+    """Tear down one run's items in order, under its workspace lock. A run that loses only its
+    endpoints (`--endpoints-only`, or autostop in `cost enforce`) stays up for `labctl start`."""
     run = run_items[0].run
+    endpoints_only = endpoints_only or all(
+        i.resource is not None and i.resource.kind in ENDPOINT_KINDS for i in run_items
+    )
     if run.target not in backends:
         backends[run.target] = get_backend(run.target)
     backend = backends[run.target]

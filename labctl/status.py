@@ -20,12 +20,13 @@ def runs(
     reader = reader or queries.open_reader()
     now = now or utcnow()
     active = queries.active_runs(reader, engineer)
-    resources = queries.open_resources(reader, [run.id for run in active])
+    resources = queries.run_resources(reader, [run.id for run in active])
     return [_view(run, resources[run.id], now) for run in active]
 
 
-def _view(run: Row, open_resources: list[Row], now: datetime) -> dict[str, Any]:
-    resources = [_resource(r, local=run.target == "local") for r in open_resources]
+def _view(run: Row, every: list[Row], now: datetime) -> dict[str, Any]:
+    local = run.target == "local"
+    resources = [_resource(r, local=local) for r in every if r.stopped_at is None]
     steps = run.outputs.get("steps", {}) if run.outputs else {}
     return {
         "run": run.id,
@@ -35,6 +36,8 @@ def _view(run: Row, open_resources: list[Row], now: datetime) -> dict[str, Any]:
         "status": run.status,
         "age_seconds": int((now - run.created_at).total_seconds()),
         "autostop_at": iso_utc(run.autostop_at),
+        # the cost so far at launch prices (cloud-equivalent on the local target)
+        "cost_usd": round(sum(queries.cost(r, now) or 0.0 for r in every), 4),
         "burn_usd_per_hour": round(sum(r["usd_per_hour"] or 0 for r in resources), 4),
         "cloud_equivalent": run.target == "local",
         "metrics": _per_step(steps, "metrics"),

@@ -320,6 +320,8 @@ def print_estimate(console: Console, e: Estimate) -> None:
         caption="could not price: " + "; ".join(e.unpriced) if e.unpriced else None,
         keep_title=True,
     )
+    if e.deadline is not None:  # the deadline the endpoints are priced to (labctl.autostop)
+        console.print(e.deadline.describe(), markup=False, soft_wrap=True)
 
 
 def budget_line(b: BudgetCheck) -> str:
@@ -345,6 +347,7 @@ def print_status(console: Console, runs: list[dict[str, Any]], *, headers: bool 
             rows.append(["", "", "", "", f"mlflow {step}", _mlflow_line(run), ""])
         total = Text(f"{r['burn_usd_per_hour']:.3f}{equiv}", "bold")
         stop = f", autostop {r['autostop_at'][11:16]} UTC" if r.get("autostop_at") else ""
+        stop += f", {money(r['cost_usd'])} so far" if r.get("cost_usd") is not None else ""
         run_cell = Text(f"run {r['run']}", "bold")
         rows += [["", "", "", "", run_cell, r["status"] + stop, total], SECTION]
     print_table(
@@ -388,3 +391,29 @@ def _age(seconds: int) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def print_run_costs(console: Console, runs: list[dict[str, Any]]) -> None:
+    """What each run `down` ended cost (labctl.run_cost): the ledger's figure, and the bill's
+    where `labctl cost sync` covers the run."""
+    rows: list[Sequence[Cell]] = []
+    for r in runs:
+        billed = (
+            f"{money(r['billed_usd'])} (through {r['billed_through']})"
+            if r["billed_usd"] is not None
+            else "$0 (local)"
+            if r["cloud_equivalent"]
+            else "not synced"
+        )
+        estimated = money(r["estimated_usd"]) + (" cloud-equiv." if r["cloud_equivalent"] else "")
+        rows.append([r["lab"], r["target"], r["engineer"], r["run"], f"{r['hours']:.2f}",
+                     money(r["planned_usd"]) if r["planned_usd"] is not None else "-",
+                     estimated, billed])  # fmt: skip
+    print_table(
+        console,
+        (Col("lab"), Col("target"), Col("engineer"), Col("run"), Col("hours", right=True),
+         Col("planned", right=True), Col("cost (ledger)", right=True), Col("billed")),
+        rows,
+        title="What each run cost",
+        keep_title=True,
+    )  # fmt: skip

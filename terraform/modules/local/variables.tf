@@ -34,3 +34,9 @@ variable "bucket_root" {
     error_message = "The bucket_root must be an absolute path and must not be \"/\" (or only slashes and dots)."
   }
 }
+
+variable "autostop_at" {
+  type        = string
+  description = "The run's deadline, RFC 3339 UTC (e.g. 2026-12-01T19:00:00Z), or null for none: when the lab's endpoints stop (labctl team default_autostop / --autostop; `labctl extend` moves it)."
+  default     = null
+}
