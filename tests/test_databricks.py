@@ -79,6 +79,18 @@ class Workspace:
         m.post(f"{HOST}/api/2.0/mlflow/registered-models/alias", json={})
         m.delete(f"{HOST}/api/2.0/mlflow/registered-models/delete", json={})
         m.post(f"{HOST}/api/2.0/dbfs/delete", json={})
+        # no Unity Catalog metastore (tests/test_db17_databricks.py covers a workspace with one)
+        m.get(
+            f"{HOST}/api/2.1/unity-catalog/current-metastore-assignment",
+            status_code=404,
+            json={"error_code": "METASTORE_DOES_NOT_EXIST", "message": "no metastore"},
+        )
+        # Delta Live Tables: an update that completes at once, an empty event log
+        pipes = rf"{HOST}/api/2.0/pipelines/[\w-]+"
+        m.post(re.compile(rf"{pipes}/updates$"), json={"update_id": "u-1"})
+        m.get(re.compile(rf"{pipes}/updates/[\w-]+$"), json={"update": {"state": "COMPLETED"}})
+        m.get(re.compile(rf"{pipes}/events"), json={"events": []})
+        m.post(re.compile(rf"{pipes}/stop$"), json={})
 
     def bodies(self, method: str, path: str) -> list[dict]:
         return [
@@ -251,6 +263,7 @@ class Clock:
 @pytest.mark.parametrize("lab_name", LABS)
 def test_lab_up_and_down_through_the_cli(lab_name, dbx_env, fake_terraform, monkeypatch):
     outputs = {k: v.replace("LAB", lab_name) for k, v in OUTPUTS.items()}
+    outputs["dlt_pipeline_ids"] = {"dlt-features": "pipe-1"}  # the module's pipeline (db17)
     monkeypatch.setenv("FAKE_TF_OUTPUTS", json.dumps(outputs))
     ws = Workspace(dbx_env.mock)
     up = cli("up", lab_name, "--target", "databricks", "--json", "--force")
@@ -497,11 +510,14 @@ def test_doctor(home):
 def test_check_warns_about_what_is_not_managed_yet():
     backend = dbx.DatabricksBackend(client=client())
     cat = catalog_mod.load(REPO / "labs.yaml")
-    for lab in LABS:
-        findings = backend.check(cat.lab(lab))
-        assert not [f for f in findings if f.fatal], findings
-    notes = {f.step: f.reason for f in backend.check(cat.lab("feature-store-pipeline"))}
-    assert "Parquet" in notes["dlt-features"] and "Unity Catalog" in notes["model-serving"]
+    with rm.Mocker() as mock:
+        Workspace(mock)  # a workspace without Unity Catalog
+        for lab in LABS:
+            findings = backend.check(cat.lab(lab))
+            assert not [f for f in findings if f.fatal], findings
+        notes = {f.step: f.reason for f in backend.check(cat.lab("feature-store-pipeline"))}
+    assert "dlt-features" not in notes  # a real pipeline now (tests/test_db17_databricks.py)
+    assert "Parquet" in notes["feature-store"] and "Unity Catalog" in notes["model-serving"]
 
 
 def test_get_backend_needs_no_credentials_until_used(home, monkeypatch):
@@ -604,6 +620,7 @@ def test_job_clusters_follow_the_workspace_cloud(
 
 
 def test_check_names_what_databricks_approximates(tmp_path, home, monkeypatch):
+    monkeypatch.setenv("LABCTL_DATABRICKS_CATALOG", "none")  # no metastore probe: no workspace
     cat = catalog_mod.load(REPO / "labs.yaml")
     backend = dbx.DatabricksBackend(client=client())
     lab = cat.lab("distributed-tuning")

@@ -188,6 +188,7 @@ class DatabricksModule:
         """The workspace's cloud, and the node types the policy allows there: the cloud's
         defaults plus the nodes the lab's steps run on (the backend's own table, `nodes`)."""
         from labctl.backends.databricks import nodes
+        from labctl.backends.databricks.lab_inputs import lab_inputs
 
         cloud = config.settings().databricks.cloud
         wanted = (getattr(s, "instance_type", None) for s in (lab.steps if lab else []))
@@ -195,6 +196,7 @@ class DatabricksModule:
         return {
             "cloud": cloud,
             "node_type_ids": list(dict.fromkeys([*nodes.DEFAULTS[cloud], *own])),
+            **lab_inputs(lab),  # the lab's Delta Live Tables pipelines
         }
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:

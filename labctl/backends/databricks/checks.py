@@ -1,10 +1,11 @@
-"""What the databricks target can do for a lab: check() findings."""
+"""What the databricks target can do for a lab: check() findings (which include whether the
+workspace has Unity Catalog: `plan` says so where a step then runs differently)."""
 
 from __future__ import annotations
 
 from labctl import config, datagen
 from labctl.backends.base import Finding
-from labctl.backends.databricks import nodes
+from labctl.backends.databricks import lab_inputs, nodes
 from labctl.backends.databricks.services import SERVICES_AS_JOBS
 from labctl.backends.databricks.training import _entry
 from labctl.catalog import (
@@ -25,6 +26,8 @@ class Checks:
     def check(self, lab: Lab) -> list[Finding]:
         findings = super().check(lab)
         cloud = config.settings().databricks.cloud
+        dlt_source = lab_inputs.bronze(lab)
+        store = self.metastore()  # Unity Catalog, or the workspace registry (unity.py)
         for step in lab.steps:
             findings += _approximations(step)
             itype = getattr(step, "instance_type", None)
@@ -47,12 +50,33 @@ class Checks:
                             "(script mode) to run on Databricks",
                         )
                     )
-                case ServiceStep() if step.service in SERVICES_AS_JOBS:
+                case ServiceStep() if step.service == "delta-live-tables" and not dlt_source:
                     findings.append(
                         Finding(
                             step.name,
-                            f"'{step.service}' runs as a job task writing Parquet tables (not a "
-                            "managed DLT pipeline / Unity Catalog feature tables yet)",
+                            "the Delta Live Tables pipeline labctl ships reads the bronze table of "
+                            f"a `{lab_inputs.DLT_GENERATOR}` data step; this lab has none",
+                        )
+                    )
+                case ServiceStep() if step.service == "delta-live-tables":
+                    pass  # a databricks_pipeline of the lab's module (dlt.py runs its update)
+                case ServiceStep() if step.service in SERVICES_AS_JOBS and not store.enabled:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"no Unity Catalog ({store.reason}): '{step.service}' writes its "
+                            "tables as Parquet in the lab's DBFS folder, without primary keys",
+                            fatal=False,
+                        )
+                    )
+                case ServiceStep() if step.service in SERVICES_AS_JOBS:
+                    pass  # a job task writing Unity Catalog tables with primary keys
+                case ServiceStep() if step.service == "mlflow-model-registry" and not store.enabled:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"no Unity Catalog ({store.reason}): the model goes to the workspace "
+                            "model registry",
                             fatal=False,
                         )
                     )
@@ -73,11 +97,12 @@ class Checks:
                             step.name, "the Workflows job is not created yet; steps run once", False
                         )
                     )
-                case DeployStep() if step.data_capture_percent:
+                case DeployStep() if step.data_capture_percent and not store.enabled:
                     findings.append(
                         Finding(
                             step.name,
-                            "inference tables (data capture) need Unity Catalog; not enabled",
+                            f"no Unity Catalog ({store.reason}): inference tables (data "
+                            "capture) are not written",
                             fatal=False,
                         )
                     )

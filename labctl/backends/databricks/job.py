@@ -4,6 +4,7 @@
     labctl_job.py train   --entry-point M --job NAME --data DIR --out DIR --hps JSON
     labctl_job.py tune    --entry-point M --job NAME --data DIR --out DIR --hps JSON --spec JSON
     labctl_job.py service --service S --step-json JSON --data DIR --out DIR
+                          [--silver-table T] [--schema CATALOG.SCHEMA]
 
 Paths are the driver's FUSE paths (`/dbfs/...`, `/Volumes/...`). `train` runs the lab's entry
 point under the same SageMaker-style contract as on this machine (`labctl.entrypoints.contract`);
@@ -233,7 +234,9 @@ def cmd_tune(a: argparse.Namespace, spark: Any = None) -> dict[str, Any]:
 
 
 def cmd_service(a: argparse.Namespace) -> dict[str, Any]:
-    """A feature-pipeline service step (labctl.analogues.databricks) as Parquet tables."""
+    """A feature-pipeline service step (labctl.analogues.databricks) as Parquet tables, from the
+    DLT pipeline's silver table when given; with `--schema`, each also a Unity Catalog feature
+    table with its primary key."""
     from types import SimpleNamespace
 
     from labctl.analogues import databricks as analogues
@@ -246,7 +249,41 @@ def cmd_service(a: argparse.Namespace) -> dict[str, Any]:
         workspace=Path(a.out),
         lab_name=step_data.get("lab", "lab"),
     )
-    return analogues.SERVICES[a.service](step=step, ctx=ctx)
+    spark = None
+    if a.silver_table or a.schema:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.getOrCreate()
+    if a.silver_table:  # the DLT pipeline's silver table, where the analogue looks for it
+        silver = Path(a.out, "dlt", "pipeline", "silver_transactions")
+        silver.mkdir(parents=True, exist_ok=True)
+        spark.table(a.silver_table).toPandas().to_parquet(silver / "part-0.parquet", index=False)
+    result = analogues.SERVICES[a.service](step=step, ctx=ctx)
+    if a.schema:
+        result["tables"] = {
+            name: {**meta, "table": uc_feature_table(spark, a.schema, name, meta)}
+            for name, meta in result["tables"].items()
+        }
+    return result
+
+
+def uc_feature_table(spark: Any, schema: str, name: str, meta: dict[str, Any]) -> str:
+    """A feature table's Parquet as a Unity Catalog Delta table with its primary key (the
+    timestamp key as TIMESERIES): what the Feature Engineering client looks features up by."""
+    import pandas as pd
+
+    table = f"{schema}.{name}"
+    frame = spark.createDataFrame(pd.read_parquet(meta["dir"]))
+    frame.write.mode("overwrite").option("overwriteSchema", "true").saveAsTable(table)
+    keys = [*meta["primary_keys"], *meta["timestamp_keys"]]
+    for key in keys:
+        spark.sql(f"ALTER TABLE {table} ALTER COLUMN `{key}` SET NOT NULL")
+    columns = ", ".join(
+        f"`{k}` TIMESERIES" if k in meta["timestamp_keys"] else f"`{k}`" for k in keys
+    )
+    spark.sql(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}_pk")
+    spark.sql(f"ALTER TABLE {table} ADD CONSTRAINT {name}_pk PRIMARY KEY ({columns})")
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -272,6 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--step-json", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--silver-table", default="", help="read the events from this table")
+    p.add_argument("--schema", default="", help="<catalog>.<schema>: write Unity Catalog tables")
     a = parser.parse_args(argv)
     commands = {"data": cmd_data, "train": cmd_train, "tune": cmd_tune, "service": cmd_service}
     _emit(commands[a.command](a))

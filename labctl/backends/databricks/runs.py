@@ -156,8 +156,11 @@ class JobRuns:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _data_root(self, ctx: Context) -> str:
-        """The lab's DBFS folder, in the ledger (so `down` deletes it) before first use."""
-        root = f"{DATA_ROOT}/{naming.label_value(ctx.run.engineer)}/{ctx.lab_name}"
+        """The lab's data folder (the module's `data_root`: its Unity Catalog volume, else a DBFS
+        folder), in the ledger (so `down` empties it) before first use."""
+        root = ctx.infra.get("data_root") or (
+            f"{DATA_ROOT}/{naming.label_value(ctx.run.engineer)}/{ctx.lab_name}"
+        )
         if not any(r.kind == "bucket" for r in ctx.ledger.open_resources(ctx.run.id)):
             res = ctx.ledger.add_resource(ctx.run, kind="bucket", name=root, region=self.region)
             ctx.ledger.update_resource(res.id, status="created", provider_id=root)

@@ -1,4 +1,5 @@
-"""Service steps on databricks: MLflow tracking and registry, services run as job tasks."""
+"""Service steps on databricks: MLflow tracking and registry, Delta Live Tables (dlt.py),
+services run as job tasks."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ import json
 from typing import Any
 
 from labctl.backends.base import Context
-from labctl.backends.databricks.names import _fuse
+from labctl.backends.databricks.names import _fuse, uc_schema
 from labctl.catalog import (
     PipelineStep,
     ServiceStep,
 )
 from labctl.errors import BackendError, Unsupported
 
-SERVICES_AS_JOBS = ("delta-live-tables", "feature-store")
+SERVICES_AS_JOBS = ("feature-store",)
 
 
 class Services:
@@ -26,6 +27,8 @@ class Services:
             }
         if step.service == "mlflow-model-registry":
             return self._register_aliases(step, ctx)
+        if step.service == "delta-live-tables":
+            return self._dlt(step, ctx)
         if step.service in SERVICES_AS_JOBS:
             data = next(
                 (r for r in ctx.results.values() if isinstance(r, dict) and r.get("dbfs_uri")),
@@ -34,6 +37,11 @@ class Services:
             if data is None:
                 raise BackendError(f"step '{step.name}' needs the lab's data step first")
             root = self._data_root(ctx)
+            silver = next(
+                (f"{r['schema']}.silver_transactions" for r in ctx.results.values()
+                 if isinstance(r, dict) and r.get("pipeline") and r.get("schema")),
+                "",
+            )  # fmt: skip
             return self._single_node_job(
                 ctx,
                 step.name,
@@ -47,6 +55,10 @@ class Services:
                     data["dir"],
                     "--out",
                     _fuse(root),
+                    "--silver-table",
+                    silver,
+                    "--schema",
+                    uc_schema(ctx) or "",
                 ],
                 what=f"service {step.name}: {step.service} as a job task",
             )
@@ -75,6 +87,16 @@ class Services:
         model = tracking["registered_model"]
         aliases = step.settings.get("aliases", ["champion"])
         for alias in aliases if isinstance(aliases, list) else [aliases]:
+            if uc_schema(ctx):  # a Unity Catalog model: its alias through the catalog's API
+                self._api(
+                    "set model alias",
+                    self.w.registered_models.set_alias,
+                    step=step.name,
+                    full_name=model["name"],
+                    alias=str(alias),
+                    version_num=int(model["version"]),
+                )
+                continue
             self._api(
                 "set model alias",
                 self.w.api_client.do,

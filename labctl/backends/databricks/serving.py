@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from databricks.sdk.service import serving
 
 from labctl import naming
 from labctl.backends.base import Context
-from labctl.backends.databricks.names import _tags, dbx_name
+from labctl.backends.databricks.names import _tags, dbx_name, uc_schema
 from labctl.catalog import DeployStep
 from labctl.errors import BackendError, Unsupported
 from labctl.ledger import Resource
@@ -63,13 +64,23 @@ class Serving:
             workload_size=SERVING_SIZES[size],
             scale_to_zero_enabled=True,
         )
+        config = serving.EndpointCoreConfigInput(name=name, served_entities=[entity])
+        schema = uc_schema(ctx)
+        if step.data_capture_percent and schema:  # inference tables in the lab's schema
+            catalog, schema_name = schema.split(".", 1)
+            config.auto_capture_config = serving.AutoCaptureConfigInput(
+                catalog_name=catalog,
+                schema_name=schema_name,
+                table_name_prefix=re.sub(r"[^a-z0-9_]+", "_", step.name.lower()),
+                enabled=True,
+            )
         with ctx.creating(res):
             self._api(
                 "create serving endpoint",
                 self.w.serving_endpoints.create,
                 step=step.name,
                 name=name,
-                config=serving.EndpointCoreConfigInput(name=name, served_entities=[entity]),
+                config=config,
                 tags=[serving.EndpointTag(key=k, value=v) for k, v in _tags(ctx).items()],
             )
         ctx.ledger.update_resource(res.id, status="Creating", provider_id=name)
