@@ -132,13 +132,14 @@ def test_a_continuous_pipeline_runs_until_down_stops_it(tmp_path, home):
 
 def test_stopping_a_pipeline_that_is_gone_is_success(tmp_path, home):
     ctx = dlt_ctx(tmp_path)
-    row = ctx.ledger.add_resource(ctx.run, kind="pipeline", name="dlt-features-r1",
-                                  provider_id="pipe-1", attrs={"pipeline_id": "pipe-1"})  # fmt: skip
+    row = ctx.ledger.add_resource(
+        ctx.run, kind="pipeline", name="dlt-features-r1", attrs={"pipeline_id": "pipe-1"}
+    )
     backend = dbx.DatabricksBackend(client=client())
     with rm.Mocker() as mock:
         Workspace(mock)
-        mock.post(f"{PIPES}/stop", status_code=404,
-                  json={"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no pipeline"})  # fmt: skip
+        gone = {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no pipeline"}
+        mock.post(f"{PIPES}/stop", status_code=404, json=gone)
         backend.teardown(row, ctx.ledger)
 
 
@@ -291,8 +292,9 @@ def test_rendered_module_is_schema_valid_with_and_without_unity_catalog(
 ):
     monkeypatch.setenv(unity.CATALOG_ENV, catalog)
     out = tmp_path / "render"
+    labs = str(REPO / "labs.yaml")
     orchestrator.render("feature-store-pipeline", target="databricks",
-                        engineer="ana@example.com", out=out, catalog=str(REPO / "labs.yaml"))  # fmt: skip
+                        engineer="ana@example.com", out=out, catalog=labs)  # fmt: skip
     root = json.loads((out / terraform.ROOT_FILE).read_text())
     module = root["module"]["lab"]
     assert module["dlt_pipelines"] == {
