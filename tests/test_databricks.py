@@ -91,6 +91,11 @@ class Workspace:
         m.get(re.compile(rf"{pipes}/updates/[\w-]+$"), json={"update": {"state": "COMPLETED"}})
         m.get(re.compile(rf"{pipes}/events"), json={"events": []})
         m.post(re.compile(rf"{pipes}/stop$"), json={})
+        # the Workflows job of a `pipeline` step: created, run now (polled like any run), removed
+        m.post(f"{HOST}/api/2.2/jobs/create", json={"job_id": 900})
+        m.post(f"{HOST}/api/2.2/jobs/run-now", json=self._run_now)
+        m.post(f"{HOST}/api/2.2/jobs/runs/cancel-all", json={})
+        m.post(f"{HOST}/api/2.2/jobs/delete", json={})
 
     def bodies(self, method: str, path: str) -> list[dict]:
         return [
@@ -109,6 +114,11 @@ class Workspace:
         self.next_id += 1
         self.runs[self.next_id] = body
         self.polls[self.next_id] = 0
+        return {"run_id": self.next_id}
+
+    def _run_now(self, request, context):
+        self.next_id += 1
+        self.runs[self.next_id], self.polls[self.next_id] = request.json(), 0
         return {"run_id": self.next_id}
 
     def _run(self, run_id: int, life: str, result: str | None = None) -> dict:

@@ -13,6 +13,7 @@ from labctl.backends.databricks.serving import Serving
 from labctl.backends.databricks.teardown import Teardown
 from labctl.backends.databricks.training import Training
 from labctl.backends.databricks.unity import UnityCatalog
+from labctl.backends.databricks.workflow import Workflows
 from labctl.backends.modules import DatabricksModule
 
 
@@ -22,6 +23,7 @@ class DatabricksBackend(
     Serving,
     Services,
     DeltaLiveTables,
+    Workflows,
     Teardown,
     JobRuns,
     Clusters,

@@ -8,6 +8,7 @@ from labctl.backends.base import Finding
 from labctl.backends.databricks import lab_inputs, nodes
 from labctl.backends.databricks.services import SERVICES_AS_JOBS
 from labctl.backends.databricks.training import _entry
+from labctl.backends.databricks.workflow import WORKFLOW_KINDS
 from labctl.catalog import (
     DataStep,
     DeployStep,
@@ -91,10 +92,13 @@ class Checks:
                             fatal=not step.optional,
                         )
                     )
-                case PipelineStep():
+                case PipelineStep() if unrunnable := [
+                    s for s in step.steps if lab.step(s).kind not in WORKFLOW_KINDS
+                ]:
                     findings.append(
                         Finding(
-                            step.name, "the Workflows job is not created yet; steps run once", False
+                            step.name,
+                            f"step(s) {', '.join(unrunnable)} cannot be tasks of a Workflows job",
                         )
                     )
                 case DeployStep() if step.data_capture_percent and not store.enabled:

@@ -5,6 +5,7 @@
     labctl_job.py tune    --entry-point M --job NAME --data DIR --out DIR --hps JSON --spec JSON
     labctl_job.py service --service S --step-json JSON --data DIR --out DIR
                           [--silver-table T] [--schema CATALOG.SCHEMA]
+    labctl_job.py promote --model M [--registry R] [--aliases A,B] [--endpoint E]
 
 Paths are the driver's FUSE paths (`/dbfs/...`, `/Volumes/...`). `train` runs the lab's entry
 point under the same SageMaker-style contract as on this machine (`labctl.entrypoints.contract`);
@@ -286,6 +287,38 @@ def uc_feature_table(spark: Any, schema: str, name: str, meta: dict[str, Any]) -
     return table
 
 
+def cmd_promote(a: argparse.Namespace) -> dict[str, Any]:
+    """A workflow task after training: point the aliases at the model's newest version and/or
+    serve that version from the lab's endpoint (the Databricks SDK the runtime ships)."""
+    import mlflow
+
+    mlflow.set_registry_uri(a.registry)
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions(f"name='{a.model}'")
+    if not versions:
+        raise SystemExit(f"no version of model {a.model} to promote")
+    version = max(int(v.version) for v in versions)
+    aliases = [x for x in a.aliases.split(",") if x]
+    for alias in aliases:
+        client.set_registered_model_alias(a.model, alias, version)
+    result: dict[str, Any] = {"model": a.model, "version": str(version), "aliases": aliases}
+    if a.endpoint:
+        from databricks.sdk import WorkspaceClient
+        from databricks.sdk.service.serving import ServedEntityInput
+
+        w = WorkspaceClient()
+        current = w.serving_endpoints.get(a.endpoint).config.served_entities[0]
+        entity = ServedEntityInput(
+            entity_name=a.model,
+            entity_version=str(version),
+            workload_size=current.workload_size,
+            scale_to_zero_enabled=current.scale_to_zero_enabled,
+        )
+        w.serving_endpoints.update_config(name=a.endpoint, served_entities=[entity])
+        result["endpoint"] = a.endpoint
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="labctl_job")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -311,8 +344,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", required=True)
     p.add_argument("--silver-table", default="", help="read the events from this table")
     p.add_argument("--schema", default="", help="<catalog>.<schema>: write Unity Catalog tables")
+    p = sub.add_parser("promote")
+    p.add_argument("--model", required=True)
+    p.add_argument("--registry", default="databricks", help="databricks or databricks-uc")
+    p.add_argument("--aliases", default="")
+    p.add_argument("--endpoint", default="")
     a = parser.parse_args(argv)
-    commands = {"data": cmd_data, "train": cmd_train, "tune": cmd_tune, "service": cmd_service}
+    commands = {"data": cmd_data, "train": cmd_train, "tune": cmd_tune, "service": cmd_service,
+                "promote": cmd_promote}  # fmt: skip
     _emit(commands[a.command](a))
 
 

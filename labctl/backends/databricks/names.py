@@ -26,3 +26,8 @@ def _fuse(uri: str) -> str:
 def uc_schema(ctx: Context) -> str | None:
     """`<catalog>.<schema>` of the lab under Unity Catalog (the module's output), else None."""
     return str(ctx.infra["uc_schema"]) if ctx.infra.get("uc_catalog") else None
+
+
+def endpoint_name(ctx: Context, step_name: str) -> str:
+    """The serving endpoint of a deploy step: `<prefix>-<step>`."""
+    return dbx_name(f"{naming.name_prefix(ctx.run.engineer, ctx.lab_name)}-{step_name}")

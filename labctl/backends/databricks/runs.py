@@ -106,9 +106,7 @@ class JobRuns:
                 ctx.ledger.close_resource(res.id, status="CANCELED")
                 raise
         state = _result_state(run)
-        seconds = (
-            (run.end_time - run.start_time) / 1000 if run.end_time and run.start_time else None
-        )
+        seconds = _run_seconds(run)
         output = self._run_output(run)
         result = _parse_result(output)
         ctx.ledger.update_resource(
@@ -235,6 +233,11 @@ class JobRuns:
 def _life_cycle(run: jobs.Run) -> str:
     state = run.state.life_cycle_state if run.state else None
     return state.value if state is not None else "PENDING"
+
+
+def _run_seconds(run: jobs.Run) -> float | None:
+    """How long a finished run took (what its clusters bill for), from its own times."""
+    return (run.end_time - run.start_time) / 1000 if run.end_time and run.start_time else None
 
 
 def _result_state(run: jobs.Run) -> str:

@@ -8,10 +8,7 @@ from typing import Any
 
 from labctl.backends.base import Context
 from labctl.backends.databricks.names import _fuse, uc_schema
-from labctl.catalog import (
-    PipelineStep,
-    ServiceStep,
-)
+from labctl.catalog import ServiceStep
 from labctl.errors import BackendError, Unsupported
 
 SERVICES_AS_JOBS = ("feature-store",)
@@ -30,36 +27,10 @@ class Services:
         if step.service == "delta-live-tables":
             return self._dlt(step, ctx)
         if step.service in SERVICES_AS_JOBS:
-            data = next(
-                (r for r in ctx.results.values() if isinstance(r, dict) and r.get("dbfs_uri")),
-                None,
-            )
-            if data is None:
-                raise BackendError(f"step '{step.name}' needs the lab's data step first")
-            root = self._data_root(ctx)
-            silver = next(
-                (f"{r['schema']}.silver_transactions" for r in ctx.results.values()
-                 if isinstance(r, dict) and r.get("pipeline") and r.get("schema")),
-                "",
-            )  # fmt: skip
             return self._single_node_job(
                 ctx,
                 step.name,
-                params=[
-                    "service",
-                    "--service",
-                    step.service,
-                    "--step-json",
-                    json.dumps({"name": step.name, "settings": step.settings, "lab": ctx.lab_name}),
-                    "--data",
-                    data["dir"],
-                    "--out",
-                    _fuse(root),
-                    "--silver-table",
-                    silver,
-                    "--schema",
-                    uc_schema(ctx) or "",
-                ],
+                params=self._service_params(step, ctx),
                 what=f"service {step.name}: {step.service} as a job task",
             )
         if not step.optional:
@@ -69,9 +40,24 @@ class Services:
         ctx.reporter.warn(f"step '{step.name}': '{step.service}' is not provisioned; skipped")
         return {"skipped": f"'{step.service}' is not provisioned by labctl on databricks yet"}
 
-    def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:
-        return {"skipped": "the Databricks Workflows job is not created by labctl yet; its steps "
-                "ran once in this lab", "steps": step.steps}  # fmt: skip
+    def _service_params(self, step: ServiceStep, ctx: Context) -> list[str]:
+        """The launcher's `service` arguments: the data step's folder, the lab's data root, the
+        DLT pipeline's silver table when there is one, the Unity Catalog schema when there is."""
+        data = next(
+            (r for r in ctx.results.values() if isinstance(r, dict) and r.get("dbfs_uri")),
+            None,
+        )
+        if data is None:
+            raise BackendError(f"step '{step.name}' needs the lab's data step first")
+        silver = next(
+            (f"{r['schema']}.silver_transactions" for r in ctx.results.values()
+             if isinstance(r, dict) and r.get("pipeline") and r.get("schema")),
+            "",
+        )  # fmt: skip
+        settings = {"name": step.name, "settings": step.settings, "lab": ctx.lab_name}
+        return ["service", "--service", step.service, "--step-json", json.dumps(settings),
+                "--data", data["dir"], "--out", _fuse(self._data_root(ctx)),
+                "--silver-table", silver, "--schema", uc_schema(ctx) or ""]  # fmt: skip
 
     def _register_aliases(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         tracked = [

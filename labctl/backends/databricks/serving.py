@@ -8,9 +8,8 @@ from typing import Any
 
 from databricks.sdk.service import serving
 
-from labctl import naming
 from labctl.backends.base import Context
-from labctl.backends.databricks.names import _tags, dbx_name, uc_schema
+from labctl.backends.databricks.names import _tags, endpoint_name, uc_schema
 from labctl.catalog import DeployStep
 from labctl.errors import BackendError, Unsupported
 from labctl.ledger import Resource
@@ -33,7 +32,7 @@ class Serving:
                 f"step '{step.name}': step '{model_step}' registered no model version to serve",
                 hint="its entry point registers the model when MLflow tracking is on",
             )
-        name = dbx_name(f"{naming.name_prefix(ctx.run.engineer, ctx.lab_name)}-{step.name}")
+        name = endpoint_name(ctx, step.name)
         size = step.instance_type.lower().removeprefix("cpu-")
         if size not in SERVING_SIZES:
             raise Unsupported(

@@ -23,16 +23,20 @@ class Teardown:
         """Delete (or cancel) one resource; already gone counts as deleted."""
         match resource.kind:
             case "endpoint":
+                self._quiesce(ledger, resource.run_id)  # the workflow may be updating it
                 self._api("delete serving endpoint", self.w.serving_endpoints.delete,
                           gone_ok=True, name=resource.name)  # fmt: skip
             case "training-job" | "tuning-job" | "batch-job":
                 self._cancel_run(resource)
-            case "pipeline":  # its tables go with the stack, after this
-                pipeline_id = (resource.attrs or {}).get("pipeline_id") or resource.provider_id
-                if pipeline_id:
-                    self._stop_pipeline(pipeline_id)
+            case "pipeline":  # a DLT update or the workflow job; its tables go with the stack
+                self._stop_writer(resource)
+                attrs = resource.attrs or {}
+                if attrs.get("job_id") and not attrs.get("run_id"):  # the job, not one run
+                    self._api("delete workflow job", self.w.jobs.delete, gone_ok=True,
+                              job_id=int(attrs["job_id"]))  # fmt: skip
             case "model":
                 # a run still going may write new versions: cancel (and wait for) those first
+                self._quiesce(ledger, resource.run_id)
                 for other in ledger.open_resources(resource.run_id):
                     if other.kind in RUN_KINDS:
                         self._cancel_run(other, wait=True)

@@ -71,19 +71,7 @@ class Training:
             workers=workers,
             spot=step.spot,
             timeout=(step.max_wait or step.max_runtime) + WAIT_MARGIN,
-            params=[
-                "train",
-                "--entry-point",
-                str(step.entry_point),
-                "--job",
-                f"{step.name}-{ctx.run.id}",
-                "--data",
-                data["dir"],
-                "--out",
-                _fuse(out),
-                "--hps",
-                json.dumps(step.hyperparameters),
-            ],
+            params=train_params(step, f"{step.name}-{ctx.run.id}", data["dir"], out),
             what=f"train {step.name} ({step.entry_point}, {step.instance_type} x{workers + 1})",
             code=_entry_files(step),
             env=self._model_env(ctx, step.name),
@@ -192,6 +180,12 @@ class Training:
             "billable_seconds": result.get("billable_seconds"),
             **({"tracking": tracking} if tracking else {}),
         }
+
+
+def train_params(step: TrainStep, job: str, data_dir: str, out: str) -> list[str]:
+    """The launcher's `train` arguments (a one-time run, or a task of the lab's workflow)."""
+    return ["train", "--entry-point", str(step.entry_point), "--job", job, "--data", data_dir,
+            "--out", _fuse(out), "--hps", json.dumps(step.hyperparameters)]  # fmt: skip
 
 
 def _entry(step: TrainStep) -> entrypoints.EntryPoint | None:
