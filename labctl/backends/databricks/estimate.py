@@ -1,5 +1,6 @@
 """Estimate lines of what the databricks target bills beyond the step kinds `cost.estimate`
-prices itself: Delta Live Tables updates (DBUs by edition). No SDK: `plan` prices without it.
+prices itself: Delta Live Tables updates (DBUs by edition) and the run of the lab's Workflows job
+(its launcher tasks' job clusters, its pipeline task's update). No SDK: `plan` prices without it.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from labctl.backends.databricks import lab_inputs, nodes
-from labctl.catalog import STUDY_SESSION_HOURS
+from labctl.catalog import STUDY_SESSION_HOURS, PipelineStep, ServiceStep, TrainStep
 
 if TYPE_CHECKING:
     from labctl.catalog import Lab
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 DLT_UPDATE_HOURS = 0.25  # one triggered update of the lab's pipeline, cluster start included
 DLT_NODES = 2  # a classic DLT cluster: driver + `dlt_workers` (1) of the module's default node
+LAUNCHER_TASK_HOURS = 0.1  # a workflow task that is not training (features, promote): ~6 min
 
 
 def estimate_lines(
@@ -42,4 +44,40 @@ def estimate_lines(
                            instance_type=node, count=DLT_NODES, hours=run_hours, note=note,
                            unpriced=unpriced)  # fmt: skip
         lines.append(line)
+    for step in (s for s in lab.steps if isinstance(s, PipelineStep)):
+        lines += _workflow_lines(lab, step, prices, region, node, unpriced)
     return lines, unpriced
+
+
+def _workflow_lines(
+    lab: Lab, step: PipelineStep, prices: PriceBook, region: str, node: str, unpriced: list[str]
+) -> list[EstimateLine]:
+    """One run of the Workflows job `up` starts: its train tasks' and other launcher tasks' job
+    clusters (jobs compute), its DLT pipeline task's update."""
+    from labctl.cost import priced_line
+
+    def line(usage: str, itype: str, count: int, hours: float, note: str) -> EstimateLine:
+        return priced_line(prices, cloud="databricks", region=region, usage=usage,
+                           step=step.name, kind="pipeline", instance_type=itype, count=count,
+                           hours=hours, note=note, unpriced=unpriced)  # fmt: skip
+
+    members = [lab.step(name) for name in step.steps]
+    nightly = f"; again each `{step.schedule}` while the lab is up" if step.schedule else ""
+    lines: list[EstimateLine] = []
+    own = ("feature-store", "mlflow-model-registry")  # services that are launcher tasks
+    launcher = [m.name for m in members if m.kind in ("data", "deploy")
+                or (isinstance(m, ServiceStep) and m.service in own)]  # fmt: skip
+    for m in members:
+        if isinstance(m, TrainStep):
+            hours = m.expected_runtime / 3600
+            lines.append(line("jobs-compute", m.instance_type, m.instance_count, hours,
+                              f"workflow task {m.name}{nightly}"))  # fmt: skip
+        elif isinstance(m, ServiceStep) and m.service == "delta-live-tables":
+            usage = f"dlt-{lab_inputs.edition(m).lower()}"
+            lines.append(line(usage, node, DLT_NODES, DLT_UPDATE_HOURS,
+                              f"workflow task {m.name}: one DLT update{nightly}"))  # fmt: skip
+    if launcher:
+        hours = LAUNCHER_TASK_HOURS * len(launcher)
+        lines.append(line("jobs-compute", node, 1, hours,
+                          f"workflow tasks {', '.join(launcher)}{nightly}"))  # fmt: skip
+    return lines
