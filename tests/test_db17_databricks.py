@@ -338,3 +338,118 @@ def test_plan_prices_the_dlt_update_by_edition():
     (cheaper,) = [x for x in cost.estimate(lab_core, "databricks", None, prices).lines
                   if x.step == "dlt-features"]  # fmt: skip
     assert cheaper.usd_per_hour == pytest.approx(0.20 + 0.312) and "CORE" in cheaper.note
+
+
+# --- the Workflows job ---------------------------------------------------------------------------
+
+
+def test_quartz_schedules():
+    from labctl.backends.databricks.workflow import quartz
+
+    assert quartz("0 2 * * *") == "0 0 2 * * ?"
+    assert quartz("30 4 * * 0,6") == "0 30 4 ? * 1,7"  # Sunday is 1 in Quartz
+    assert quartz("0 6 1 * *") == "0 0 6 1 * ?"
+
+
+def test_the_workflow_job_chains_the_lab_steps_and_runs_once(tmp_path, home):
+    ctx = dlt_ctx(tmp_path)
+    backend = dbx.DatabricksBackend(client=client(), sleep=lambda s: None)
+    created_with: list[list[str]] = []
+    with rm.Mocker() as mock:
+        ws = Workspace(mock)
+        Pipelines(mock, ("COMPLETED",))
+
+        def create(request, context):
+            created_with.append([r.kind for r in ctx.ledger.open_resources(ctx.run.id)])
+            return {"job_id": 900}
+
+        mock.post(f"{HOST}/api/2.2/jobs/create", json=create)
+        for step in ctx.lab.steps:
+            ctx.record(step, backend.run_step(step, ctx))
+        (job,) = ws.bodies("POST", "/api/2.2/jobs/create")
+        (run_now,) = ws.bodies("POST", "/api/2.2/jobs/run-now")
+    order = ["dlt-features", "feature-store", "train-propensity", "model-registry", "model-serving"]
+    assert [t["task_key"] for t in job["tasks"]] == order
+    assert "depends_on" not in job["tasks"][0]
+    for before, task in zip(job["tasks"], job["tasks"][1:], strict=False):
+        assert task["depends_on"] == [{"task_key": before["task_key"]}]
+    tasks = {t["task_key"]: t for t in job["tasks"]}
+    assert tasks["dlt-features"]["pipeline_task"] == {
+        "pipeline_id": "pipe-1",
+        "full_refresh": False,
+    }
+    folder = ctx.infra["workspace_folder"]
+    train = tasks["train-propensity"]
+    assert train["spark_python_task"]["python_file"] == f"{folder}/code/labctl_job.py"
+    assert train["spark_python_task"]["parameters"][0] == "train"
+    assert train["new_cluster"]["policy_id"] == "POLICY123"
+    model = train["new_cluster"]["spark_env_vars"]["LABCTL_MODEL_NAME"]
+    registry = tasks["model-registry"]["spark_python_task"]["parameters"]
+    assert registry[:3] == ["promote", "--model", model]
+    assert registry[registry.index("--aliases") + 1] == "challenger,champion"
+    serving = tasks["model-serving"]["spark_python_task"]["parameters"]
+    endpoint = ctx.results["model-serving"]["endpoint"]
+    assert serving[serving.index("--endpoint") + 1] == endpoint
+    assert job["schedule"] == {"quartz_cron_expression": "0 0 2 * * ?", "timezone_id": "UTC",
+                               "pause_status": "UNPAUSED"}  # fmt: skip
+    assert job["tags"]["labctl-lab"] == "feature-store-pipeline" and job["max_concurrent_runs"] == 1
+    assert run_now["job_id"] == 900
+    assert created_with[0][-1] == "pipeline"  # the job's row was written before it was created
+    rows = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "pipeline"]
+    job_row = next(r for r in rows if r.attrs.get("job_id") and not r.attrs.get("run_id"))
+    run_row = next(r for r in rows if r.attrs.get("run_id") and r.attrs.get("job_id"))
+    assert job_row.is_open and job_row.provider_id == "900"
+    assert run_row.status == "SUCCESS" and not run_row.is_open and run_row.billable_seconds == 600
+    result = ctx.results["ml-workflow"]
+    assert result["tasks"] == order and result["job_id"] == 900
+
+
+def test_down_cancels_the_workflow_before_the_endpoint_and_deletes_the_job(tmp_path, home):
+    ctx = dlt_ctx(tmp_path)
+    job = ctx.ledger.add_resource(ctx.run, kind="pipeline", name="labctl-x-ml-workflow",
+                                  provider_id="900", attrs={"job_id": 900})  # fmt: skip
+    endpoint = ctx.ledger.add_resource(ctx.run, kind="endpoint", name="labctl-x-model-serving")
+    backend = dbx.DatabricksBackend(client=client())
+    with rm.Mocker() as mock:
+        ws = Workspace(mock)
+        ws.endpoints["labctl-x-model-serving"] = {"polls": 0}
+        backend.teardown(endpoint, ctx.ledger)
+        backend.teardown(job, ctx.ledger)
+        calls = [(r.method, r.path) for r in mock.request_history if "well-known" not in r.path]
+    cancel = ("POST", "/api/2.2/jobs/runs/cancel-all")
+    assert calls.index(cancel) < calls.index(("DELETE", "/api/2.0/serving-endpoints/"
+                                                        "labctl-x-model-serving"))  # fmt: skip
+    assert calls[-2:] == [cancel, ("POST", "/api/2.2/jobs/delete")]
+    assert ws.bodies("POST", "/api/2.2/jobs/delete") == [{"job_id": 900}]
+
+
+def test_a_pipeline_step_that_cannot_be_a_workflow_is_refused(home, monkeypatch):
+    monkeypatch.setenv(unity.CATALOG_ENV, "none")
+    lab = _lab("distributed-tuning")
+    from labctl.catalog import PipelineStep
+
+    flow = PipelineStep(name="flow", kind="pipeline", steps=["hyperopt-tune"])
+    findings = dbx.DatabricksBackend(client=client()).check(
+        lab.model_copy(update={"steps": [*lab.steps, flow]})
+    )
+    (refused,) = [f for f in findings if f.step == "flow"]
+    assert refused.fatal and "hyperopt-tune cannot be tasks of a Workflows job" in refused.reason
+
+
+@pytest.mark.slow  # MLflow creates its SQLite registry: ~20 s
+def test_the_promote_task_moves_the_aliases_to_the_newest_version(tmp_path):
+    """The launcher's `promote` against a real (SQLite) MLflow registry."""
+    import argparse
+
+    mlflow = pytest.importorskip("mlflow")
+    from labctl.backends.databricks import job
+
+    uri = f"sqlite:///{tmp_path / 'registry.db'}"
+    client_ = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client_.create_registered_model("m")
+    for _ in range(2):
+        client_.create_model_version("m", source=str(tmp_path))
+    args = argparse.Namespace(model="m", registry=uri, aliases="challenger,champion", endpoint="")
+    result = job.cmd_promote(args)
+    assert result == {"model": "m", "version": "2", "aliases": ["challenger", "champion"]}
+    assert str(client_.get_model_version_by_alias("m", "champion").version) == "2"
