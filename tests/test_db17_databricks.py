@@ -59,6 +59,21 @@ class Pipelines:
         return {"update": {"update_id": "u-1", "state": state, "creation_time": 1}}
 
 
+class FeatureTables(Workspace):
+    """The feature-store job answers as the launcher does under Unity Catalog: table names."""
+
+    def _output(self, request, context):
+        answer = super()._output(request, context)
+        run_id = int(request.qs["run_id"][0]) // 10
+        params = self.runs[run_id]["tasks"][0]["spark_python_task"]["parameters"]
+        if params[0] == "service":
+            schema = params[params.index("--schema") + 1]
+            table = {"table": f"{schema}.customer_features", "timestamp_keys": ["event_ts"]}
+            tables = {"customer_features": table}
+            answer["logs"] += "\n#labctl-result " + json.dumps({"tables": tables})
+        return answer
+
+
 def dlt_ctx(tmp_path, **infra):
     ctx = make_ctx(tmp_path, "feature-store-pipeline")
     ctx.infra |= {"dlt_pipeline_ids": {"dlt-features": "pipe-1"}, **infra}
@@ -197,8 +212,12 @@ def test_unity_catalog_models_aliases_inference_tables_and_feature_tables(tmp_pa
     backend = dbx.DatabricksBackend(client=client(), sleep=lambda s: None)
     model = f"{UC_SCHEMA}.ecommerce_propensity"
     with rm.Mocker() as mock:
-        ws = Workspace(mock)
+        ws = FeatureTables(mock)
         Pipelines(mock, ("COMPLETED",))
+        monitor = f"{HOST}/api/2.1/unity-catalog/tables/{UC_SCHEMA}.customer_features/monitor"
+        mock.post(monitor, json={"table_name": f"{UC_SCHEMA}.customer_features",
+                                 "drift_metrics_table_name": "x_drift_metrics"})  # fmt: skip
+        mock.delete(monitor, json={})
         aliases = re.compile(rf"{HOST}/api/2.1/unity-catalog/models/[\w.]+/aliases/\w+$")
         mock.put(aliases, json={})
         mock.delete(re.compile(rf"{HOST}/api/2.1/unity-catalog/models/[\w.]+$"), json={})
@@ -229,6 +248,16 @@ def test_unity_catalog_models_aliases_inference_tables_and_feature_tables(tmp_pa
         "table_name_prefix": "model_serving", "enabled": True,
     }  # fmt: skip
     assert endpoint["config"]["served_entities"][0]["entity_name"] == model
+    (made,) = [r.json() for r in ws.mock.request_history if r.url == monitor]
+    assert made["output_schema_name"] == UC_SCHEMA
+    assert made["time_series"] == {"timestamp_col": "event_ts", "granularities": ["1 day"]}
+    assert made["assets_dir"].endswith("/monitoring/customer_features")
+    assert ctx.results["feature-store"]["monitors"]["customer_features"]["drift_metrics"]
+    (row,) = [r for r in ctx.ledger.open_resources(ctx.run.id) if r.kind == "monitoring-schedule"]
+    with rm.Mocker() as mock:
+        mock.delete(monitor, json={})
+        backend.teardown(row, ctx.ledger)
+        assert [r.method for r in mock.request_history] == ["DELETE"]
     bucket = next(r for r in ctx.ledger.open_resources(ctx.run.id) if r.kind == "bucket")
     assert bucket.name.startswith("/Volumes/")
     with rm.Mocker() as mock:  # a managed volume goes with the schema: no DBFS call
@@ -453,3 +482,58 @@ def test_the_promote_task_moves_the_aliases_to_the_newest_version(tmp_path):
     result = job.cmd_promote(args)
     assert result == {"model": "m", "version": "2", "aliases": ["challenger", "champion"]}
     assert str(client_.get_model_version_by_alias("m", "champion").version) == "2"
+
+
+def test_a_monitored_feature_table_gets_a_local_drift_report(tmp_path, monkeypatch):
+    """The feature-store analogue hands the earlier and later days of a monitored table to
+    `labctl.drift.drift_report` (a stand-in here: gcp17 writes labctl/drift.py) and writes its
+    report beside the table."""
+    import sys
+    import types
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from labctl import datagen
+    from labctl.analogues import databricks as analogues
+
+    seen = {}
+
+    def drift_report(baseline, current, thresholds=None):
+        seen.update(baseline=baseline, current=current, thresholds=thresholds)
+        return {"features": {c: {"drift": False} for c in baseline.columns}}
+
+    monkeypatch.setitem(
+        sys.modules, "labctl.drift", types.SimpleNamespace(drift_report=drift_report)
+    )
+    datagen.generate("ecommerce-transactions", rows=600, seed=2, out_dir=tmp_path / "data")
+    ctx = SimpleNamespace(infra={"bucket": str(tmp_path / "bucket")}, workspace=tmp_path,
+                          results={"ecommerce-data": {"dir": str(tmp_path / "data")}},
+                          lab_name="feature-store-pipeline")  # fmt: skip
+    step = _lab("feature-store-pipeline").step("feature-store")
+    result = analogues.feature_store(step=step, ctx=ctx)["tables"]
+    drift = result["customer_features"]["drift"]
+    assert "drift" not in result["product_features"]  # only the monitored table
+    report = json.loads(Path(drift["report"]).read_text())
+    assert Path(drift["report"]).parent == Path(result["customer_features"]["dir"])
+    assert set(report["features"]) == set(result["customer_features"]["features"])
+    table = pd.read_parquet(result["customer_features"]["dir"])
+    assert len(seen["baseline"]) + len(seen["current"]) == len(table) and seen["thresholds"] is None
+    assert drift["baseline_rows"] == len(seen["baseline"]) > 0 and len(seen["current"]) > 0
+
+
+def test_without_labctl_drift_the_report_is_skipped_not_failed(tmp_path, monkeypatch):
+    import sys
+    from types import SimpleNamespace
+
+    from labctl import datagen
+    from labctl.analogues import databricks as analogues
+
+    monkeypatch.setitem(sys.modules, "labctl.drift", None)  # import fails
+    datagen.generate("ecommerce-transactions", rows=300, seed=2, out_dir=tmp_path / "data")
+    ctx = SimpleNamespace(infra={"bucket": str(tmp_path / "bucket")}, workspace=tmp_path,
+                          results={"ecommerce-data": {"dir": str(tmp_path / "data")}},
+                          lab_name="feature-store-pipeline")  # fmt: skip
+    step = _lab("feature-store-pipeline").step("feature-store")
+    result = analogues.feature_store(step=step, ctx=ctx)["tables"]
+    assert "skipped" in result["customer_features"]["drift"]

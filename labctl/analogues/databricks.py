@@ -7,7 +7,8 @@
   (Delta-compatible without the Delta jars, which labctl cannot fetch);
 - feature-store: feature tables as Parquet under `<bucket>/feature-store/<table>/`, one row per
   (key, day) for point-in-time lookups, with a `_feature_table.json` naming the primary and
-  timestamp keys;
+  timestamp keys; a `monitored` table gets a drift report (earlier days against later days)
+  from `labctl.drift`, in `_drift_report.json` beside it;
 - mlflow-tracking: the lab's experiment in the local SQLite tracking store;
 - mlflow-model-registry: registers the model of the lab's tracked train step in the local SQLite
   registry and points its aliases (challenger, champion) at the new version.
@@ -139,7 +140,26 @@ def feature_store(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         }
         (folder / "_feature_table.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         result[table] = {"dir": str(folder), "rows": len(daily), **meta}
+        if table in _setting_list(step, "monitored", []):
+            result[table]["drift"] = _drift(daily, timestamp_key, meta["features"], folder)
     return {"tables": result}
+
+
+def _drift(daily: Any, timestamp_key: str, features: list[str], folder: Path) -> dict[str, Any]:
+    """A monitored table's drift (what Lakehouse Monitoring profiles in the cloud): its earlier
+    days as the baseline against its later days, by `labctl.drift.drift_report`, written to
+    `_drift_report.json` next to the table."""
+    try:
+        from labctl.drift import drift_report
+    except ImportError:  # labctl/drift.py comes with the Google Cloud half of issue 17
+        return {"skipped": "labctl.drift is not available in this labctl"}
+    cut = daily[timestamp_key].quantile(0.5)
+    baseline = daily[daily[timestamp_key] <= cut][features]
+    current = daily[daily[timestamp_key] > cut][features]
+    report = drift_report(baseline, current, thresholds=None)
+    path = folder / "_drift_report.json"
+    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return {"report": str(path), "baseline_rows": len(baseline), "current_rows": len(current)}
 
 
 def _mlflow(ctx: Context) -> Any:

@@ -7,6 +7,7 @@ from labctl.backends.databricks.checks import Checks
 from labctl.backends.databricks.client import DatabricksClient
 from labctl.backends.databricks.clusters import Clusters
 from labctl.backends.databricks.dlt import DeltaLiveTables
+from labctl.backends.databricks.monitoring import LakehouseMonitoring
 from labctl.backends.databricks.runs import JobRuns
 from labctl.backends.databricks.services import Services
 from labctl.backends.databricks.serving import Serving
@@ -24,6 +25,7 @@ class DatabricksBackend(
     Services,
     DeltaLiveTables,
     Workflows,
+    LakehouseMonitoring,
     Teardown,
     JobRuns,
     Clusters,

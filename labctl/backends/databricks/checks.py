@@ -6,6 +6,7 @@ from __future__ import annotations
 from labctl import config, datagen
 from labctl.backends.base import Finding
 from labctl.backends.databricks import lab_inputs, nodes
+from labctl.backends.databricks.monitoring import monitored
 from labctl.backends.databricks.services import SERVICES_AS_JOBS
 from labctl.backends.databricks.training import _entry
 from labctl.backends.databricks.workflow import WORKFLOW_KINDS
@@ -66,7 +67,8 @@ class Checks:
                         Finding(
                             step.name,
                             f"no Unity Catalog ({store.reason}): '{step.service}' writes its "
-                            "tables as Parquet in the lab's DBFS folder, without primary keys",
+                            "tables as Parquet in the lab's DBFS folder, without primary keys"
+                            + (" or Lakehouse Monitoring" if monitored(step) else ""),
                             fatal=False,
                         )
                     )

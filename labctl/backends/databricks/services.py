@@ -27,12 +27,14 @@ class Services:
         if step.service == "delta-live-tables":
             return self._dlt(step, ctx)
         if step.service in SERVICES_AS_JOBS:
-            return self._single_node_job(
+            result = self._single_node_job(
                 ctx,
                 step.name,
                 params=self._service_params(step, ctx),
                 what=f"service {step.name}: {step.service} as a job task",
             )
+            monitors = self._monitor_tables(step, ctx, result.get("tables") or {})
+            return {**result, "monitors": monitors} if monitors else result
         if not step.optional:
             raise Unsupported(
                 f"step '{step.name}': '{step.service}' is not provisioned on databricks"

@@ -22,6 +22,9 @@ class Teardown:
     def teardown(self, resource: Resource, ledger: Ledger) -> None:
         """Delete (or cancel) one resource; already gone counts as deleted."""
         match resource.kind:
+            case "monitoring-schedule":  # a Lakehouse monitor, named by its table
+                self._api("delete quality monitor", self.w.quality_monitors.delete,
+                          gone_ok=True, table_name=resource.name)  # fmt: skip
             case "endpoint":
                 self._quiesce(ledger, resource.run_id)  # the workflow may be updating it
                 self._api("delete serving endpoint", self.w.serving_endpoints.delete,
