@@ -512,6 +512,7 @@ def test_invoke_sends_instances(tmp_path, home):
 def test_doctor(home):
     with rm.Mocker() as mock:
         mock.get(f"{HOST}/api/2.0/preview/scim/v2/Me", json={"userName": "ana@example.com"})
+        mock.get(f"{HOST}/api/2.1/unity-catalog/current-metastore-assignment", json={})
         lines = dbx.doctor(client())
     assert lines[0][:2] == ("credentials", True) and "pat" in lines[0][2]
     assert lines[1] == ("workspace", True, f"{HOST} as ana@example.com")

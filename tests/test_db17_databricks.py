@@ -537,3 +537,19 @@ def test_without_labctl_drift_the_report_is_skipped_not_failed(tmp_path, monkeyp
     step = _lab("feature-store-pipeline").step("feature-store")
     result = analogues.feature_store(step=step, ctx=ctx)["tables"]
     assert "skipped" in result["customer_features"]["drift"]
+
+
+@pytest.mark.parametrize(
+    ("assignment", "said"),
+    [({"metastore_id": "ms-1", "default_catalog_name": "ws_cat"}, "metastore ms-1, catalog ws_cat"),
+     ({}, "none (the workspace has no Unity Catalog metastore assigned)")],
+)  # fmt: skip
+def test_doctor_says_whether_labs_get_unity_catalog(assignment, said, home, monkeypatch):
+    monkeypatch.delenv(unity.CATALOG_ENV, raising=False)
+    with rm.Mocker() as mock:
+        mock.get(f"{HOST}/.well-known/databricks-config", status_code=404)
+        mock.get(f"{HOST}/api/2.0/preview/scim/v2/Me", json={"userName": "ana@example.com"})
+        mock.get(ASSIGNMENT, json=assignment)
+        lines = dbx.doctor(client())
+    (line,) = [x for x in lines if x[0] == "unity catalog"]
+    assert line[1] is True and line[2].startswith(said)

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from databricks.sdk import WorkspaceClient
+from databricks.sdk import errors as dbx_errors
 
+from labctl.backends.databricks.errors import _first_line
 from labctl.errors import BackendError
 
 if TYPE_CHECKING:
@@ -43,6 +45,28 @@ class Metastore:
         return self.catalog is not None
 
 
+def probe(w: WorkspaceClient) -> Metastore:
+    """Unity Catalog or not for this workspace: `LABCTL_DATABRICKS_CATALOG`, else its metastore
+    assignment (asked with short timeouts); an error reading it counts as none, with the reason."""
+    forced = os.environ.get(CATALOG_ENV, "").strip()
+    if forced.lower() == "none":
+        return Metastore(None, f"{CATALOG_ENV}=none")
+    if forced:
+        return Metastore(forced, f"{CATALOG_ENV}={forced}")
+    try:
+        found = _quick(w).metastores.current()
+    except (dbx_errors.NotFound, dbx_errors.ResourceDoesNotExist):
+        found = None
+    except (dbx_errors.DatabricksError, ValueError, OSError) as exc:
+        why = _first_line(exc).split(":")[0]
+        return Metastore(None, f"the metastore assignment could not be read: {why}")
+    if found is None or not found.metastore_id:
+        return Metastore(None, "the workspace has no Unity Catalog metastore assigned")
+    default = found.default_catalog_name
+    catalog = default if default and default != "hive_metastore" else FALLBACK_CATALOG
+    return Metastore(catalog, f"metastore {found.metastore_id}, catalog {catalog}")
+
+
 class UnityCatalog:
     """The probe (once per backend) and the module input it decides."""
 
@@ -50,35 +74,27 @@ class UnityCatalog:
 
     def metastore(self) -> Metastore:
         if self._metastore is None:
-            self._metastore = self._probe()
+            try:
+                client = self.w  # type: ignore[attr-defined]
+            except BackendError as exc:  # no usable credentials
+                self._metastore = probe_without_client(exc.message)
+            else:
+                self._metastore = probe(client)
         return self._metastore
-
-    def _probe(self) -> Metastore:
-        forced = os.environ.get(CATALOG_ENV, "").strip()
-        if forced.lower() == "none":
-            return Metastore(None, f"{CATALOG_ENV}=none")
-        if forced:
-            return Metastore(forced, f"{CATALOG_ENV}={forced}")
-        try:
-            found = self._api(
-                "read the metastore assignment",
-                lambda: _quick(self.w).metastores.current(),
-                gone_ok=True,
-            )
-        except BackendError as exc:
-            why = exc.message.split(":")[0]
-            return Metastore(None, f"the metastore assignment could not be read: {why}")
-        if found is None or not found.metastore_id:
-            return Metastore(None, "the workspace has no Unity Catalog metastore assigned")
-        default = found.default_catalog_name
-        catalog = default if default and default != "hive_metastore" else FALLBACK_CATALOG
-        return Metastore(catalog, f"metastore {found.metastore_id}, catalog {catalog}")
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         """The module's inputs plus `uc_catalog` when the workspace has Unity Catalog."""
         inputs = super().module_inputs(ctx_workspace, lab)  # type: ignore[misc]
         store = self.metastore()
         return {**inputs, "uc_catalog": store.catalog} if store.enabled else inputs
+
+
+def probe_without_client(why: str) -> Metastore:
+    """What `probe` says when no client can be made: the override, else none."""
+    forced = os.environ.get(CATALOG_ENV, "").strip()
+    if forced and forced.lower() != "none":
+        return Metastore(forced, f"{CATALOG_ENV}={forced}")
+    return Metastore(None, f"the metastore assignment could not be read: {why.split(':')[0]}")
 
 
 def _quick(w: WorkspaceClient) -> WorkspaceClient:
