@@ -342,7 +342,10 @@ def test_lab_up_and_down_through_the_cli(lab_name, dbx_env, fake_terraform, monk
     else:
         (create,) = ws.bodies("POST", "/api/2.0/serving-endpoints")
         (entity,) = create["config"]["served_entities"]
-        assert entity["scale_to_zero_enabled"] is True and entity["workload_size"] == "Small"
+        assert entity["scale_to_zero_enabled"] is True and "workload_size" not in entity
+        # autoscaling 0-2 instances of cpu-small: provisioned concurrency 0-8 (4 per Small)
+        assert entity["min_provisioned_concurrency"] == 0
+        assert entity["max_provisioned_concurrency"] == 8
         assert entity["entity_name"].endswith("ecommerce_propensity")
         assert entity["entity_version"] == "1"
         assert {t["key"]: t["value"] for t in create["tags"]} == tags
@@ -656,7 +659,7 @@ def test_check_names_what_databricks_approximates(tmp_path, home, monkeypatch):
     notes = [f for f in backend.check(serving.model_copy(update={"steps": [two]}))
              if f.step == "model-serving"]  # fmt: skip
     assert any("only variant 'current'" in f.reason and "1 variant(s)" in f.reason for f in notes)
-    assert any("autoscaling 0-2 instances is approximated" in f.reason for f in notes)
+    assert not any("autoscaling" in f.reason for f in notes)  # provisioned concurrency now
     assert not any(f.fatal for f in notes)
 
     _use_cloud(tmp_path, monkeypatch, "azure")

@@ -204,6 +204,11 @@ def test_the_catalog_can_be_named_or_refused_without_a_probe(home, monkeypatch):
     assert dbx.DatabricksBackend(client=client()).metastore().catalog == "team_labs"
     monkeypatch.setenv(unity.CATALOG_ENV, "none")
     assert not dbx.DatabricksBackend(client=client()).metastore().enabled
+    monkeypatch.delenv("DATABRICKS_HOST", raising=False)
+    none = dbx.DatabricksBackend().metastore()  # no client can be made: the override still holds
+    assert none.reason == f"{unity.CATALOG_ENV}=none"
+    monkeypatch.setenv(unity.CATALOG_ENV, "team_labs")
+    assert dbx.DatabricksBackend().metastore().catalog == "team_labs"
 
 
 def test_unity_catalog_models_aliases_inference_tables_and_feature_tables(tmp_path, home):

@@ -140,10 +140,4 @@ def _approximations(step: Step) -> list[Finding]:
                     f"only variant '{served.name}' ({served.model}) is served: the other "
                     f"{len(step.variants) - 1} variant(s) and the traffic split are not deployed"
                 )
-            if step.autoscaling:
-                said.append(
-                    f"autoscaling {step.autoscaling.min_instances}-"
-                    f"{step.autoscaling.max_instances} instances is approximated by the "
-                    f"serving workload size ({step.instance_type}) with scale-to-zero"
-                )
     return [Finding(step.name, reason, fatal=False) for reason in said]

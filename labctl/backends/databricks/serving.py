@@ -16,6 +16,7 @@ from labctl.ledger import Resource
 
 ENDPOINT_TIMEOUT = 3600
 SERVING_SIZES = {"small": "Small", "medium": "Medium", "large": "Large"}
+SIZE_CONCURRENCY = {"small": 4, "medium": 16, "large": 64}  # the top of each size's range
 
 
 class Serving:
@@ -39,6 +40,18 @@ class Serving:
                 f"step '{step.name}': instance_type '{step.instance_type}' is not a Model Serving "
                 f"size (cpu-small, cpu-medium, cpu-large)"
             )
+        entity = serving.ServedEntityInput(
+            entity_name=registered["name"],
+            entity_version=str(registered["version"]),
+            workload_size=SERVING_SIZES[size],
+            scale_to_zero_enabled=True,
+        )
+        if step.autoscaling:  # instances as provisioned concurrency: the size's top per instance
+            per = SIZE_CONCURRENCY[size]
+            entity.workload_size = None  # the API takes one or the other
+            entity.min_provisioned_concurrency = step.autoscaling.min_instances * per
+            entity.max_provisioned_concurrency = step.autoscaling.max_instances * per
+            entity.scale_to_zero_enabled = step.autoscaling.min_instances == 0
         price = self._dbu_price(ctx, "model-serving", step.instance_type)
         price_attrs = price.pop("attrs")
         res = ctx.ledger.add_resource(
@@ -47,21 +60,15 @@ class Serving:
             name=name,
             region=self.region,
             instance_type=step.instance_type,
-            instance_count=1,
+            instance_count=max(1, step.autoscaling.min_instances if step.autoscaling else 1),
             **price,
             attrs={
                 **price_attrs,
                 "step": step.name,
                 "model": registered,
-                "scale_to_zero": True,
+                "scale_to_zero": entity.scale_to_zero_enabled,
                 "content_type": "text/csv",
             },
-        )
-        entity = serving.ServedEntityInput(
-            entity_name=registered["name"],
-            entity_version=str(registered["version"]),
-            workload_size=SERVING_SIZES[size],
-            scale_to_zero_enabled=True,
         )
         config = serving.EndpointCoreConfigInput(name=name, served_entities=[entity])
         schema = uc_schema(ctx)
@@ -92,7 +99,8 @@ class Serving:
             "endpoint": name,
             "model": registered,
             "workload_size": SERVING_SIZES[size],
-            "scale_to_zero": True,
+            "scale_to_zero": bool(entity.scale_to_zero_enabled),
+            "concurrency": [entity.min_provisioned_concurrency, entity.max_provisioned_concurrency],
             "status": status,
         }
 

@@ -48,11 +48,9 @@ class Metastore:
 def probe(w: WorkspaceClient) -> Metastore:
     """Unity Catalog or not for this workspace: `LABCTL_DATABRICKS_CATALOG`, else its metastore
     assignment (asked with short timeouts); an error reading it counts as none, with the reason."""
-    forced = os.environ.get(CATALOG_ENV, "").strip()
-    if forced.lower() == "none":
-        return Metastore(None, f"{CATALOG_ENV}=none")
-    if forced:
-        return Metastore(forced, f"{CATALOG_ENV}={forced}")
+    forced = _forced()
+    if forced is not None:
+        return forced
     try:
         found = _quick(w).metastores.current()
     except (dbx_errors.NotFound, dbx_errors.ResourceDoesNotExist):
@@ -91,10 +89,17 @@ class UnityCatalog:
 
 def probe_without_client(why: str) -> Metastore:
     """What `probe` says when no client can be made: the override, else none."""
+    return _forced() or Metastore(
+        None, f"the metastore assignment could not be read: {why.split(':')[0]}"
+    )
+
+
+def _forced() -> Metastore | None:
+    """`LABCTL_DATABRICKS_CATALOG`: a catalog, `none`, or unset (None: ask the workspace)."""
     forced = os.environ.get(CATALOG_ENV, "").strip()
-    if forced and forced.lower() != "none":
-        return Metastore(forced, f"{CATALOG_ENV}={forced}")
-    return Metastore(None, f"the metastore assignment could not be read: {why.split(':')[0]}")
+    if forced.lower() == "none":
+        return Metastore(None, f"{CATALOG_ENV}=none")
+    return Metastore(forced, f"{CATALOG_ENV}={forced}") if forced else None
 
 
 def _quick(w: WorkspaceClient) -> WorkspaceClient:
