@@ -471,9 +471,11 @@ def test_a_pipeline_step_that_cannot_be_a_workflow_is_refused(home, monkeypatch)
 
 
 @pytest.mark.slow  # MLflow creates its SQLite registry: ~20 s
-def test_the_promote_task_moves_the_aliases_to_the_newest_version(tmp_path):
+def test_the_promote_task_moves_the_aliases_to_the_newest_version(tmp_path, monkeypatch):
     """The launcher's `promote` against a real (SQLite) MLflow registry."""
     import argparse
+
+    monkeypatch.chdir(tmp_path)  # MLflow's default tracking store is ./mlflow.db
 
     mlflow = pytest.importorskip("mlflow")
     from labctl.backends.databricks import job
