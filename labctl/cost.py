@@ -273,6 +273,12 @@ def estimate(
         extra, missing = components.estimate_lines(lab, prices, region, hours)
         lines += extra
         unpriced += missing
+    if cloud == "databricks":  # Delta Live Tables pipelines (labctl.backends.databricks)
+        from labctl.backends.databricks import estimate as dbx_estimate
+
+        extra, missing = dbx_estimate.estimate_lines(lab, prices, region, endpoint_hours)
+        lines += extra
+        unpriced += missing
     return Estimate(target, cloud, region, lines, unpriced)
 
 

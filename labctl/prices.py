@@ -11,7 +11,8 @@ How to read a row:
   and the components' `COMPONENT_USAGES` (Kinesis, Firehose per GB, Glue, endpoints, KMS...).
 - gcp usages: training, prediction (machine types) and accelerator-training,
   accelerator-prediction (one GPU). An `a2-*` machine row already includes its A100s.
-- databricks usages: jobs-compute, all-purpose, model-serving (the DBU rate, `instance_type` is
+- databricks usages: jobs-compute, all-purpose, model-serving, dlt-core|pro|advanced (Delta Live
+  Tables by edition) (the DBU rate, `instance_type` is
   the platform tier, `premium`), dbu-per-hour (per node type, and `serving-small|medium|large` for
   serverless Model Serving sizes) and vm (the EC2 price under a node type).
 - `source` names the public page; a figure not read off that page for its region says how it was
@@ -50,9 +51,11 @@ COLUMNS = ("cloud", "usage", "region", "instance_type", "usd_per_hour", "unit", 
 USAGES: dict[str, tuple[str, ...]] = {
     "aws": ("training", "hosting", "batch-transform", "processing", "notebook", *COMPONENT_USAGES),
     "gcp": ("training", "prediction", "accelerator-training", "accelerator-prediction"),
-    "databricks": ("jobs-compute", "all-purpose", "model-serving", "dbu-per-hour", "vm"),
-}
-DBU_WORKLOADS = ("jobs-compute", "all-purpose", "model-serving")
+    "databricks": ("jobs-compute", "all-purpose", "model-serving", "dbu-per-hour", "vm",
+                   "dlt-core", "dlt-pro", "dlt-advanced"),
+}  # fmt: skip
+DBU_WORKLOADS = ("jobs-compute", "all-purpose", "model-serving", "dlt-core", "dlt-pro",
+                 "dlt-advanced")  # fmt: skip
 DATABRICKS_TIER = "premium"  # the `instance_type` of the DBU-rate rows
 SERVING_SIZES = ("small", "medium", "large")
 BUNDLED_GPU = {"a2-": "NVIDIA_TESLA_A100"}  # machine families whose row already includes the GPU

@@ -79,6 +79,23 @@ class Workspace:
         m.post(f"{HOST}/api/2.0/mlflow/registered-models/alias", json={})
         m.delete(f"{HOST}/api/2.0/mlflow/registered-models/delete", json={})
         m.post(f"{HOST}/api/2.0/dbfs/delete", json={})
+        # no Unity Catalog metastore (tests/test_db17_databricks.py covers a workspace with one)
+        m.get(
+            f"{HOST}/api/2.1/unity-catalog/current-metastore-assignment",
+            status_code=404,
+            json={"error_code": "METASTORE_DOES_NOT_EXIST", "message": "no metastore"},
+        )
+        # Delta Live Tables: an update that completes at once, an empty event log
+        pipes = rf"{HOST}/api/2.0/pipelines/[\w-]+"
+        m.post(re.compile(rf"{pipes}/updates$"), json={"update_id": "u-1"})
+        m.get(re.compile(rf"{pipes}/updates/[\w-]+$"), json={"update": {"state": "COMPLETED"}})
+        m.get(re.compile(rf"{pipes}/events"), json={"events": []})
+        m.post(re.compile(rf"{pipes}/stop$"), json={})
+        # the Workflows job of a `pipeline` step: created, run now (polled like any run), removed
+        m.post(f"{HOST}/api/2.2/jobs/create", json={"job_id": 900})
+        m.post(f"{HOST}/api/2.2/jobs/run-now", json=self._run_now)
+        m.post(f"{HOST}/api/2.2/jobs/runs/cancel-all", json={})
+        m.post(f"{HOST}/api/2.2/jobs/delete", json={})
 
     def bodies(self, method: str, path: str) -> list[dict]:
         return [
@@ -97,6 +114,11 @@ class Workspace:
         self.next_id += 1
         self.runs[self.next_id] = body
         self.polls[self.next_id] = 0
+        return {"run_id": self.next_id}
+
+    def _run_now(self, request, context):
+        self.next_id += 1
+        self.runs[self.next_id], self.polls[self.next_id] = request.json(), 0
         return {"run_id": self.next_id}
 
     def _run(self, run_id: int, life: str, result: str | None = None) -> dict:
@@ -251,6 +273,7 @@ class Clock:
 @pytest.mark.parametrize("lab_name", LABS)
 def test_lab_up_and_down_through_the_cli(lab_name, dbx_env, fake_terraform, monkeypatch):
     outputs = {k: v.replace("LAB", lab_name) for k, v in OUTPUTS.items()}
+    outputs["dlt_pipeline_ids"] = {"dlt-features": "pipe-1"}  # the module's pipeline (db17)
     monkeypatch.setenv("FAKE_TF_OUTPUTS", json.dumps(outputs))
     ws = Workspace(dbx_env.mock)
     up = cli("up", lab_name, "--target", "databricks", "--json", "--force")
@@ -319,7 +342,10 @@ def test_lab_up_and_down_through_the_cli(lab_name, dbx_env, fake_terraform, monk
     else:
         (create,) = ws.bodies("POST", "/api/2.0/serving-endpoints")
         (entity,) = create["config"]["served_entities"]
-        assert entity["scale_to_zero_enabled"] is True and entity["workload_size"] == "Small"
+        assert entity["scale_to_zero_enabled"] is True and "workload_size" not in entity
+        # autoscaling 0-2 instances of cpu-small: provisioned concurrency 0-8 (4 per Small)
+        assert entity["min_provisioned_concurrency"] == 0
+        assert entity["max_provisioned_concurrency"] == 8
         assert entity["entity_name"].endswith("ecommerce_propensity")
         assert entity["entity_version"] == "1"
         assert {t["key"]: t["value"] for t in create["tags"]} == tags
@@ -489,6 +515,7 @@ def test_invoke_sends_instances(tmp_path, home):
 def test_doctor(home):
     with rm.Mocker() as mock:
         mock.get(f"{HOST}/api/2.0/preview/scim/v2/Me", json={"userName": "ana@example.com"})
+        mock.get(f"{HOST}/api/2.1/unity-catalog/current-metastore-assignment", json={})
         lines = dbx.doctor(client())
     assert lines[0][:2] == ("credentials", True) and "pat" in lines[0][2]
     assert lines[1] == ("workspace", True, f"{HOST} as ana@example.com")
@@ -497,11 +524,14 @@ def test_doctor(home):
 def test_check_warns_about_what_is_not_managed_yet():
     backend = dbx.DatabricksBackend(client=client())
     cat = catalog_mod.load(REPO / "labs.yaml")
-    for lab in LABS:
-        findings = backend.check(cat.lab(lab))
-        assert not [f for f in findings if f.fatal], findings
-    notes = {f.step: f.reason for f in backend.check(cat.lab("feature-store-pipeline"))}
-    assert "Parquet" in notes["dlt-features"] and "Unity Catalog" in notes["model-serving"]
+    with rm.Mocker() as mock:
+        Workspace(mock)  # a workspace without Unity Catalog
+        for lab in LABS:
+            findings = backend.check(cat.lab(lab))
+            assert not [f for f in findings if f.fatal], findings
+        notes = {f.step: f.reason for f in backend.check(cat.lab("feature-store-pipeline"))}
+    assert "dlt-features" not in notes  # a real pipeline now (tests/test_db17_databricks.py)
+    assert "Parquet" in notes["feature-store"] and "Unity Catalog" in notes["model-serving"]
 
 
 def test_get_backend_needs_no_credentials_until_used(home, monkeypatch):
@@ -604,6 +634,7 @@ def test_job_clusters_follow_the_workspace_cloud(
 
 
 def test_check_names_what_databricks_approximates(tmp_path, home, monkeypatch):
+    monkeypatch.setenv("LABCTL_DATABRICKS_CATALOG", "none")  # no metastore probe: no workspace
     cat = catalog_mod.load(REPO / "labs.yaml")
     backend = dbx.DatabricksBackend(client=client())
     lab = cat.lab("distributed-tuning")
@@ -628,7 +659,7 @@ def test_check_names_what_databricks_approximates(tmp_path, home, monkeypatch):
     notes = [f for f in backend.check(serving.model_copy(update={"steps": [two]}))
              if f.step == "model-serving"]  # fmt: skip
     assert any("only variant 'current'" in f.reason and "1 variant(s)" in f.reason for f in notes)
-    assert any("autoscaling 0-2 instances is approximated" in f.reason for f in notes)
+    assert not any("autoscaling" in f.reason for f in notes)  # provisioned concurrency now
     assert not any(f.fatal for f in notes)
 
     _use_cloud(tmp_path, monkeypatch, "azure")

@@ -210,6 +210,11 @@ def test_expected_outputs() -> None:
             "experiment_name",
             "spark_version",
             "node_type_id",
+            # Unity Catalog and Delta Live Tables (issue 17)
+            "data_root",
+            "uc_catalog",
+            "uc_schema",
+            "dlt_pipeline_ids",
         },
     }
     for module, names in expected.items():

@@ -1,11 +1,14 @@
 """Local analogues of the Databricks services the Databricks labs use.
 
-- delta-live-tables: the feature pipeline over the data step's raw (bronze) tables: expectations
-  drop bad rows (counted per expectation, as DLT's event log does), silver and gold tables are
-  written as Parquet under `<bucket>/dlt/<target_schema>/` (Delta needs jars labctl cannot fetch);
+- delta-live-tables: the lab's DLT pipeline file (labctl/pipelines/dlt_features.py, the source
+  of the Databricks pipeline) on local Spark over the data step's raw (bronze) table:
+  expectations drop bad rows (counted per expectation, as DLT's event log does), bronze, silver
+  and gold tables are written under `<bucket>/dlt/<target_schema>/` as Parquet with a `_delta_log`
+  (Delta-compatible without the Delta jars, which labctl cannot fetch);
 - feature-store: feature tables as Parquet under `<bucket>/feature-store/<table>/`, one row per
   (key, day) for point-in-time lookups, with a `_feature_table.json` naming the primary and
-  timestamp keys;
+  timestamp keys; a `monitored` table gets a drift report (earlier days against later days)
+  from `labctl.drift`, in `_drift_report.json` beside it;
 - mlflow-tracking: the lab's experiment in the local SQLite tracking store;
 - mlflow-model-registry: registers the model of the lab's tracked train step in the local SQLite
   registry and points its aliases (challenger, champion) at the new version.
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
     from labctl.backends.base import Context
     from labctl.catalog import ServiceStep
 
-EXPECTATIONS = {  # name -> pandas query that valid rows pass (DLT: expect_or_drop)
+EXPECTATIONS = {  # pandas twins of dlt_features.EXPECTATIONS, for labs with no DLT step
     "valid_customer": "customer_id.notna()",
     "positive_price": "price > 0",
     "non_negative_quantity": "quantity >= 0",
@@ -54,42 +57,41 @@ def _setting_list(step: ServiceStep, key: str, default: list[str]) -> list[str]:
 
 
 def delta_live_tables(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
-    """Bronze -> silver (expectations) -> gold daily aggregates, as Parquet tables."""
-    import pandas as pd
+    """The lab's DLT pipeline (labctl/pipelines/dlt_features.py, the file Databricks runs) on
+    local Spark: bronze -> silver (expectations) -> gold, as Delta-compatible Parquet tables."""
+    from labctl.backends.local.services import SPARK_EXTRA, has_module
 
-    raw = _raw_dir(ctx, step)
+    if not has_module("pyspark"):
+        raise BackendError(
+            f"step '{step.name}': the Delta Live Tables pipeline runs on local Spark",
+            hint=SPARK_EXTRA,
+        )
+    from labctl.pipelines import dlt_features, dlt_local
+
     schema = str(step.settings.get("target_schema", "dlt"))
     out = _bucket(ctx) / "dlt" / schema
-    bronze = pd.read_parquet(raw / "transactions.parquet")
-    dropped: dict[str, int] = {}
-    silver = bronze
-    if step.settings.get("expectations", True):
-        for name, rule in EXPECTATIONS.items():
-            keep = silver.eval(rule)
-            dropped[name] = int((~keep).sum())
-            silver = silver[keep]
-    silver = silver.assign(customer_id=silver["customer_id"].astype("int64"))
-    tables = {"bronze_transactions": bronze, "silver_transactions": silver}
-    day = silver["event_ts"].dt.floor("D")
-    tables["gold_daily_customer"] = (
-        silver.assign(day=day)
-        .groupby(["customer_id", "day"], as_index=False)
-        .agg(views=("event_id", "size"), purchases=("purchased", "sum"), spend=("price", "sum"))
+    ran = dlt_local.run(
+        _raw_dir(ctx, step) / "transactions.parquet",
+        out,
+        expectations=bool(step.settings.get("expectations", True)),
     )
-    tables["gold_daily_product"] = (
-        silver.assign(day=day)
-        .groupby(["product_id", "day"], as_index=False)
-        .agg(views=("event_id", "size"), purchases=("purchased", "sum"))
-    )
-    for name, frame in tables.items():
-        (out / name).mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(out / name / "part-0.parquet", index=False)
+    tables = ran["tables"]
     return {
         "pipeline": f"{ctx.lab_name}-{step.name}",
         "mode": step.settings.get("mode", "triggered"),
         "dir": str(out),
-        "tables": {name: len(frame) for name, frame in tables.items()},
-        "expectations": {"dropped": dropped, "passed": len(silver), "bronze": len(bronze)},
+        "format": "delta",
+        "tables": tables,
+        "expectations": {
+            "dropped": ran["dropped"],
+            "passed": tables[dlt_features.SILVER],
+            "bronze": tables[dlt_features.BRONZE],
+        },
+        # `labctl status` shows a step's metrics: the rows of each table, the rows dropped
+        "metrics": {
+            **{f"rows:{name}": n for name, n in tables.items()},
+            **{f"dropped:{name}": n for name, n in ran["dropped"].items()},
+        },
     }
 
 
@@ -138,7 +140,26 @@ def feature_store(*, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         }
         (folder / "_feature_table.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         result[table] = {"dir": str(folder), "rows": len(daily), **meta}
+        if table in _setting_list(step, "monitored", []):
+            result[table]["drift"] = _drift(daily, timestamp_key, meta["features"], folder)
     return {"tables": result}
+
+
+def _drift(daily: Any, timestamp_key: str, features: list[str], folder: Path) -> dict[str, Any]:
+    """A monitored table's drift (what Lakehouse Monitoring profiles in the cloud): its earlier
+    days as the baseline against its later days, by `labctl.drift.drift_report`, written to
+    `_drift_report.json` next to the table."""
+    try:
+        from labctl.drift import drift_report
+    except ImportError:  # labctl/drift.py comes with the Google Cloud half of issue 17
+        return {"skipped": "labctl.drift is not available in this labctl"}
+    cut = daily[timestamp_key].quantile(0.5)
+    baseline = daily[daily[timestamp_key] <= cut][features]
+    current = daily[daily[timestamp_key] > cut][features]
+    report = drift_report(baseline, current, thresholds=None)
+    path = folder / "_drift_report.json"
+    path.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return {"report": str(path), "baseline_rows": len(baseline), "current_rows": len(current)}
 
 
 def _mlflow(ctx: Context) -> Any:

@@ -195,6 +195,7 @@ class DatabricksModule:
         """The workspace's cloud, and the node types the policy allows there: the cloud's
         defaults plus the nodes the lab's steps run on (the backend's own table, `nodes`)."""
         from labctl.backends.databricks import nodes
+        from labctl.backends.databricks.lab_inputs import lab_inputs
 
         cloud = config.settings().databricks.cloud
         wanted = (getattr(s, "instance_type", None) for s in (lab.steps if lab else []))
@@ -202,6 +203,7 @@ class DatabricksModule:
         return {
             "cloud": cloud,
             "node_type_ids": list(dict.fromkeys([*nodes.DEFAULTS[cloud], *own])),
+            **lab_inputs(lab),  # the lab's Delta Live Tables pipelines
         }
 
     def expiry_inputs(

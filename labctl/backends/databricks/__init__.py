@@ -11,13 +11,26 @@ data generator, the launcher `databricks/job.py`) to `<folder>/code` and runs ea
   Spark MLlib on a multi-node cluster for `algorithm: spark-mllib`, single node otherwise; MLflow
   tracks to the lab's experiment and registers the model a later step serves or registers;
 - tune: Optuna on the driver, trials fanned out as Spark tasks, `max_parallel_jobs` at a time;
-- deploy: a serving endpoint (scale-to-zero on) over the registered model version;
-- delta-live-tables / feature-store: the local feature pipeline as a job task (Parquet tables).
+- deploy: a serving endpoint (scale-to-zero on) over the registered model version, writing
+  inference tables into the lab's schema when the step captures data (Unity Catalog);
+- delta-live-tables: an update of the lab's `databricks_pipeline` (Terraform, from
+  labctl/pipelines/dlt_features.py), waited on; rows and expectations from its event log (dlt);
+- feature-store: the feature pipeline as a job task, from the DLT silver table; under Unity
+  Catalog each table also a Delta table with its primary key, and a Lakehouse monitor on each
+  `monitored` table (monitoring);
+- pipeline: the lab's Workflows job, one task per step in order, on its schedule, run once
+  (workflow).
 
-Every billable resource (job run, endpoint) is in the ledger before it is created, priced at
-launch (DBU rate x DBUs of the node + its VM; both parts in attrs). Teardown deletes endpoints,
-cancels runs still going, deletes registered models and the data folder; `terraform destroy`
-removes the policy, folder (with the code) and experiment.
+Unity Catalog or the workspace registry is chosen by a probe of the metastore assignment (unity):
+with it, a schema and a volume per engineer and lab (Terraform), models in UC with aliases,
+serverless pipelines, dedicated job clusters; without it, DBFS, Hive and the workspace registry,
+and `plan` says what the lab then lacks.
+
+Every billable resource (job run, pipeline update, endpoint) is in the ledger before it is
+created, priced at launch (DBU rate x DBUs of the node + its VM; both parts in attrs). Teardown
+deletes monitors, stops the workflow's runs and pipeline updates before it deletes endpoints and
+models, cancels runs still going, deletes the workflow job and the data folder; `terraform
+destroy` removes the policies, pipeline, schema (with its tables), volume, folder and experiment.
 
 Design choices:
 - databricks-sdk is imported in this package only; the client uses unified authentication (a
@@ -29,8 +42,9 @@ Design choices:
 Layout (one concern per module; the mixins are composed into `DatabricksBackend` in backend.py):
 client (workspace client, `_api`), checks, runs (job runs: upload, submit, wait), clusters (job
 cluster specs) and nodes (node types per cloud), training (data, train, tune), serving, services,
-teardown, names, errors, health (`labctl doctor` lines), job (the launcher uploaded as a file),
-billing (system.billing.usage, for `labctl cost sync`).
+dlt, workflow, monitoring, unity, teardown, names, errors, health (`labctl doctor` lines), job (the
+launcher uploaded as a file), billing (system.billing.usage, for `labctl cost sync`); with no SDK:
+lab_inputs (the module's inputs from the lab) and estimate (what `plan` adds to the estimate).
 Importing this package imports no SDK: names are loaded from their module on first use.
 """
 

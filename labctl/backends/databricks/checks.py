@@ -1,12 +1,15 @@
-"""What the databricks target can do for a lab: check() findings."""
+"""What the databricks target can do for a lab: check() findings (which include whether the
+workspace has Unity Catalog: `plan` says so where a step then runs differently)."""
 
 from __future__ import annotations
 
 from labctl import config, datagen
 from labctl.backends.base import Finding
-from labctl.backends.databricks import nodes
+from labctl.backends.databricks import lab_inputs, nodes
+from labctl.backends.databricks.monitoring import monitored
 from labctl.backends.databricks.services import SERVICES_AS_JOBS
 from labctl.backends.databricks.training import _entry
+from labctl.backends.databricks.workflow import WORKFLOW_KINDS
 from labctl.catalog import (
     DataStep,
     DeployStep,
@@ -25,6 +28,8 @@ class Checks:
     def check(self, lab: Lab) -> list[Finding]:
         findings = super().check(lab)
         cloud = config.settings().databricks.cloud
+        dlt_source = lab_inputs.bronze(lab)
+        store = self.metastore()  # Unity Catalog, or the workspace registry (unity.py)
         for step in lab.steps:
             findings += _approximations(step)
             itype = getattr(step, "instance_type", None)
@@ -47,12 +52,34 @@ class Checks:
                             "(script mode) to run on Databricks",
                         )
                     )
-                case ServiceStep() if step.service in SERVICES_AS_JOBS:
+                case ServiceStep() if step.service == "delta-live-tables" and not dlt_source:
                     findings.append(
                         Finding(
                             step.name,
-                            f"'{step.service}' runs as a job task writing Parquet tables (not a "
-                            "managed DLT pipeline / Unity Catalog feature tables yet)",
+                            "the Delta Live Tables pipeline labctl ships reads the bronze table of "
+                            f"a `{lab_inputs.DLT_GENERATOR}` data step; this lab has none",
+                        )
+                    )
+                case ServiceStep() if step.service == "delta-live-tables":
+                    pass  # a databricks_pipeline of the lab's module (dlt.py runs its update)
+                case ServiceStep() if step.service in SERVICES_AS_JOBS and not store.enabled:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"no Unity Catalog ({store.reason}): '{step.service}' writes its "
+                            "tables as Parquet in the lab's DBFS folder, without primary keys"
+                            + (" or Lakehouse Monitoring" if monitored(step) else ""),
+                            fatal=False,
+                        )
+                    )
+                case ServiceStep() if step.service in SERVICES_AS_JOBS:
+                    pass  # a job task writing Unity Catalog tables with primary keys
+                case ServiceStep() if step.service == "mlflow-model-registry" and not store.enabled:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"no Unity Catalog ({store.reason}): the model goes to the workspace "
+                            "model registry",
                             fatal=False,
                         )
                     )
@@ -67,17 +94,21 @@ class Checks:
                             fatal=not step.optional,
                         )
                     )
-                case PipelineStep():
-                    findings.append(
-                        Finding(
-                            step.name, "the Workflows job is not created yet; steps run once", False
-                        )
-                    )
-                case DeployStep() if step.data_capture_percent:
+                case PipelineStep() if unrunnable := [
+                    s for s in step.steps if lab.step(s).kind not in WORKFLOW_KINDS
+                ]:
                     findings.append(
                         Finding(
                             step.name,
-                            "inference tables (data capture) need Unity Catalog; not enabled",
+                            f"step(s) {', '.join(unrunnable)} cannot be tasks of a Workflows job",
+                        )
+                    )
+                case DeployStep() if step.data_capture_percent and not store.enabled:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"no Unity Catalog ({store.reason}): inference tables (data "
+                            "capture) are not written",
                             fatal=False,
                         )
                     )
@@ -108,11 +139,5 @@ def _approximations(step: Step) -> list[Finding]:
                 said.append(
                     f"only variant '{served.name}' ({served.model}) is served: the other "
                     f"{len(step.variants) - 1} variant(s) and the traffic split are not deployed"
-                )
-            if step.autoscaling:
-                said.append(
-                    f"autoscaling {step.autoscaling.min_instances}-"
-                    f"{step.autoscaling.max_instances} instances is approximated by the "
-                    f"serving workload size ({step.instance_type}) with scale-to-zero"
                 )
     return [Finding(step.name, reason, fatal=False) for reason in said]

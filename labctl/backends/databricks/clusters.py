@@ -7,7 +7,7 @@ from databricks.sdk.service import compute
 from labctl import config
 from labctl.backends.base import Context
 from labctl.backends.databricks import nodes
-from labctl.backends.databricks.names import _tags
+from labctl.backends.databricks.names import _tags, uc_schema
 from labctl.errors import Unsupported
 
 
@@ -45,6 +45,8 @@ class Clusters:
             spark_conf=spark_conf or None,
             spark_env_vars=spark_env,
         )
+        if uc_schema(ctx):  # a dedicated (single-user) cluster reaches Unity Catalog and volumes
+            spec.data_security_mode = compute.DataSecurityMode.DATA_SECURITY_MODE_DEDICATED
         on_spot = spot_applies(spot, workers)
         if cloud == "aws":
             spec.aws_attributes = compute.AwsAttributes(

@@ -7,6 +7,7 @@ from databricks.sdk import errors as dbx_errors
 from databricks.sdk.core import Config
 
 from labctl import config
+from labctl.backends.databricks import unity
 from labctl.backends.databricks.errors import CREDENTIALS_HINT, _first_line, databricks_error
 
 
@@ -31,4 +32,11 @@ def doctor(client: WorkspaceClient | None = None) -> list[tuple[str, bool, str]]
         lines.append(("workspace", False, f"{err.message}: {err.hint or CREDENTIALS_HINT}"))
     except OSError as exc:
         lines.append(("workspace", False, f"cannot reach {client.config.host}: {_first_line(exc)}"))
+        return lines
+    store = unity.probe(client)  # what `check()` and the lab's module use
+    said = f"{store.reason}: labs get a schema and volume there"
+    if not store.enabled:
+        said = (f"none ({store.reason}): labs use the workspace model registry, Hive metastore "
+                "and DBFS; no inference tables or monitors")  # fmt: skip
+    lines.append(("unity catalog", True, said))
     return lines

@@ -4,6 +4,8 @@
     labctl_job.py train   --entry-point M --job NAME --data DIR --out DIR --hps JSON
     labctl_job.py tune    --entry-point M --job NAME --data DIR --out DIR --hps JSON --spec JSON
     labctl_job.py service --service S --step-json JSON --data DIR --out DIR
+                          [--silver-table T] [--schema CATALOG.SCHEMA]
+    labctl_job.py promote --model M [--registry R] [--aliases A,B] [--endpoint E]
 
 Paths are the driver's FUSE paths (`/dbfs/...`, `/Volumes/...`). `train` runs the lab's entry
 point under the same SageMaker-style contract as on this machine (`labctl.entrypoints.contract`);
@@ -233,7 +235,9 @@ def cmd_tune(a: argparse.Namespace, spark: Any = None) -> dict[str, Any]:
 
 
 def cmd_service(a: argparse.Namespace) -> dict[str, Any]:
-    """A feature-pipeline service step (labctl.analogues.databricks) as Parquet tables."""
+    """A feature-pipeline service step (labctl.analogues.databricks) as Parquet tables, from the
+    DLT pipeline's silver table when given; with `--schema`, each also a Unity Catalog feature
+    table with its primary key."""
     from types import SimpleNamespace
 
     from labctl.analogues import databricks as analogues
@@ -246,7 +250,73 @@ def cmd_service(a: argparse.Namespace) -> dict[str, Any]:
         workspace=Path(a.out),
         lab_name=step_data.get("lab", "lab"),
     )
-    return analogues.SERVICES[a.service](step=step, ctx=ctx)
+    spark = None
+    if a.silver_table or a.schema:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.getOrCreate()
+    if a.silver_table:  # the DLT pipeline's silver table, where the analogue looks for it
+        silver = Path(a.out, "dlt", "pipeline", "silver_transactions")
+        silver.mkdir(parents=True, exist_ok=True)
+        spark.table(a.silver_table).toPandas().to_parquet(silver / "part-0.parquet", index=False)
+    result = analogues.SERVICES[a.service](step=step, ctx=ctx)
+    if a.schema:
+        result["tables"] = {
+            name: {**meta, "table": uc_feature_table(spark, a.schema, name, meta)}
+            for name, meta in result["tables"].items()
+        }
+    return result
+
+
+def uc_feature_table(spark: Any, schema: str, name: str, meta: dict[str, Any]) -> str:
+    """A feature table's Parquet as a Unity Catalog Delta table with its primary key (the
+    timestamp key as TIMESERIES): what the Feature Engineering client looks features up by."""
+    import pandas as pd
+
+    table = f"{schema}.{name}"
+    frame = spark.createDataFrame(pd.read_parquet(meta["dir"]))
+    frame.write.mode("overwrite").option("overwriteSchema", "true").saveAsTable(table)
+    keys = [*meta["primary_keys"], *meta["timestamp_keys"]]
+    for key in keys:
+        spark.sql(f"ALTER TABLE {table} ALTER COLUMN `{key}` SET NOT NULL")
+    columns = ", ".join(
+        f"`{k}` TIMESERIES" if k in meta["timestamp_keys"] else f"`{k}`" for k in keys
+    )
+    spark.sql(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {name}_pk")
+    spark.sql(f"ALTER TABLE {table} ADD CONSTRAINT {name}_pk PRIMARY KEY ({columns})")
+    return table
+
+
+def cmd_promote(a: argparse.Namespace) -> dict[str, Any]:
+    """A workflow task after training: point the aliases at the model's newest version and/or
+    serve that version from the lab's endpoint (the Databricks SDK the runtime ships)."""
+    import mlflow
+
+    mlflow.set_registry_uri(a.registry)
+    client = mlflow.MlflowClient()
+    versions = client.search_model_versions(f"name='{a.model}'")
+    if not versions:
+        raise SystemExit(f"no version of model {a.model} to promote")
+    version = max(int(v.version) for v in versions)
+    aliases = [x for x in a.aliases.split(",") if x]
+    for alias in aliases:
+        client.set_registered_model_alias(a.model, alias, version)
+    result: dict[str, Any] = {"model": a.model, "version": str(version), "aliases": aliases}
+    if a.endpoint:
+        from databricks.sdk import WorkspaceClient
+        from databricks.sdk.service.serving import ServedEntityInput
+
+        w = WorkspaceClient()
+        current = w.serving_endpoints.get(a.endpoint).config.served_entities[0]
+        entity = ServedEntityInput(
+            entity_name=a.model,
+            entity_version=str(version),
+            workload_size=current.workload_size,
+            scale_to_zero_enabled=current.scale_to_zero_enabled,
+        )
+        w.serving_endpoints.update_config(name=a.endpoint, served_entities=[entity])
+        result["endpoint"] = a.endpoint
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -272,8 +342,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--step-json", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--silver-table", default="", help="read the events from this table")
+    p.add_argument("--schema", default="", help="<catalog>.<schema>: write Unity Catalog tables")
+    p = sub.add_parser("promote")
+    p.add_argument("--model", required=True)
+    p.add_argument("--registry", default="databricks", help="databricks or databricks-uc")
+    p.add_argument("--aliases", default="")
+    p.add_argument("--endpoint", default="")
     a = parser.parse_args(argv)
-    commands = {"data": cmd_data, "train": cmd_train, "tune": cmd_tune, "service": cmd_service}
+    commands = {"data": cmd_data, "train": cmd_train, "tune": cmd_tune, "service": cmd_service,
+                "promote": cmd_promote}  # fmt: skip
     _emit(commands[a.command](a))
 
 

@@ -26,3 +26,8 @@ def _tags(ctx: Context) -> dict[str, str]:
 def _fuse(uri: str) -> str:
     """`dbfs:/x` as the driver's FUSE path `/dbfs/x` (what pandas and the launcher open)."""
     return "/dbfs/" + uri.removeprefix("dbfs:/") if uri.startswith("dbfs:/") else uri
+
+
+def uc_schema(ctx: Context) -> str | None:
+    """`<catalog>.<schema>` of the lab under Unity Catalog (the module's output), else None."""
+    return str(ctx.infra["uc_schema"]) if ctx.infra.get("uc_catalog") else None

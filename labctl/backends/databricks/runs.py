@@ -106,9 +106,7 @@ class JobRuns:
                 ctx.ledger.close_resource(res.id, status="CANCELED")
                 raise
         state = _result_state(run)
-        seconds = (
-            (run.end_time - run.start_time) / 1000 if run.end_time and run.start_time else None
-        )
+        seconds = _run_seconds(run)
         output = self._run_output(run)
         result = _parse_result(output)
         ctx.ledger.update_resource(
@@ -156,8 +154,11 @@ class JobRuns:
     # --- plumbing -----------------------------------------------------------------------------
 
     def _data_root(self, ctx: Context) -> str:
-        """The lab's DBFS folder, in the ledger (so `down` deletes it) before first use."""
-        root = f"{DATA_ROOT}/{naming.label_value(ctx.run.engineer)}/{ctx.lab_name}"
+        """The lab's data folder (the module's `data_root`: its Unity Catalog volume, else a DBFS
+        folder), in the ledger (so `down` empties it) before first use."""
+        root = ctx.infra.get("data_root") or (
+            f"{DATA_ROOT}/{naming.label_value(ctx.run.engineer)}/{ctx.lab_name}"
+        )
         if not any(r.kind == "bucket" for r in ctx.ledger.open_resources(ctx.run.id)):
             res = ctx.ledger.add_resource(ctx.run, kind="bucket", name=root, region=self.region)
             ctx.ledger.update_resource(res.id, status="created", provider_id=root)
@@ -232,6 +233,11 @@ class JobRuns:
 def _life_cycle(run: jobs.Run) -> str:
     state = run.state.life_cycle_state if run.state else None
     return state.value if state is not None else "PENDING"
+
+
+def _run_seconds(run: jobs.Run) -> float | None:
+    """How long a finished run took (what its clusters bill for), from its own times."""
+    return (run.end_time - run.start_time) / 1000 if run.end_time and run.start_time else None
 
 
 def _result_state(run: jobs.Run) -> str:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from databricks.sdk.service import serving
 
 from labctl.backends.base import Context
-from labctl.backends.databricks.names import _tags, endpoint_name
+from labctl.backends.databricks.names import _tags, endpoint_name, uc_schema
 from labctl.catalog import DeployStep
 from labctl.errors import BackendError, Unsupported
 from labctl.ledger import Resource
 
 ENDPOINT_TIMEOUT = 3600
 SERVING_SIZES = {"small": "Small", "medium": "Medium", "large": "Large"}
+SIZE_CONCURRENCY = {"small": 4, "medium": 16, "large": 64}  # the top of each size's range
 
 
 class Serving:
@@ -38,6 +40,18 @@ class Serving:
                 f"step '{step.name}': instance_type '{step.instance_type}' is not a Model Serving "
                 f"size (cpu-small, cpu-medium, cpu-large)"
             )
+        entity = serving.ServedEntityInput(
+            entity_name=registered["name"],
+            entity_version=str(registered["version"]),
+            workload_size=SERVING_SIZES[size],
+            scale_to_zero_enabled=True,
+        )
+        if step.autoscaling:  # instances as provisioned concurrency: the size's top per instance
+            per = SIZE_CONCURRENCY[size]
+            entity.workload_size = None  # the API takes one or the other
+            entity.min_provisioned_concurrency = step.autoscaling.min_instances * per
+            entity.max_provisioned_concurrency = step.autoscaling.max_instances * per
+            entity.scale_to_zero_enabled = step.autoscaling.min_instances == 0
         price = self._dbu_price(ctx, "model-serving", step.instance_type)
         price_attrs = price.pop("attrs")
         res = ctx.ledger.add_resource(
@@ -46,29 +60,33 @@ class Serving:
             name=name,
             region=self.region,
             instance_type=step.instance_type,
-            instance_count=1,
+            instance_count=max(1, step.autoscaling.min_instances if step.autoscaling else 1),
             **price,
             attrs={
                 **price_attrs,
                 "step": step.name,
                 "model": registered,
-                "scale_to_zero": True,
+                "scale_to_zero": entity.scale_to_zero_enabled,
                 "content_type": "text/csv",
             },
         )
-        entity = serving.ServedEntityInput(
-            entity_name=registered["name"],
-            entity_version=str(registered["version"]),
-            workload_size=SERVING_SIZES[size],
-            scale_to_zero_enabled=True,
-        )
+        config = serving.EndpointCoreConfigInput(name=name, served_entities=[entity])
+        schema = uc_schema(ctx)
+        if step.data_capture_percent and schema:  # inference tables in the lab's schema
+            catalog, schema_name = schema.split(".", 1)
+            config.auto_capture_config = serving.AutoCaptureConfigInput(
+                catalog_name=catalog,
+                schema_name=schema_name,
+                table_name_prefix=re.sub(r"[^a-z0-9_]+", "_", step.name.lower()),
+                enabled=True,
+            )
         with ctx.creating(res):
             self._api(
                 "create serving endpoint",
                 self.w.serving_endpoints.create,
                 step=step.name,
                 name=name,
-                config=serving.EndpointCoreConfigInput(name=name, served_entities=[entity]),
+                config=config,
                 tags=[serving.EndpointTag(key=k, value=v) for k, v in _tags(ctx).items()],
             )
         ctx.ledger.update_resource(res.id, status="Creating", provider_id=name)
@@ -81,7 +99,8 @@ class Serving:
             "endpoint": name,
             "model": registered,
             "workload_size": SERVING_SIZES[size],
-            "scale_to_zero": True,
+            "scale_to_zero": bool(entity.scale_to_zero_enabled),
+            "concurrency": [entity.min_provisioned_concurrency, entity.max_provisioned_concurrency],
             "status": status,
         }
 

@@ -22,18 +22,35 @@ class Teardown:
     def teardown(self, resource: Resource, ledger: Ledger) -> None:
         """Delete (or cancel) one resource; already gone counts as deleted."""
         match resource.kind:
+            case "monitoring-schedule":  # a Lakehouse monitor, named by its table
+                self._api("delete quality monitor", self.w.quality_monitors.delete,
+                          gone_ok=True, table_name=resource.name)  # fmt: skip
             case "endpoint":
+                self._quiesce(ledger, resource.run_id)  # the workflow may be updating it
                 self._api("delete serving endpoint", self.w.serving_endpoints.delete,
                           gone_ok=True, name=resource.name)  # fmt: skip
             case "training-job" | "tuning-job" | "batch-job":
                 self._cancel_run(resource)
+            case "pipeline":  # a DLT update or the workflow job; its tables go with the stack
+                self._stop_writer(resource)
+                attrs = resource.attrs or {}
+                if attrs.get("job_id") and not attrs.get("run_id"):  # the job, not one run
+                    self._api("delete workflow job", self.w.jobs.delete, gone_ok=True,
+                              job_id=int(attrs["job_id"]))  # fmt: skip
             case "model":
                 # a run still going may write new versions: cancel (and wait for) those first
+                self._quiesce(ledger, resource.run_id)
                 for other in ledger.open_resources(resource.run_id):
                     if other.kind in RUN_KINDS:
                         self._cancel_run(other, wait=True)
-                self._api("delete registered model", self.w.model_registry.delete_model,
-                          gone_ok=True, name=resource.name)  # fmt: skip
+                if resource.name.count(".") == 2:  # <catalog>.<schema>.<model>: Unity Catalog
+                    self._api("delete registered model", self.w.registered_models.delete,
+                              gone_ok=True, full_name=resource.name)  # fmt: skip
+                else:
+                    self._api("delete registered model", self.w.model_registry.delete_model,
+                              gone_ok=True, name=resource.name)  # fmt: skip
+            case "bucket" if resource.name.startswith("/Volumes/"):
+                pass  # a managed volume: dropped with the lab's schema by terraform destroy
             case "bucket":
                 # The plain DBFS API (the SDK's mixin stats the path first).
                 dbfs = files.DbfsAPI(self.w.api_client)
@@ -70,6 +87,8 @@ class Teardown:
                 ep = self._api("get endpoint", self.w.serving_endpoints.get, gone_ok=True,
                                name=resource.name)  # fmt: skip
                 return "gone" if ep is None else _endpoint_state(ep)[0]
+            if resource.kind == "pipeline":
+                return self._pipeline_status(resource)
             run_id = (resource.attrs or {}).get("run_id")
             if resource.kind in ("training-job", "tuning-job") and run_id:
                 run = self._api("get run", self.w.jobs.get_run, gone_ok=True, run_id=int(run_id))

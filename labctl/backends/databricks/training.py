@@ -8,7 +8,7 @@ from typing import Any
 
 from labctl import datagen, entrypoints, naming
 from labctl.backends.base import Context
-from labctl.backends.databricks.names import _fuse, dbx_name
+from labctl.backends.databricks.names import _fuse, dbx_name, uc_schema
 from labctl.backends.databricks.runs import (
     _PACKAGE_ROOT,
     WAIT_MARGIN,
@@ -71,19 +71,7 @@ class Training:
             workers=workers,
             spot=step.spot,
             timeout=(step.max_wait or step.max_runtime) + WAIT_MARGIN,
-            params=[
-                "train",
-                "--entry-point",
-                str(step.entry_point),
-                "--job",
-                f"{step.name}-{ctx.run.id}",
-                "--data",
-                data["dir"],
-                "--out",
-                _fuse(out),
-                "--hps",
-                json.dumps(step.hyperparameters),
-            ],
+            params=train_params(step, f"{step.name}-{ctx.run.id}", data["dir"], out),
             what=f"train {step.name} ({step.entry_point}, {step.instance_type} x{workers + 1})",
             code=_entry_files(step),
             env=self._model_env(ctx, step.name),
@@ -142,10 +130,11 @@ class Training:
         }
 
     def _model_env(self, ctx: Context, step_name: str) -> dict[str, str]:
-        """Where the job registers its model: a name of this engineer and lab (workspace registry),
-        so `down` can delete it without touching anyone else's models."""
+        """Where the job registers its model: Unity Catalog (the lab's schema) when the workspace
+        has it, else the workspace registry under a name of this engineer and lab; either way
+        `down` deletes it without touching anyone else's models."""
         return {
-            "MLFLOW_REGISTRY_URI": "databricks",
+            "MLFLOW_REGISTRY_URI": "databricks-uc" if uc_schema(ctx) else "databricks",
             "LABCTL_MODEL_NAME": self._model_name(ctx, step_name),
         }
 
@@ -164,6 +153,9 @@ class Training:
         base = step_name
         if registry is not None and (step_name in served or not served):
             base = str(registry.settings.get("model_name", step_name))
+        schema = uc_schema(ctx)
+        if schema:  # <catalog>.<lab schema>.<model>: the schema is the engineer's and lab's
+            return f"{schema}.{re.sub(r'[^a-z0-9_]+', '_', base.lower()).strip('_')}"
         return dbx_name(f"{naming.name_prefix(ctx.run.engineer, ctx.lab_name)}-{base}", 100)
 
     def _model_result(self, ctx: Context, step_name: str, result: dict[str, Any], out: str) -> dict:
@@ -188,6 +180,12 @@ class Training:
             "billable_seconds": result.get("billable_seconds"),
             **({"tracking": tracking} if tracking else {}),
         }
+
+
+def train_params(step: TrainStep, job: str, data_dir: str, out: str) -> list[str]:
+    """The launcher's `train` arguments (a one-time run, or a task of the lab's workflow)."""
+    return ["train", "--entry-point", str(step.entry_point), "--job", job, "--data", data_dir,
+            "--out", _fuse(out), "--hps", json.dumps(step.hyperparameters)]  # fmt: skip
 
 
 def _entry(step: TrainStep) -> entrypoints.EntryPoint | None:

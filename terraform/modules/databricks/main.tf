@@ -159,3 +159,102 @@ resource "databricks_mlflow_experiment" "lab" {
   name        = "${databricks_directory.lab.path}/experiment"
   description = "labctl experiment for ${var.engineer}/${var.lab} (tags: ${join(", ", [for k, v in local.cluster_tags : "${k}=${v}"])})"
 }
+
+# ---- Unity Catalog: one schema and one volume per engineer and lab ----------------------------
+
+locals {
+  uc = var.uc_catalog != null
+  # the lab's schema: Unity Catalog schema (tables, feature tables, models), or the prefix of the
+  # Hive metastore schemas its pipelines publish to
+  schema_name = replace(var.name_prefix, "-", "_")
+  data_root   = local.uc ? "/Volumes/${var.uc_catalog}/${local.schema_name}/data" : "dbfs:/labctl/${var.engineer}/${var.lab}"
+  dlt_classic = !local.uc && length(var.dlt_pipelines) > 0
+}
+
+resource "databricks_schema" "lab" {
+  count        = local.uc ? 1 : 0
+  catalog_name = var.uc_catalog
+  name         = local.schema_name
+  comment      = "labctl lab ${var.engineer}/${var.lab}: its tables, feature tables, models and data volume"
+  properties   = local.cluster_tags
+  # `labctl down` drops the lab's tables with it (pipelines and jobs are gone first)
+  force_destroy = true
+}
+
+resource "databricks_volume" "data" {
+  count        = local.uc ? 1 : 0
+  name         = "data"
+  catalog_name = var.uc_catalog
+  schema_name  = databricks_schema.lab[0].name
+  volume_type  = "MANAGED"
+  comment      = "labctl data of ${var.engineer}/${var.lab} (generated datasets, job outputs)"
+}
+
+# ---- Delta Live Tables --------------------------------------------------------------------------
+
+resource "databricks_workspace_file" "dlt" {
+  count  = length(var.dlt_pipelines) > 0 ? 1 : 0
+  source = var.dlt_source_file
+  path   = "${databricks_directory.lab.path}/pipelines/dlt_features.py"
+}
+
+# Classic DLT clusters only (serverless pipelines have no cluster): the lab's guardrails with
+# cluster_type dlt; DLT picks its own runtime, so no spark_version rule.
+resource "databricks_cluster_policy" "dlt" {
+  count = local.dlt_classic ? 1 : 0
+  name  = substr("${var.name_prefix}-dlt", 0, 100)
+  description = join(" ", [
+    "labctl guardrails for ${var.engineer}/${var.lab} Delta Live Tables clusters:",
+    "<= ${var.max_workers} workers, nodes ${join("/", var.node_type_ids)} (${var.cloud}).",
+  ])
+  definition = jsonencode(merge(
+    { for k, v in local.policy_definition : k => v if k != "spark_version" },
+    { "cluster_type" = { type = "fixed", value = "dlt" } },
+  ))
+  max_clusters_per_user = var.max_clusters_per_user
+}
+
+resource "databricks_pipeline" "dlt" {
+  for_each = var.dlt_pipelines
+
+  name       = "${var.name_prefix}-${each.key}"
+  edition    = each.value.edition
+  continuous = each.value.continuous
+  channel    = "CURRENT"
+  # production mode: the cluster stops when an update ends (development mode keeps it 2 hours)
+  development = false
+  tags        = local.cluster_tags
+
+  # Unity Catalog: serverless, publishing into the lab's schema; otherwise the Hive metastore
+  # schema <lab schema>_<target_schema>, stored under the lab's DBFS folder
+  serverless = local.uc ? true : null
+  catalog    = local.uc ? var.uc_catalog : null
+  schema     = local.uc ? databricks_schema.lab[0].name : null
+  target     = local.uc ? null : "${local.schema_name}_${each.value.target_schema}"
+  storage    = local.uc ? null : "${local.data_root}/dlt/${each.key}"
+
+  configuration = {
+    "labctl.bronze_path"  = "${local.data_root}/${each.value.bronze}"
+    "labctl.expectations" = tostring(each.value.expectations)
+  }
+
+  library {
+    file {
+      path = databricks_workspace_file.dlt[0].path
+    }
+  }
+
+  dynamic "cluster" {
+    for_each = local.dlt_classic ? ["default"] : []
+    content {
+      label                       = cluster.value
+      policy_id                   = databricks_cluster_policy.dlt[0].id
+      apply_policy_default_values = true
+      num_workers                 = min(var.dlt_workers, var.max_workers)
+      custom_tags                 = local.cluster_tags
+    }
+  }
+
+  # the bronze input lives in the volume under Unity Catalog
+  depends_on = [databricks_volume.data]
+}

@@ -32,3 +32,23 @@ output "node_type_id" {
   description = "Default (first allowed) node type."
   value       = var.node_type_ids[0]
 }
+
+output "data_root" {
+  description = "Where the lab's data goes: its Unity Catalog volume (/Volumes/...), else dbfs:/labctl/<engineer>/<lab>."
+  value       = local.data_root
+}
+
+output "uc_catalog" {
+  description = "Unity Catalog catalog of the lab's schema; null without Unity Catalog."
+  value       = var.uc_catalog
+}
+
+output "uc_schema" {
+  description = "The lab's schema: <catalog>.<schema> under Unity Catalog, else the prefix of its Hive metastore schemas."
+  value       = local.uc ? "${var.uc_catalog}.${databricks_schema.lab[0].name}" : local.schema_name
+}
+
+output "dlt_pipeline_ids" {
+  description = "Delta Live Tables pipeline ID by lab step."
+  value       = { for step, p in databricks_pipeline.dlt : step => p.id }
+}

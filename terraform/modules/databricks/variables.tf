@@ -124,3 +124,35 @@ variable "endpoint_names" {
   description = "Names of the Model Serving endpoints the lab's deploy steps will create (labctl passes them: backends/modules.py); the expiry job deletes these."
   default     = []
 }
+
+# ---- Unity Catalog, Delta Live Tables (labctl passes them from the lab's steps) -------------
+
+variable "uc_catalog" {
+  type        = string
+  description = "Unity Catalog catalog the lab's schema (tables, feature tables, models) and volume (data) go in; null when the workspace has no metastore (Hive metastore tables, DBFS data, workspace model registry). labctl probes the metastore assignment."
+  default     = null
+}
+
+variable "dlt_pipelines" {
+  type = map(object({
+    edition       = string
+    continuous    = bool
+    target_schema = string
+    bronze        = string
+    expectations  = bool
+  }))
+  description = "Delta Live Tables pipelines by lab step: edition (CORE, PRO, ADVANCED), continuous or triggered, the lab's target_schema setting, the bronze Parquet path under the lab's data root, whether expectations drop rows. Serverless under Unity Catalog, classic under the lab's DLT cluster policy otherwise."
+  default     = {}
+}
+
+variable "dlt_source_file" {
+  type        = string
+  description = "Local path of the pipeline source labctl ships (labctl/pipelines/dlt_features.py); uploaded as a workspace file when the lab has a pipeline."
+  default     = null
+}
+
+variable "dlt_workers" {
+  type        = number
+  description = "Workers of a classic DLT pipeline's cluster (serverless pipelines size themselves)."
+  default     = 1
+}
