@@ -76,3 +76,114 @@ def test_shapes_generator_is_deterministic_by_seed(tmp_path: Path) -> None:
 def test_shapes_generator_refuses_unknown_options(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="takes no options"):
         datagen.generate(GENERATOR, rows=20, seed=0, out_dir=tmp_path, colours=3)
+
+
+# --------------------------------------------------------------------------- the metric
+
+
+def test_map_is_one_for_right_classes_and_boxes_and_zero_for_missed_boxes() -> None:
+    from labctl.entrypoints.multitask_vision import iou, mean_average_precision
+
+    y = np.array([0, 1, 1, 0])
+    boxes = np.array([[0.1, 0.1, 0.5, 0.5]] * 4)
+    proba = np.eye(2)[y] * 0.8 + 0.1
+    assert mean_average_precision(y, boxes, proba, boxes) == pytest.approx(1.0)
+    shifted = boxes + 0.3  # IoU 0.03: every detection misses
+    assert iou(boxes, shifted)[0] == pytest.approx(0.01 / 0.31)
+    assert mean_average_precision(y, boxes, proba, shifted) == 0.0
+    # every class ranked wrongly: its 2 images come after the 2 others, precision 1/3 then 2/4;
+    # interpolated, precision 2/4 over both halves of the recall
+    assert mean_average_precision(y, boxes, proba[:, ::-1], boxes) == pytest.approx(0.5)
+
+
+# --------------------------------------------------------------------------- the entry point
+
+
+def run_job(data: Path, job: Path, hps: dict, **extra: Path) -> tuple[int, str]:
+    """Run the entry point as the local backend runs a one-instance job; (exit code, log)."""
+    import os
+    import subprocess
+
+    from labctl.backends.local import training
+    from labctl.entrypoints import contract
+
+    channels = {c: data / c for c in ("train", "validation")} | extra
+    env = contract.prepare_job_dir(job, channels, hps)
+    env["SM_NUM_CPUS"] = "1"  # small convolutions: one thread each, also on a busy machine
+    proc = subprocess.run(
+        training.command("labctl.entrypoints.multitask_vision", f"job-test-{job.name}"),
+        cwd=job,
+        env={**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def metrics_of(log: str) -> list[tuple[str, float, int | None]]:
+    from labctl.entrypoints import contract
+
+    return [m for m in map(contract.parse_metric_line, log.splitlines()) if m]
+
+
+@pytest.mark.slow
+def test_multitask_trains_resumes_distils_and_serves(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    data = tmp_path / "shapes"
+    datagen.generate(GENERATOR, rows=1200, seed=4, out_dir=data, write_png=False)
+    teacher = {"backbone": "resnet50", "epochs": 6, "learning_rate": 0.003, "curriculum": True}
+    code, log = run_job(data, tmp_path / "teacher", teacher)
+    assert code == 0, log
+    per_epoch = [s for n, _, s in metrics_of(log) if n == "validation:mAP" and s]
+    assert per_epoch == [1, 2, 3, 4, 5, 6]
+    final = json.loads((tmp_path / "teacher" / "output" / "data" / "metrics.json").read_text())
+    assert final["validation:accuracy"] > 0.75 and final["validation:mAP"] > 0.3
+    assert final["model:parameters"] > 50_000
+
+    # a spot restart: the job finds its checkpoint and trains only the epochs left
+    code, log = run_job(data, tmp_path / "teacher", {**teacher, "epochs": 7})
+    assert code == 0, log
+    assert "resumed from the checkpoint of epoch 6" in log
+    assert [s for n, _, s in metrics_of(log) if n == "train:loss" and s] == [7]
+
+    student = {
+        "backbone": "mobilenet_v3_small",
+        "distill_from": "train-multitask",
+        "temperature": 4,
+        "alpha": 0.5,
+        "epochs": 4,
+        "learning_rate": 0.005,
+    }
+    # distillation without its teacher's channel fails with a reason
+    code, log = run_job(data, tmp_path / "orphan", student)
+    assert code == 1 and "input channel 'teacher' not found" in log
+    # the teacher as SageMaker delivers it: the model.tar.gz of the teacher's job
+    import tarfile
+
+    channel = tmp_path / "teacher-artifact"
+    channel.mkdir()
+    with tarfile.open(channel / "model.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "teacher" / "model" / "model.pt", arcname="model.pt")
+    code, log = run_job(data, tmp_path / "student", student, teacher=channel)
+    assert code == 0, log
+    assert "distilling from train-multitask's model: temperature=4.0, alpha=0.5" in log
+    got = json.loads((tmp_path / "student" / "output" / "data" / "metrics.json").read_text())
+    assert got["teacher:validation:mAP"] == pytest.approx(final["validation:mAP"], abs=0.15)
+    assert got["model:parameters"] < final["model:parameters"] / 3
+    assert got["validation:accuracy"] > 0.5
+
+    from labctl.entrypoints import multitask_vision as mv
+
+    model = mv.model_fn(str(tmp_path / "student" / "model"))
+    with np.load(data / "validation" / "images.npz") as val:
+        images, labels = val["x"][:8], val["y"][:8]
+    body = json.dumps({"instances": images.tolist()}).encode()  # nested [h][w][3] images
+    out, kind = mv.output_fn(mv.predict_fn(mv.input_fn(body, "application/json"), model), "")
+    predictions = json.loads(out)["predictions"]
+    assert kind == "application/json" and len(predictions) == 8
+    assert {p["label"] for p in predictions} <= set(shapes.CLASSES)
+    assert all(len(p["box"]) == 4 and 0 <= p["score"] <= 1 for p in predictions)
+    assert sum(p["class"] == y for p, y in zip(predictions, labels, strict=True)) >= 4
+    with pytest.raises(ValueError, match="expected 3072 features"):
+        mv.predict_fn(np.zeros((1, 12), np.float32), model)
