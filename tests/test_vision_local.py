@@ -187,3 +187,48 @@ def test_multitask_trains_resumes_distils_and_serves(tmp_path: Path) -> None:
     assert sum(p["class"] == y for p, y in zip(predictions, labels, strict=True)) >= 4
     with pytest.raises(ValueError, match="expected 3072 features"):
         mv.predict_fn(np.zeros((1, 12), np.float32), model)
+
+
+# --------------------------------------------------------------------------- the lab end to end
+
+
+@pytest.mark.local
+@pytest.mark.slow
+def test_computer_vision_pipeline_trains_distils_deploys_and_predicts(cli, home) -> None:
+    pytest.importorskip("torch")
+    lab = "computer-vision-pipeline"
+    plan = cli("plan", lab, "--json")
+    assert plan.code == 0, plan.stderr
+    assert [f for f in json.loads(plan.stdout)["findings"] if f["fatal"]] == []
+    try:
+        up = cli("up", lab, "--rows", "160", "--trials", "2", "--json")
+        assert up.code == 0, up.stderr
+        steps = up.json()["steps"]
+        assert steps["vision-data"]["schema"]["validation_rows"] == 32
+        assert 0 <= steps["train-multitask"]["metrics"]["validation:mAP"] <= 1
+        best = steps["tune-multitask"]
+        assert best["trials"] == 2
+        student = steps["train-student"]
+        # the student learnt from the tuning job's best model, read from its teacher channel
+        teacher_map = student["metrics"]["teacher:validation:mAP"]
+        assert teacher_map == pytest.approx(best["metrics"]["validation:mAP"])
+        job = Path(student["model_dir"]).parents[2] / "jobs" / student["job"]
+        assert (job / "input" / "data" / "teacher").resolve() == Path(best["model_dir"])
+        assert "distilling from tune-multitask's model" in (job / "output" / "log.txt").read_text()
+        assert (
+            student["metrics"]["model:parameters"]
+            < steps["train-multitask"]["metrics"]["model:parameters"]
+        )
+        assert steps["batch-predict"]["records"] == 32
+        assert steps["model-monitor"]["features"] == 0  # images: an empty baseline
+
+        runs = cli("status", "--json").json()
+        assert "validation:mAP" in runs[0]["metrics"]["train-student"]
+        with np.load(Path(steps["vision-data"]["dir"]) / "validation" / "images.npz") as val:
+            image = val["x"][0].tolist()
+        invoked = cli("invoke", lab, input=json.dumps({"instances": [image]}))
+        assert invoked.code == 0, invoked.stderr
+        [prediction] = json.loads(invoked.stdout)["predictions"]
+        assert prediction["label"] in shapes.CLASSES and len(prediction["box"]) == 4
+    finally:
+        assert cli("down", lab, "--yes").code == 0
