@@ -99,8 +99,9 @@ def test_map_is_one_for_right_classes_and_boxes_and_zero_for_missed_boxes() -> N
 # --------------------------------------------------------------------------- the entry point
 
 
-def run_job(data: Path, job: Path, hps: dict, **extra: Path) -> tuple[int, str]:
-    """Run the entry point as the local backend runs a one-instance job; (exit code, log)."""
+def run_job(data: Path, job: Path, hps: dict, count: int = 1, **extra: Path) -> tuple[int, str]:
+    """Run the entry point as the local backend runs a job of `count` instances; (exit code,
+    log)."""
     import os
     import subprocess
 
@@ -108,10 +109,10 @@ def run_job(data: Path, job: Path, hps: dict, **extra: Path) -> tuple[int, str]:
     from labctl.entrypoints import contract
 
     channels = {c: data / c for c in ("train", "validation")} | extra
-    env = contract.prepare_job_dir(job, channels, hps)
+    env = contract.prepare_job_dir(job, channels, hps, instance_count=count)
     env["SM_NUM_CPUS"] = "1"  # small convolutions: one thread each, also on a busy machine
     proc = subprocess.run(
-        training.command("labctl.entrypoints.multitask_vision", f"job-test-{job.name}"),
+        training.command("labctl.entrypoints.multitask_vision", f"job-test-{job.name}", count),
         cwd=job,
         env={**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
         capture_output=True,
@@ -187,6 +188,23 @@ def test_multitask_trains_resumes_distils_and_serves(tmp_path: Path) -> None:
     assert sum(p["class"] == y for p, y in zip(predictions, labels, strict=True)) >= 4
     with pytest.raises(ValueError, match="expected 3072 features"):
         mv.predict_fn(np.zeros((1, 12), np.float32), model)
+
+
+@pytest.mark.slow
+def test_multitask_trains_data_parallel_on_two_ranks(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    data = tmp_path / "shapes"
+    datagen.generate(GENERATOR, rows=200, seed=5, out_dir=data, write_png=False)
+    hps = {"epochs": 2, "width": 4, "distribution": "torch_distributed"}
+    code, log = run_job(data, tmp_path / "job", hps, count=2)
+    assert code == 0, log
+    for rank in (0, 1):
+        assert f"[rank{rank}] rank {rank}/2: joined the gloo process group" in log
+        assert f"[rank{rank}] rank {rank}/2: 80 of 160 images per epoch" in log
+    # only rank 0 evaluates, reports and saves
+    assert log.count("saved model.pt") == 1 and "[rank0] rank 0/2: saved model.pt" in log
+    assert "#metric" not in "".join(line for line in log.splitlines() if "[rank1]" in line)
+    assert sorted(p.name for p in (tmp_path / "job" / "model").iterdir()) == ["model.pt"]
 
 
 # --------------------------------------------------------------------------- the lab end to end

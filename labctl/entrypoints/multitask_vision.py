@@ -259,6 +259,7 @@ def train() -> None:
     with _torch.distributed():
         ddp = _torch.wrap(net)
         optimizer = torch.optim.AdamW(ddp.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        _torch.log(f"{len(x) // _torch.world_size()} of {len(x)} images per epoch")
         first = 1
         if checkpoint.is_file():
             state = torch.load(checkpoint, weights_only=True)
