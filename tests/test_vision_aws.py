@@ -183,3 +183,27 @@ def test_uploaded_source_serves_from_a_bare_folder(tmp_path, infra) -> None:  # 
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "application/json"]
+
+
+def test_batch_transform_and_endpoint_requests(tmp_path, infra) -> None:  # noqa: F811
+    ctx = make_ctx(tmp_path, LAB, infra)
+    sent = run_training_steps(ctx, infra["bucket"])
+    backend, served = backend_capturing()
+    for name in ("endpoint", "batch-predict"):
+        step = ctx.lab.step(name)
+        ctx.record(step, backend.run_step(step, ctx))
+    [transform] = served["CreateTransformJob"]
+    # the images as JSON lines (what batch_input wrote), answered as JSON, one line each
+    assert transform["TransformInput"]["ContentType"] == "application/jsonlines"
+    assert transform["TransformInput"]["SplitType"] == "Line"
+    assert transform["TransformOutput"]["Accept"] == "application/json"
+    assert transform["TransformResources"]["InstanceType"] == "ml.g4dn.xlarge"
+    [config] = served["CreateEndpointConfig"]
+    variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
+    assert set(variants) == {"teacher", "student"}
+    assert {v["InitialVariantWeight"] for v in variants.values()} == {0.5}
+    models = {m["ModelName"]: m["PrimaryContainer"] for m in served["CreateModel"]}
+    assert {c["Environment"]["SAGEMAKER_PROGRAM"] for c in models.values()} == {
+        "multitask_vision.py"
+    }
+    assert sent["CreateTrainingJob"]  # the models served are the ones trained above
