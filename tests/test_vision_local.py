@@ -96,6 +96,34 @@ def test_map_is_one_for_right_classes_and_boxes_and_zero_for_missed_boxes() -> N
     assert mean_average_precision(y, boxes, proba[:, ::-1], boxes) == pytest.approx(0.5)
 
 
+def test_multitask_loss_mixes_the_teacher_in_by_alpha() -> None:
+    torch = pytest.importorskip("torch")
+    from labctl.entrypoints.multitask_vision import multitask_loss
+
+    gen = torch.Generator().manual_seed(0)
+    logits, box = torch.randn(6, 4, generator=gen), torch.rand(6, 4, generator=gen)
+    truth = (torch.tensor([0, 1, 2, 3, 0, 1]), torch.rand(6, 4, generator=gen))
+    teacher = (torch.randn(6, 4, generator=gen), torch.rand(6, 4, generator=gen))
+    plain = multitask_loss((logits, box), truth, box_weight=2.0)
+    ce = torch.nn.functional.cross_entropy(logits, truth[0])
+    l1 = (box - truth[1]).abs().mean()
+    assert plain.item() == pytest.approx((ce + 2.0 * l1).item())
+    # alpha 0: the teacher is ignored; alpha 1 with the teacher's own outputs: nothing to learn
+    same = multitask_loss((logits, box), truth, box_weight=2.0, teacher=teacher, alpha=0.0)
+    assert same.item() == pytest.approx(plain.item())
+    copy = multitask_loss((logits, box), truth, box_weight=2.0, teacher=(logits, box), alpha=1.0)
+    assert copy.item() == pytest.approx(0.0, abs=1e-6)
+    # alpha 1 with another teacher: the distilled terms alone, T^2 x KL + box_weight x L1
+    soft = multitask_loss(
+        (logits, box), truth, box_weight=2.0, teacher=teacher, alpha=1.0, temperature=2.0
+    )
+    kl = torch.nn.functional.kl_div(
+        torch.log_softmax(logits / 2, 1), torch.softmax(teacher[0] / 2, 1), reduction="batchmean"
+    )
+    expected = 4 * kl + 2.0 * (box - teacher[1]).abs().mean()
+    assert soft.item() == pytest.approx(expected.item())
+
+
 # --------------------------------------------------------------------------- the entry point
 
 

@@ -201,8 +201,33 @@ def load_teacher(folder: Path) -> dict[str, Any]:
         return torch.load(Path(tmp) / member.name, weights_only=True)
 
 
-def class_names(n_classes: int) -> list[str]:
-    return image_classifier.class_names(n_classes)
+def multitask_loss(
+    output: tuple[Any, Any],
+    truth: tuple[Any, Any],
+    *,
+    box_weight: float,
+    teacher: tuple[Any, Any] | None = None,
+    temperature: float = 4.0,
+    alpha: float = 0.5,
+) -> Any:
+    """Cross-entropy + `box_weight` x L1 of the boxes, for (logits, boxes) against (labels,
+    boxes). With the `teacher`'s (logits, boxes), each term becomes `alpha` x its distilled
+    form (T^2 x KL of the softened distributions; L1 to the teacher's box) + (1 - alpha) x it."""
+    import torch.nn.functional as F
+
+    (logits, box), (label, target) = output, truth
+    class_loss = F.cross_entropy(logits, label)
+    box_loss = F.l1_loss(box, target)
+    if teacher is not None:
+        t_logits, t_box = teacher
+        soft = F.kl_div(
+            F.log_softmax(logits / temperature, dim=1),
+            F.softmax(t_logits / temperature, dim=1),
+            reduction="batchmean",
+        )
+        class_loss = alpha * temperature**2 * soft + (1 - alpha) * class_loss
+        box_loss = alpha * F.l1_loss(box, t_box) + (1 - alpha) * box_loss
+    return class_loss + box_weight * box_loss
 
 
 # --------------------------------------------------------------------------- training
@@ -212,7 +237,6 @@ def train() -> None:
     """Train (or distil) data-parallel; rank 0 checkpoints, evaluates and saves model.pt."""
     _torch.require("multitask_vision")
     import torch
-    import torch.nn.functional as F
 
     epochs = contract.hp_int("epochs", 20, low=1, high=10_000)
     batch_size = contract.hp_int("batch_size", 32, low=1)
@@ -239,7 +263,7 @@ def train() -> None:
         val: tuple[np.ndarray, np.ndarray, np.ndarray] | None = load_channel("validation")
     except FileNotFoundError:
         val = None
-    classes = class_names(int(y.max()) + 1)
+    classes = image_classifier.class_names(int(y.max()) + 1)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK") or 0))
@@ -284,20 +308,18 @@ def train() -> None:
                 batch, target, label = batch.to(device), target.to(device), labels[rows].to(device)
                 with torch.autocast(device, torch.bfloat16, enabled=mixed and device == "cuda"):
                     logits, box = ddp(batch)
-                logits, box = logits.float(), box.float()
-                class_loss = F.cross_entropy(logits, label)
-                box_loss = F.l1_loss(box, target)
+                taught = None
                 if teacher is not None:
                     with torch.no_grad():
-                        t_logits, t_box = teacher(batch)
-                    soft = F.kl_div(
-                        F.log_softmax(logits / temperature, dim=1),
-                        F.softmax(t_logits / temperature, dim=1),
-                        reduction="batchmean",
-                    )
-                    class_loss = alpha * temperature**2 * soft + (1 - alpha) * class_loss
-                    box_loss = alpha * F.l1_loss(box, t_box) + (1 - alpha) * box_loss
-                loss = class_loss + box_weight * box_loss
+                        taught = teacher(batch)
+                loss = multitask_loss(
+                    (logits.float(), box.float()),
+                    (label, target),
+                    box_weight=box_weight,
+                    teacher=taught,
+                    temperature=temperature,
+                    alpha=alpha,
+                )
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -306,18 +328,20 @@ def train() -> None:
                 continue
             metrics["train:loss"] = total / max(seen, 1)
             contract.emit_metric("train:loss", metrics["train:loss"], step=epoch)
-            if val is not None:
-                metrics |= evaluate(net, *val)
-                contract.emit_metric("validation:mAP", metrics["validation:mAP"], step=epoch)
+            if val is not None:  # per epoch, for Hyperband's early stops
+                mean_ap = evaluate(net, *val)["validation:mAP"]
+                contract.emit_metric("validation:mAP", mean_ap, step=epoch)
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             state = {"epoch": epoch, "optimizer": optimizer.state_dict()}
             torch.save({**state, "state_dict": net.state_dict()}, checkpoint)
     if not _torch.is_main():
         return
     net = net.cpu().eval()
+    if val is not None:  # also after a restart that found every epoch done
+        metrics |= evaluate(net, *val)
     metrics["model:parameters"] = float(sum(p.numel() for p in net.parameters()))
     if teacher is not None and val is not None:
-        metrics["teacher:validation:mAP"] = evaluate(teacher, *val)["validation:mAP"]
+        metrics["teacher:validation:mAP"] = evaluate(teacher.cpu(), *val)["validation:mAP"]
     for name, value in metrics.items():
         contract.emit_metric(name, value)
     torch.save(_saved(net, classes, width, size), contract.model_dir() / MODEL_FILE)
