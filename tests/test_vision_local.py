@@ -18,6 +18,7 @@ from labctl.datagen import shapes
 from labctl.errors import UsageError
 
 GENERATOR = "synthetic-shapes-detection"
+LAB = "computer-vision-pipeline"
 
 
 # --------------------------------------------------------------------------- the generator
@@ -235,6 +236,28 @@ def test_multitask_trains_data_parallel_on_two_ranks(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "job" / "model").iterdir()) == ["model.pt"]
 
 
+def test_plan_finds_a_teacher_no_earlier_step_trains() -> None:
+    from labctl import catalog
+    from labctl.backends.base import get_backend
+
+    lab = catalog.load(Path(__file__).resolve().parents[1] / "labs.yaml").lab(LAB)
+    local = get_backend("local")
+    assert not [f for f in local.check(lab) if "model comes from" in f.reason]
+    student = lab.step("train-student")
+    for wrong in ("tune-multitsk", "endpoint", "train-student"):  # a typo, no model, itself
+        hps = {**student.hyperparameters, "distill_from": wrong}
+        steps = [
+            s.model_copy(update={"hyperparameters": hps}) if s.name == student.name else s
+            for s in lab.steps
+        ]
+        [finding] = [
+            f
+            for f in local.check(lab.model_copy(update={"steps": steps}))
+            if f.step == student.name
+        ]
+        assert finding.fatal and f"teacher model comes from '{wrong}'" in finding.reason
+
+
 # --------------------------------------------------------------------------- the lab end to end
 
 
@@ -242,7 +265,7 @@ def test_multitask_trains_data_parallel_on_two_ranks(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_computer_vision_pipeline_trains_distils_deploys_and_predicts(cli, home) -> None:
     pytest.importorskip("torch")
-    lab = "computer-vision-pipeline"
+    lab = LAB
     plan = cli("plan", lab, "--json")
     assert plan.code == 0, plan.stderr
     assert [f for f in json.loads(plan.stdout)["findings"] if f["fatal"]] == []
