@@ -27,12 +27,13 @@ def strip_labels(src: Path, dst: Path, *, text: bool, jsonl: bool = False) -> No
 def baseline(train_dir: Path, schema: dict[str, Any], out: Path) -> int:
     """statistics.json and constraints.json of the features, in Model Monitor's format.
 
-    Returns the number of features; a text channel has none (an empty baseline).
+    Returns the number of features; a text or image channel has no tabular features (an empty
+    baseline).
     """
     import pandas as pd
 
     out.mkdir(parents=True, exist_ok=True)
-    if schema.get("content_type") == "text/plain":
+    if schema.get("content_type") in ("text/plain", "application/x-npz"):
         (out / "statistics.json").write_text(json.dumps({"dataset": {"item_count": 0}}))
         return 0
     frames = [pd.read_csv(f, header=None) for f in sorted(train_dir.iterdir()) if f.is_file()]

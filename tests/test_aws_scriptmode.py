@@ -168,8 +168,12 @@ def test_source_folder_follows_imports_transitively():
     assert {"sensor_anomaly.py", "labctl/entrypoints/_torch.py"} <= set(
         scriptmode.source_files("sensor_anomaly")
     )
+    # multitask_vision reuses the image classifier's request and response handlers
+    assert {"multitask_vision.py", "labctl/entrypoints/image_classifier.py"} <= set(
+        scriptmode.source_files("multitask_vision")
+    )
     # an entry point that does not exist yet: the package is still packed, without it
-    assert set(scriptmode.source_files("multitask_vision")) == {"labctl/entrypoints/__init__.py"}
+    assert set(scriptmode.source_files("not_written_yet")) == {"labctl/entrypoints/__init__.py"}
 
 
 # --- tuning, deploy, batch ----------------------------------------------------------------------
@@ -201,9 +205,9 @@ def test_tuning_deploy_and_batch_over_script_mode(tmp_path, infra):  # noqa: F81
     assert tune["HyperParameterTuningJobConfig"]["ParameterRanges"][
         "CategoricalParameterRanges"
     ] == [{"Name": "batch_size", "Values": ["16", "32", "64"]}]
-    # the sourcedir of an entry point not written yet holds the package it would import
+    # the sourcedir: the entry point at the top, the package it imports below
     with tarfile.open(fileobj=io.BytesIO(read_s3(source)), mode="r:gz") as tar:
-        assert "labctl/entrypoints/__init__.py" in tar.getnames()
+        assert {"multitask_vision.py", "labctl/entrypoints/__init__.py"} <= set(tar.getnames())
 
     models = {m["ModelName"]: m["PrimaryContainer"] for m in sent["CreateModel"]}
     # teacher (the tuning job's best) and student; batch transform reuses the teacher

@@ -96,12 +96,31 @@ class Backend(ABC):
     region: str | None = None
 
     def check(self, lab: Lab) -> list[Finding]:
-        """What this target cannot do for `lab` (default: step kinds it has no method for)."""
-        return [
+        """What this target cannot do for `lab` (default: step kinds it has no method for), and
+        a train step taking a model (`distill_from`) from no train or tune step before it."""
+        from labctl import entrypoints
+
+        findings = [
             Finding(s.name, f"the {self.name} target has no '{s.kind}' step")
             for s in lab.steps
             if not callable(getattr(self, s.kind.replace("-", "_"), None))
         ]
+        models: set[str] = set()  # the train and tune steps so far
+        for s in lab.steps:
+            for channel, source in entrypoints.model_channels(
+                getattr(s, "hyperparameters", None) or {}
+            ).items():
+                if source not in models:
+                    findings.append(
+                        Finding(
+                            s.name,
+                            f"its {channel} model comes from '{source}', which is no train or "
+                            "tune step before it",
+                        )
+                    )
+            if s.kind in ("train", "tune"):
+                models.add(s.name)
+        return findings
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         """Target-specific inputs of the Terraform module (beyond engineer, lab, run, tags)."""

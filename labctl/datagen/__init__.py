@@ -30,6 +30,7 @@ MODULES: dict[str, str] = {
     "amazon-reviews-text": "labctl.datagen.tabular",
     "movielens-interactions": "labctl.datagen.movielens",
     "synthetic-images": "labctl.datagen.images",
+    "synthetic-shapes-detection": "labctl.datagen.shapes",
     "store-sales": "labctl.datagen.store_sales",
     "ecommerce-transactions": "labctl.datagen.ecommerce",
     "nyc-taxi-trips": "labctl.datagen.taxi",

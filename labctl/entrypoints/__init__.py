@@ -18,10 +18,23 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 # Framework algorithms: the step's own `entry_point` runs in the framework's container (SageMaker
 # script mode) or, locally, as one process per instance (torch.distributed ranks).
 SCRIPT_MODE = ("pytorch", "huggingface")
+
+# a hyperparameter naming an earlier step -> the input channel that carries that step's model
+MODEL_CHANNELS = {"distill_from": "teacher"}
+
+
+def model_channels(hyperparameters: dict[str, Any]) -> dict[str, str]:
+    """Channel -> the step whose trained model it carries (a distillation's teacher)."""
+    return {
+        channel: str(hyperparameters[hp])
+        for hp, channel in MODEL_CHANNELS.items()
+        if hyperparameters.get(hp)
+    }
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,12 @@ def predict_fn(data: dict[str, Any], model: dict[str, Any]) -> list[dict[str, li
         classifier = model["classifier"]
         probs = classifier.predict_proba(model["vectorizer"].transform(data["docs"]))
         classes = classifier.classes_
-    k = min(data["k"], probs.shape[1])
+    return top_labels(probs, classes, data["k"])
+
+
+def top_labels(probs: np.ndarray, classes: Any, k: int) -> list[dict[str, list]]:
+    """BlazingText's answer per row of class probabilities: the top-k labels and probabilities."""
+    k = min(k, probs.shape[1])
     top = np.argsort(-probs, axis=1)[:, :k]
     return [
         {

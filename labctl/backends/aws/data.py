@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labctl import channels, datagen
+from labctl import channels, datagen, entrypoints
 from labctl.backends.aws.algorithms import data_of
 from labctl.backends.aws.api import AwsApi
 from labctl.backends.base import Context
@@ -43,7 +44,9 @@ class DataMixin(AwsApi):
             text = schema.get("content_type") == "text/plain"
             if "train-features" in needs:
                 channels.strip_labels(out / "train", out / "train-features", text=text, jsonl=False)
-            if "batch-input" in needs:
+            if "batch-input" in needs and (script := batch_script(ctx.lab, step.name)):
+                script(out / "validation", out / "batch-input", schema)
+            elif "batch-input" in needs:
                 channels.strip_labels(
                     out / "validation", out / "batch-input", text=text, jsonl=text
                 )
@@ -65,6 +68,18 @@ class DataMixin(AwsApi):
             "rows": rows,
             "schema": schema,
         }
+
+
+def batch_script(lab: Lab, data_step: str) -> Callable[..., None] | None:
+    """The `batch_input(src, dst, schema)` of the script-mode entry point whose model a batch
+    step scores this data with (e.g. images as JSON lines), when it has one."""
+    for step in lab.steps:
+        if isinstance(step, BatchStep) and step.data == data_step:
+            train = lab.train_of(step.model)
+            found = entrypoints.resolve(train.algorithm, train.entry_point)
+            if train.entry_point and found and hasattr(found.load(), "batch_input"):
+                return found.load().batch_input  # type: ignore[no-any-return]
+    return None
 
 
 def derived_channels(lab: Lab, data_step: str) -> set[str]:

@@ -250,23 +250,26 @@ def hyperparameters(
     return {k: json.dumps(v) for k, v in hps.items()}
 
 
-def input_channels(data_channels: dict[str, str]) -> list[dict[str, Any]]:
+def input_channels(
+    data_channels: dict[str, str], models: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The data step's train and validation folders, whole on every instance (a distributed
-    script shards them itself, as DistributedSampler does)."""
+    script shards them itself, as DistributedSampler does), then `models`: channel -> S3 URI of
+    an earlier job's model.tar.gz (a distillation's teacher), downloaded as that file."""
+    uris = {ch: data_channels[ch] for ch in ("train", "validation") if ch in data_channels}
     return [
         {
             "ChannelName": ch,
             "DataSource": {
                 "S3DataSource": {
                     "S3DataType": "S3Prefix",
-                    "S3Uri": data_channels[ch],
+                    "S3Uri": uri,
                     "S3DataDistributionType": "FullyReplicated",
                 }
             },
             "CompressionType": "None",
         }
-        for ch in ("train", "validation")
-        if ch in data_channels
+        for ch, uri in {**uris, **(models or {})}.items()
     ]
 
 

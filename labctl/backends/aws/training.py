@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from labctl import entrypoints
 from labctl.backends.aws import images, scriptmode
 from labctl.backends.aws.algorithms import ALGORITHMS, resumes, spot_wait
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
@@ -110,7 +111,11 @@ class TrainingMixin(AwsApi):
         """
         data = ctx.result(step.name, step.data)
         if source is not None:
-            channels = scriptmode.input_channels(data["channels"])
+            models = {
+                channel: ctx.result(step.name, model)["model_artifact"]
+                for channel, model in entrypoints.model_channels(step.hyperparameters).items()
+            }
+            channels = scriptmode.input_channels(data["channels"], models)
             algorithm_spec: dict[str, Any] = {
                 "TrainingImage": scriptmode.training_image(step, self.region),
                 "TrainingInputMode": "File",

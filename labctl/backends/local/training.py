@@ -190,6 +190,8 @@ class TrainingJobs(LocalBase):
         if job_dir.exists():
             shutil.rmtree(job_dir)
         channels = {c: Path(data["dir"]) / c for c in ("train", "validation")}
+        for channel, source in entrypoints.model_channels(hps).items():
+            channels[channel] = Path(ctx.result(step.name, source)["model_dir"])
         env = {
             **os.environ,
             **contract.prepare_job_dir(

@@ -1,0 +1,132 @@
+"""The Hugging Face entry point (`hf_text`): built from a config off SageMaker (nothing
+downloaded), pretrained on SageMaker; and its script-mode request on the aws target.
+
+The training tests need PyTorch and transformers (`pip install 'labctl[torch]'`) and are skipped
+without them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_aws import aws_env, infra, moto_server  # noqa: F401
+
+from labctl import datagen
+from labctl.backends.local import training
+from labctl.entrypoints import contract
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_job(tmp_path: Path, hps: dict, *, count: int = 1, **env: str) -> tuple[int, str]:
+    """hf_text as the local backend runs a job of `count` instances, with no Hub and an empty
+    cache; (exit code, log)."""
+    data = tmp_path / "reviews"
+    if not data.exists():
+        datagen.generate("amazon-reviews-text", rows=1000, seed=3, out_dir=data)
+    job = tmp_path / "job"
+    sm = contract.prepare_job_dir(
+        job, {c: data / c for c in ("train", "validation")}, hps, instance_count=count
+    )
+    offline = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-cache"), "SM_NUM_CPUS": "1"}
+    proc = subprocess.run(
+        training.command("labctl.entrypoints.hf_text", f"job-test-{tmp_path.name}", count),
+        cwd=job,
+        env={**os.environ, **sm, **offline, **env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_hf_text_trains_from_a_config_offline_on_two_ranks_and_serves(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    hps = {
+        "model": "distilbert-base-uncased",
+        "epochs": 3,
+        "max_seq_length": 64,
+        "learning_rate": 0.00005,  # a fine-tuning rate: local_learning_rate is used instead
+        "mixed_precision": "bf16",
+    }
+    code, log = run_job(tmp_path, hps, count=2)
+    assert code == 0, log
+    assert "a 2-layer DistilBERT of width 64 built from a config" in log
+    assert "[rank1] rank 1/2: joined the gloo process group" in log
+    assert "400 of 800 documents per epoch" in log
+    # nothing was downloaded into the (empty) Hugging Face cache
+    assert not [p for p in (tmp_path / "empty-cache").rglob("*") if p.is_file()]
+    model_dir = tmp_path / "job" / "model"
+    assert {"config.json", "model.safetensors", "labels.json"} <= {
+        p.name for p in model_dir.iterdir()
+    }
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["n_layers"] == 2 and config["dim"] == 64
+    metrics = json.loads((tmp_path / "job" / "output" / "data" / "metrics.json").read_text())
+    assert metrics["train:accuracy"] > 0.6
+
+    from labctl.entrypoints import hf_text
+
+    model = hf_text.model_fn(str(model_dir))
+    body = json.dumps({"instances": ["great product works perfectly", "broke after a day"]})
+    out, _ = hf_text.output_fn(hf_text.predict_fn(hf_text.input_fn(body.encode(), ""), model), "")
+    predictions = json.loads(out)
+    assert len(predictions) == 2
+    assert all(p["label"][0] in ("__label__positive", "__label__negative") for p in predictions)
+
+
+@pytest.mark.slow
+def test_hf_text_loads_the_named_pretrained_model_in_a_sagemaker_job(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    # SageMaker's training container sets TRAINING_JOB_NAME; offline, the Hub load must fail
+    code, log = run_job(tmp_path, {"model": "distilbert-base-uncased"}, TRAINING_JOB_NAME="j-1")
+    assert code == 1
+    assert "loading the pretrained distilbert-base-uncased and its tokenizer" in log
+    assert "huggingface.co" in (tmp_path / "job" / "output" / "failure").read_text()
+    assert "built from a config" not in log
+
+
+# --------------------------------------------------------------------------- on SageMaker
+
+
+@pytest.mark.aws
+def test_hugging_face_step_request_and_serving_image(tmp_path: Path, infra) -> None:  # noqa: F811
+    import io
+    import tarfile
+
+    from test_aws import make_ctx
+    from test_aws_scriptmode import backend_capturing, read_s3, record_data
+
+    from labctl.backends.aws import scriptmode
+
+    ctx = make_ctx(tmp_path, "distributed-training-inference", infra)
+    record_data(ctx, "reviews-data", infra["bucket"])
+    backend, sent = backend_capturing()
+    baseline = ctx.lab.step("train-baseline")  # ml.g5.xlarge, spot, model: distilbert
+    step = baseline.model_copy(update={"algorithm": "huggingface", "entry_point": "hf_text"})
+    result = backend.train(step=step, ctx=ctx)
+
+    [req] = sent["CreateTrainingJob"]
+    assert req["AlgorithmSpecification"]["TrainingImage"] == (
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:"
+        "2.8.0-transformers4.56.2-gpu-py312-cu129-ubuntu22.04"
+    )
+    hps = req["HyperParameters"]
+    assert hps["sagemaker_program"] == '"hf_text.py"'
+    assert hps["model"] == '"distilbert-base-uncased"'  # loaded pretrained in the job
+    assert hps["max_seq_length"] == "256"
+    assert req["EnableManagedSpotTraining"] is True and "CheckpointConfig" in req
+    with tarfile.open(fileobj=io.BytesIO(read_s3(result["source_dir"])), mode="r:gz") as tar:
+        assert {"hf_text.py", "labctl/entrypoints/text_classifier.py"} <= set(tar.getnames())
+    # its model is served by the Hugging Face inference image, cpu or gpu
+    assert scriptmode.inference_image("huggingface", "us-east-1", "ml.c5.xlarge") == (
+        "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-inference:"
+        "2.6.0-transformers4.51.3-cpu-py312-ubuntu22.04"
+    )
