@@ -135,6 +135,13 @@ def _engineer(explicit: str | None) -> str:
     return config.engineer(explicit)
 
 
+def warn_crossed(check: Any) -> None:
+    """A warning per alert threshold a budget check's estimate crosses (up, extend, start)."""
+    for threshold in check.crossed:
+        err.print(f"[yellow]warning:[/] this takes {check.engineer} past {threshold}% of the "
+                  "budget")  # fmt: skip
+
+
 def _version(value: bool) -> None:
     if value:
         from labctl import __version__
@@ -442,8 +449,7 @@ def up(
                      "autostop_at": iso_utc(result.run.autostop_at),
                      "autostop": result.estimate.deadline.source})  # fmt: skip
         return
-    for threshold in result.budget.crossed:
-        err.print(f"[yellow]warning:[/] this run takes {who} past {threshold}% of the budget")
+    warn_crossed(result.budget)
     span = f", milestones 1-{milestone}" if milestone else ""
     out.print(f"[green]up[/] {lab} on {result.run.target} (run {result.run.id}{span})")
     for name, res in result.results.items():

@@ -7,6 +7,7 @@ For a team lead: the budgets `up` applies, managed without bringing a lab up. Re
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -65,15 +66,9 @@ def apply_(
 
     cat = _catalog()
     ledger = Ledger()
-    outcomes, failures = [], []
-    for who in _who(engineer, all_engineers, cat):
-        for name in _targets(target):
-            try:
-                outcomes.append(budgets.apply(_backend(name), who, cat, ledger))
-            except LabctlError as exc:
-                failures.append({"target": name, "engineer": who, "error": exc.message,
-                                 "hint": exc.hint})  # fmt: skip
-    _report(outcomes, failures, as_json)
+    pairs = [(who, name) for who in _who(engineer, all_engineers, cat) for name in _targets(target)]
+    _report(*_each(pairs, lambda who, name: budgets.apply(_backend(name), who, cat, ledger)),
+            as_json)  # fmt: skip
 
 
 @budget_app.command("show")
@@ -88,15 +83,9 @@ def show(
     from labctl import budgets
 
     cat = _catalog()
-    outcomes, failures = [], []
-    for who in _who(engineer, all_engineers, cat):
-        for name in _targets(target):
-            try:
-                outcomes.append(budgets.show(_backend(name), name, who, cat))
-            except LabctlError as exc:
-                failures.append({"target": name, "engineer": who, "error": exc.message,
-                                 "hint": exc.hint})  # fmt: skip
-    _report(outcomes, failures, as_json)
+    pairs = [(who, name) for who in _who(engineer, all_engineers, cat) for name in _targets(target)]
+    _report(*_each(pairs, lambda who, name: budgets.show(_backend(name), name, who, cat)),
+            as_json)  # fmt: skip
 
 
 @budget_app.command("destroy")
@@ -133,14 +122,21 @@ def destroy(
             err.print("nothing destroyed")
             raise typer.Exit(ExitCode.ERROR)
     ledger = Ledger()
+    _report(*_each(pairs, lambda who, name: budgets.destroy(_backend(name), who, ledger)), as_json)
+
+
+def _each(
+    pairs: list[tuple[str, str]], act: Callable[[str, str], Any]
+) -> tuple[list[Any], list[dict[str, Any]]]:
+    """`act(engineer, target)` for each pair: the outcomes, and each failure as data."""
     outcomes, failures = [], []
     for who, name in pairs:
         try:
-            outcomes.append(budgets.destroy(_backend(name), who, ledger))
+            outcomes.append(act(who, name))
         except LabctlError as exc:
             failures.append({"target": name, "engineer": who, "error": exc.message,
                              "hint": exc.hint})  # fmt: skip
-    _report(outcomes, failures, as_json)
+    return outcomes, failures
 
 
 def _report(outcomes: list[Any], failures: list[dict[str, Any]], as_json: bool) -> None:

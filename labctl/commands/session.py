@@ -23,8 +23,8 @@ from labctl.cli import (
     _state,
     _step_summary,
     app,
-    err,
     out,
+    warn_crossed,
 )
 from labctl.errors import UsageError
 
@@ -68,8 +68,7 @@ def extend(
     if as_json:
         _print_json(result.to_dict())
         return
-    for threshold in result.budget.crossed:
-        err.print(f"[yellow]warning:[/] this takes {who} past {threshold}% of the budget")
+    warn_crossed(result.budget)
     out.print(f"[green]extended[/] {lab} on {result.run.target}: endpoints stop at "
               f"{iso_utc(result.run.autostop_at)} (was {iso_utc(result.before)}), "
               f"+{views.money(result.extra_usd)}", soft_wrap=True)  # fmt: skip
@@ -99,8 +98,7 @@ def start(
     if as_json:
         _print_json(result.to_dict())
         return
-    for threshold in result.budget.crossed:
-        err.print(f"[yellow]warning:[/] this takes {who} past {threshold}% of the budget")
+    warn_crossed(result.budget)
     out.print(f"[green]started[/] {lab} on {result.run.target} (run {result.run.id})")
     for name, res in result.results.items():
         out.print(f"  {name}: ", end="")
