@@ -13,7 +13,7 @@ from labctl.backends.gcp.images import (
     TRAINING_IMAGES,
     _unservable,
 )
-from labctl.backends.modules import BIGQUERY, GcpModule
+from labctl.backends.modules import BIGQUERY
 from labctl.catalog import (
     BatchStep,
     DataStep,
@@ -44,7 +44,6 @@ class Checks:
                     + ("" if isinstance(exc, UsageError) else f" ({exc.message})"),
                 )
             )
-        has_dataset = GcpModule.module_inputs(self, Path("."), lab)["bigquery_dataset"]
         for step in lab.steps:
             match step:
                 case DataStep() if not datagen.available(step.generator):
@@ -76,16 +75,7 @@ class Checks:
                         )
                     )
                 case DeployStep():
-                    if step.data_capture_percent and not has_dataset:
-                        findings.append(
-                            Finding(
-                                step.name,
-                                f"data capture ({step.data_capture_percent}%) is not logged: "
-                                "request-response logging writes to the lab's BigQuery dataset, "
-                                "and this lab has none (no bigquery step)",
-                                fatal=False,
-                            )
-                        )
+                    # data capture: the module makes the dataset its logs go to (modules.py)
                     refs = [v.model for v in step.variants] or [step.model]
                     for ref in dict.fromkeys(refs):
                         reason = _unservable(lab, ref)
@@ -120,6 +110,11 @@ class Checks:
                             fatal=False,
                         )
                     )
+                case ServiceStep() if step.service == "dataflow":
+                    if str(step.settings.get("source", "pubsub")) != "pubsub":
+                        findings.append(
+                            Finding(step.name, "Dataflow reads only a Pub/Sub source here")
+                        )
                 case ServiceStep() if step.service in BIGQUERY:
                     try:
                         gcp_bigquery.kind(step)

@@ -40,6 +40,8 @@ class Teardown:
                 self._cancel("job", "hyperparameter_tuning_job", name, JOB_DONE)
             case "batch-job":
                 self._cancel("job", "batch_prediction_job", name, JOB_DONE)
+            case "service" if attrs.get("vertex") == "dataflow-job":
+                self._cancel_dataflow(resource)
             case "service" if attrs.get("vertex") == "dataset":
                 op = self._api("dataset", "delete_dataset", gone_ok=True, name=name)
                 if op is not None:
@@ -88,6 +90,11 @@ class Teardown:
                 if vertex == "training-pipeline"
                 else ("job", "get_custom_job")
             )
+        if (resource.attrs or {}).get("vertex") == "dataflow-job" and resource.provider_id:
+            try:
+                return self._dataflow_state(resource)
+            except LabctlError as exc:
+                return f"unknown ({exc.message[:60]})"
         if resource.kind not in getters or not resource.provider_id:
             return resource.status
         try:

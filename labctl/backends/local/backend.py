@@ -18,6 +18,7 @@ from labctl.backends.local.training import entry
 from labctl.backends.local.tuning import Tuning
 from labctl.catalog import DataStep, DeployStep, Lab, PipelineStep, ServiceStep, TrainStep
 from labctl.ledger import Ledger, Resource
+from labctl.pipelines import BEAM_EXTRA
 
 
 class LocalBackend(Tuning, Endpoints):
@@ -44,6 +45,15 @@ class LocalBackend(Tuning, Endpoints):
                 ):
                     findings.append(
                         Finding(step.name, f"needs MLflow: {SPARK_EXTRA}", fatal=not step.optional)
+                    )
+                case ServiceStep() if step.service == "dataflow" and not has_module("apache_beam"):
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"runs its Beam pipeline with Apache Beam: {BEAM_EXTRA}"
+                            + ("; skipped" if step.optional else ""),
+                            fatal=not step.optional,
+                        )
                     )
                 case TrainStep() if entry(step) is None:
                     what = f"script '{step.entry_point}'" if step.entry_point else step.algorithm
