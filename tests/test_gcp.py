@@ -87,6 +87,7 @@ class FakeVertex:
         self.models: dict[str, aip.Model] = {}
         self.endpoints: dict[str, aip.Endpoint] = {}
         self.datasets: dict[str, aip.Dataset] = {}
+        self.schedules: dict[str, aip.Schedule] = {}
         self.cancelled: list[str] = []
         self.ids = itertools.count(1000)
         self.final_state = "JOB_STATE_SUCCEEDED"
@@ -193,6 +194,43 @@ class FakeVertex:
             pipe.model_to_upload = model
             pipe.training_task_metadata = {"costMilliNodeHours": "8000"}
         return pipe
+
+    # PipelineService (Vertex AI Pipelines) and ScheduleService
+    def create_pipeline_job(self, request: Any, **_: Any) -> Any:
+        self.record("create_pipeline_job", request)
+        job = aip.PipelineJob(request.pipeline_job)
+        job.name = f"{PARENT}/pipelineJobs/{request.pipeline_job_id}"
+        job.state = "PIPELINE_STATE_RUNNING"
+        self.jobs[job.name] = job
+        return job
+
+    def get_pipeline_job(self, name: str, **_: Any) -> Any:
+        if name not in self.jobs:
+            raise gexc.NotFound(name)
+        job = aip.PipelineJob(self.jobs[name])
+        if name in self.cancelled:
+            job.state = "PIPELINE_STATE_CANCELLED"
+        return job
+
+    cancel_pipeline_job = cancel_custom_job
+
+    def create_schedule(self, request: Any, **_: Any) -> Any:
+        self.record("create_schedule", request)
+        schedule = aip.Schedule(request.schedule)
+        schedule.name, schedule.state = self.name("schedules"), "ACTIVE"
+        self.schedules[schedule.name] = schedule
+        return schedule
+
+    def get_schedule(self, name: str, **_: Any) -> Any:
+        if name not in self.schedules:
+            raise gexc.NotFound(name)
+        return self.schedules[name]
+
+    def delete_schedule(self, name: str, **_: Any) -> Op:
+        if name not in self.schedules:
+            raise gexc.NotFound(name)
+        del self.schedules[name]
+        return Op()
 
     # DatasetService
     def create_dataset(self, request: Any, **_: Any) -> Op:
@@ -329,7 +367,11 @@ SERVICES = {
         "create_training_pipeline",
         "get_training_pipeline",
         "cancel_training_pipeline",
+        "create_pipeline_job",
+        "get_pipeline_job",
+        "cancel_pipeline_job",
     ),
+    aip.ScheduleServiceClient: ("create_schedule", "get_schedule", "delete_schedule"),
     aip.DatasetServiceClient: ("create_dataset", "import_data", "delete_dataset"),
     aip.ModelServiceClient: ("upload_model", "get_model", "delete_model"),
     aip.EndpointServiceClient: (
@@ -600,6 +642,7 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
     assert not vertex.endpoints
     assert not vertex.models
     assert not vertex.datasets
+    assert not vertex.schedules
     assert len(vertex.requests["undeploy_model"]) == len(vertex.requests["deploy_model"])
     for r in ledger.run_resources(ctx.run.id):
         backend.teardown(r, ledger)  # idempotent: already gone counts as deleted

@@ -13,6 +13,7 @@ from labctl.backends.gcp.images import (
     TRAINING_IMAGES,
     _unservable,
 )
+from labctl.backends.gcp.pipelines import task_plan
 from labctl.backends.modules import BIGQUERY
 from labctl.catalog import (
     BatchStep,
@@ -102,14 +103,11 @@ class Checks:
                         )
                     )
                 case PipelineStep():
-                    findings.append(
-                        Finding(
-                            step.name,
-                            "Vertex AI Pipelines are not created yet; "
-                            "its steps ran once in this lab",
-                            fatal=False,
-                        )
-                    )
+                    findings += [
+                        Finding(step.name, f"'{name}' is left out of the pipeline: {why}", False)
+                        for name, kind, why in task_plan(lab, step)
+                        if kind is None
+                    ]
                 case ServiceStep() if step.service == "dataflow":
                     if str(step.settings.get("source", "pubsub")) != "pubsub":
                         findings.append(

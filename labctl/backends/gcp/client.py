@@ -108,6 +108,7 @@ class GcpClient:
                 "pipeline": aip.PipelineServiceClient,
                 "dataset": aip.DatasetServiceClient,
                 "prediction": aip.PredictionServiceClient,
+                "schedule": aip.ScheduleServiceClient,
             }
             credentials, _ = self._adc()
             self._clients[service] = classes[service](

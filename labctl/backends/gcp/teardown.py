@@ -40,6 +40,12 @@ class Teardown:
                 self._cancel("job", "hyperparameter_tuning_job", name, JOB_DONE)
             case "batch-job":
                 self._cancel("job", "batch_prediction_job", name, JOB_DONE)
+            case "pipeline" if attrs.get("vertex") == "schedule":
+                op = self._api("schedule", "delete_schedule", gone_ok=True, name=name)
+                if op is not None:
+                    self._result(op, f"deleting schedule {resource.name}", None, gone_ok=True)
+            case "pipeline":
+                self._cancel("pipeline", "pipeline_job", name, PIPELINE_DONE)
             case "service" if attrs.get("vertex") == "dataflow-job":
                 self._cancel_dataflow(resource)
             case "service" if attrs.get("vertex") == "dataset":
@@ -83,6 +89,11 @@ class Teardown:
             "tuning-job": ("job", "get_hyperparameter_tuning_job"),
             "batch-job": ("job", "get_batch_prediction_job"),
         }
+        if resource.kind == "pipeline":
+            schedule = (resource.attrs or {}).get("vertex") == "schedule"
+            getters["pipeline"] = (
+                ("schedule", "get_schedule") if schedule else ("pipeline", "get_pipeline_job")
+            )
         if resource.kind == "training-job":
             vertex = (resource.attrs or {}).get("vertex")
             getters["training-job"] = (
