@@ -14,7 +14,10 @@ taken in base 2, so both distances lie in [0, 1] and one threshold scale serves 
 
 from __future__ import annotations
 
+import csv
+import json
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -119,3 +122,60 @@ def drift_report(
         "current_rows": len(current),
         "alert": bool(drifted or missing),
     }
+
+
+def captured_requests(folder: Path, names: list[str]) -> pd.DataFrame:
+    """The request rows an endpoint captured under `folder` (SageMaker capture JSON lines, as
+    the local model server writes): CSV bodies, or JSON `{"instances": [...]}` of lists or
+    objects; columns named `names` when the rows have that many values. Empty when nothing was
+    captured (or the bodies are not tabular)."""
+    import pandas as pd
+
+    rows: list[Any] = []
+    for path in sorted(folder.rglob("capture*.jsonl")) if folder.is_dir() else []:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                data = json.loads(line)["captureData"]["endpointInput"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if data.get("encoding") == "CSV":
+                rows += [next(csv.reader([r])) for r in data["data"].splitlines() if r.strip()]
+            elif data.get("encoding") == "JSON":
+                try:
+                    body = json.loads(data["data"])
+                except ValueError:
+                    continue
+                found = body.get("instances", []) if isinstance(body, dict) else body
+                rows += found if isinstance(found, list) else []
+    if not rows:
+        return pd.DataFrame(columns=names)
+    if all(isinstance(r, dict) for r in rows):
+        return pd.DataFrame(rows)
+    frame = pd.DataFrame([r for r in rows if isinstance(r, list)])
+    if frame.shape[1] == len(names):
+        frame.columns = names
+    return _numeric_where(frame)
+
+
+def _numeric_where(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns that parse as numbers become numeric (CSV bodies arrive as text)."""
+    import pandas as pd
+
+    for col in frame.columns:
+        parsed = pd.to_numeric(frame[col], errors="coerce")
+        if parsed.notna().sum() == frame[col].notna().sum():
+            frame[col] = parsed
+    return frame
+
+
+def channel_frame(folder: Path, names: list[str]) -> pd.DataFrame:
+    """The features of a training-contract CSV channel (label first, no header), named."""
+    import pandas as pd
+
+    files = sorted(f for f in folder.iterdir() if f.is_file()) if folder.is_dir() else []
+    if not files:
+        return pd.DataFrame(columns=names)
+    frame = pd.concat([pd.read_csv(f, header=None) for f in files], ignore_index=True)
+    frame = frame.iloc[:, 1:]
+    frame.columns = names if len(names) == frame.shape[1] else [f"_c{i}" for i in frame.columns]
+    return frame

@@ -27,6 +27,7 @@ from google.auth import exceptions as auth_exc
 from google.auth.credentials import AnonymousCredentials
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import aiplatform_v1 as aip
+from google.cloud import aiplatform_v1beta1 as beta
 from google.cloud import bigquery, storage
 from google.protobuf import struct_pb2
 
@@ -87,7 +88,8 @@ class FakeVertex:
         self.models: dict[str, aip.Model] = {}
         self.endpoints: dict[str, aip.Endpoint] = {}
         self.datasets: dict[str, aip.Dataset] = {}
-        self.schedules: dict[str, aip.Schedule] = {}
+        self.schedules: dict[str, Any] = {}
+        self.monitors: dict[str, Any] = {}
         self.cancelled: list[str] = []
         self.ids = itertools.count(1000)
         self.final_state = "JOB_STATE_SUCCEEDED"
@@ -216,7 +218,7 @@ class FakeVertex:
 
     def create_schedule(self, request: Any, **_: Any) -> Any:
         self.record("create_schedule", request)
-        schedule = aip.Schedule(request.schedule)
+        schedule = type(request.schedule)(request.schedule)  # v1 (pipelines) or v1beta1
         schedule.name, schedule.state = self.name("schedules"), "ACTIVE"
         self.schedules[schedule.name] = schedule
         return schedule
@@ -226,10 +228,26 @@ class FakeVertex:
             raise gexc.NotFound(name)
         return self.schedules[name]
 
-    def delete_schedule(self, name: str, **_: Any) -> Op:
+    def delete_schedule(self, name: str | None = None, request: Any = None, **_: Any) -> Op:
+        name = name or request.name
         if name not in self.schedules:
             raise gexc.NotFound(name)
         del self.schedules[name]
+        return Op()
+
+    # ModelMonitoringService (v1beta1: Model Monitoring v2)
+    def create_model_monitor(self, request: Any, **_: Any) -> Op:
+        self.record("create_model_monitor", request)
+        monitor = type(request.model_monitor)(request.model_monitor)
+        monitor.name = f"{PARENT}/modelMonitors/{request.model_monitor_id}"
+        self.monitors[monitor.name] = monitor
+        return Op(monitor)
+
+    def delete_model_monitor(self, request: Any, **_: Any) -> Op:
+        if request.name not in self.monitors:
+            raise gexc.NotFound(request.name)
+        assert request.force  # its scheduled jobs go with it
+        del self.monitors[request.name]
         return Op()
 
     # DatasetService
@@ -372,6 +390,8 @@ SERVICES = {
         "cancel_pipeline_job",
     ),
     aip.ScheduleServiceClient: ("create_schedule", "get_schedule", "delete_schedule"),
+    beta.ScheduleServiceClient: ("create_schedule", "delete_schedule"),
+    beta.ModelMonitoringServiceClient: ("create_model_monitor", "delete_model_monitor"),
     aip.DatasetServiceClient: ("create_dataset", "import_data", "delete_dataset"),
     aip.ModelServiceClient: ("upload_model", "get_model", "delete_model"),
     aip.EndpointServiceClient: (
@@ -587,7 +607,7 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
         }
         assert any("ML.STANDARD_SCALER(user_mean) OVER ()" in sql for sql, _ in cloud.queries)
         assert ctx.results["train-recommender"]["metrics"]["validation:rmse"] == 0.87
-        assert ctx.results["model-monitoring"]["skipped"]
+        assert ctx.results["model-monitoring"]["model_monitor"] in vertex.monitors
         assert result["traffic_split"] == {"current": 90, "challenger": 10}
     if lab_name == "image-classification":
         (pipeline,) = vertex.requests["create_training_pipeline"]
@@ -643,6 +663,7 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
     assert not vertex.models
     assert not vertex.datasets
     assert not vertex.schedules
+    assert not vertex.monitors
     assert len(vertex.requests["undeploy_model"]) == len(vertex.requests["deploy_model"])
     for r in ledger.run_resources(ctx.run.id):
         backend.teardown(r, ledger)  # idempotent: already gone counts as deleted

@@ -8,6 +8,7 @@ from labctl.backends.gcp.checks import Checks
 from labctl.backends.gcp.client import GcpClient
 from labctl.backends.gcp.data import DataSteps
 from labctl.backends.gcp.dataflow import Dataflow
+from labctl.backends.gcp.monitoring import Monitoring
 from labctl.backends.gcp.pipelines import Pipelines
 from labctl.backends.gcp.services import Services
 from labctl.backends.gcp.serving import Serving
@@ -27,6 +28,7 @@ class GcpBackend(
     Services,
     Dataflow,
     Pipelines,
+    Monitoring,
     Teardown,
     GcpClient,
     GcpModule,

@@ -19,7 +19,6 @@ from labctl.backends.gcp.messages import (
 )
 from labctl.catalog import (
     BatchStep,
-    MonitorStep,
 )
 from labctl.errors import BackendError
 from labctl.ledger import naive_utc
@@ -103,11 +102,4 @@ class BatchSteps:
             "status": state,
             "records": int(stats.successful_count),
             "failed": int(stats.failed_count),
-        }
-
-    def monitor(self, *, step: MonitorStep, ctx: Context) -> dict[str, Any]:
-        ctx.reporter.warn(f"step '{step.name}': Vertex AI Model Monitoring is not configured")
-        return {
-            "skipped": "Vertex AI Model Monitoring is not configured by labctl yet",
-            "endpoint": ctx.results.get(step.endpoint, {}).get("endpoint"),
         }

@@ -28,6 +28,8 @@ from labctl.catalog import (
 )
 from labctl.errors import LabctlError, UsageError
 
+MONITORED = ("data-quality",)  # what Model Monitoring v2 checks here: feature drift
+
 
 class Checks:
     # --- what this target can do ------------------------------------------------------------
@@ -93,12 +95,13 @@ class Checks:
                                 "not pixel rows) is not built yet; batch a custom model",
                             )
                         )
-                case MonitorStep():
+                case MonitorStep() if any(c not in MONITORED for c in step.checks):
                     findings.append(
                         Finding(
                             step.name,
-                            "Vertex AI Model Monitoring is not configured by labctl yet: the step "
-                            "is skipped (the endpoint serves without monitoring)",
+                            "Vertex AI Model Monitoring v2 watches feature drift of the logged "
+                            f"requests; {', '.join(c for c in step.checks if c not in MONITORED)} "
+                            "needs ground truth labctl does not collect (drift only)",
                             fatal=False,
                         )
                     )

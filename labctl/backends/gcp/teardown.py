@@ -40,6 +40,8 @@ class Teardown:
                 self._cancel("job", "hyperparameter_tuning_job", name, JOB_DONE)
             case "batch-job":
                 self._cancel("job", "batch_prediction_job", name, JOB_DONE)
+            case "monitoring-schedule":
+                self._delete_monitoring(resource)
             case "pipeline" if attrs.get("vertex") == "schedule":
                 op = self._api("schedule", "delete_schedule", gone_ok=True, name=name)
                 if op is not None:
