@@ -504,6 +504,11 @@ def status(*, engineer: str | None) -> list[dict[str, Any]]:
                     for k, v in run.outputs.get("steps", {}).items()
                     if isinstance(v, dict) and v.get("metrics")
                 },
+                "outputs": {  # e.g. a local Beam pipeline's files, a drift report
+                    k: v["outputs"]
+                    for k, v in run.outputs.get("steps", {}).items()
+                    if isinstance(v, dict) and isinstance(v.get("outputs"), dict)
+                },
                 "tracking": {  # e.g. a job's MLflow run
                     k: v["tracking"]
                     for k, v in run.outputs.get("steps", {}).items()

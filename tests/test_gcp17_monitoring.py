@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from google.cloud import aiplatform_v1beta1 as beta
 from test_gcp import INFRA, PARENT, adc, cloud, make_ctx, no_sleep, vertex  # noqa: F401
 
 from labctl import datagen
@@ -49,7 +50,9 @@ def test_model_monitor_and_schedule_requests(tmp_path, vertex, cloud):  # noqa: 
     bucket = f"gs://{INFRA['bucket']}/monitoring/"
     assert monitor.output_spec.gcs_base_directory.output_uri_prefix.startswith(bucket)
 
-    (sched,) = [r for r in vertex.requests["create_schedule"] if r.schedule.display_name]
+    (sched,) = [
+        r for r in vertex.requests["create_schedule"] if type(r) is beta.CreateScheduleRequest
+    ]
     schedule = sched.schedule
     assert schedule.cron == "TZ=UTC 0 3 * * *"  # the step's `daily`
     assert schedule.end_time == datetime(2026, 12, 2, 6, 0, tzinfo=UTC)

@@ -88,9 +88,12 @@ def test_sales_forecasting_pipeline_spec_and_requests(tmp_path, vertex, cloud): 
     assert redeploy["artifact"] == f"{root}/{JOB_UUID}/train-forecaster/model/"
     assert redeploy["endpoint"] == ctx.results["forecast-endpoint"]["resource"]
     assert redeploy["service_account"] == INFRA["service_account_email"]
+    assert redeploy["variant"] == "forecast-endpoint"  # the name labctl deployed it under
 
     # the weekly schedule: the same job, UTC cron, ending at the lab's deadline
-    (sched,) = vertex.requests["create_schedule"]
+    (sched,) = [
+        r for r in vertex.requests["create_schedule"] if type(r) is aip.CreateScheduleRequest
+    ]
     schedule = sched.schedule
     assert schedule.cron == "TZ=UTC 0 6 * * 1"
     assert schedule.create_pipeline_job_request.pipeline_job == job
@@ -110,14 +113,23 @@ def test_sales_forecasting_pipeline_spec_and_requests(tmp_path, vertex, cloud): 
         backend.teardown(r, ctx.ledger)  # idempotent
 
 
-def test_movie_recommender_leaves_the_variant_endpoint_out(tmp_path, vertex, cloud):  # noqa: F811
+def test_movie_recommender_redeploys_the_retrained_variant(tmp_path, vertex, cloud):  # noqa: F811
     ctx, backend, step = up_until_pipeline(tmp_path, "movie-recommender")
     result = backend.run_step(step, ctx)
-    assert result["tasks"] == ["bqml-features", "train-recommender"]
-    assert "variants" in result["skipped_tasks"]["endpoint"]
-    assert "schedule" not in result and "create_schedule" not in vertex.requests
-    findings = [f for f in backend.check(ctx.lab) if f.step == step.name]
-    assert findings and not any(f.fatal for f in findings)
+    assert result["tasks"] == ["bqml-features", "train-recommender", "endpoint"]
+    assert "skipped_tasks" not in result
+    assert "schedule" not in result  # no schedule in the step: the monitor's schedule only
+    assert not [
+        r for r in vertex.requests["create_schedule"] if type(r) is aip.CreateScheduleRequest
+    ]
+    (request,) = vertex.requests["create_pipeline_job"]
+    spec = json_format.MessageToDict(request.pipeline_job._pb.pipeline_spec)
+    container = spec["deploymentSpec"]["executors"]["exec-endpoint"]["container"]
+    redeploy = json.loads(container["args"][0])
+    # the retrained model takes the place of the `current` variant (90% of the traffic)
+    assert redeploy["variant"] == "current" and redeploy["kind"] == "redeploy"
+    assert redeploy["artifact"].endswith("/train-recommender/model/")
+    assert not [f for f in backend.check(ctx.lab) if f.step == step.name]
 
 
 def test_run_order_and_plan():

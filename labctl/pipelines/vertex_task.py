@@ -8,8 +8,9 @@ installed). The JSON says what to do:
   CustomJob labctl built for a train step and wait for it to succeed;
 - `{"kind": "bigquery", "project": ..., "region": ..., "labels": {...}, "sql": [...]}`: run the
   step's SQL statements in order;
-- `{"kind": "redeploy", ..., "artifact": ..., "endpoint": ...}`: upload the retrained model and
-  move the endpoint's traffic to it, then undeploy the models it replaces.
+- `{"kind": "redeploy", ..., "artifact": ..., "endpoint": ..., "variant": ...}`: upload the
+  retrained model, deploy it in place of the endpoint's model of that name with its traffic
+  share, then undeploy the model it replaces.
 
 Standard library at the top: labctl never imports this module, it ships its text.
 """
@@ -50,6 +51,8 @@ def bigquery(task: dict) -> None:
 
 
 def redeploy(task: dict) -> None:
+    """The retrained model takes the place (and the traffic share) of the endpoint's deployed
+    model named `variant`; the model it replaces is undeployed."""
     from google.cloud import aiplatform
 
     aiplatform.init(project=task["project"], location=task["region"])
@@ -60,19 +63,24 @@ def redeploy(task: dict) -> None:
         labels=task["labels"],
     )
     endpoint = aiplatform.Endpoint(task["endpoint"])
-    replaced = [d.id for d in endpoint.list_models()]
+    deployed = endpoint.list_models()
+    replaced = [d.id for d in deployed if d.display_name == task["variant"]]
+    replaced = replaced or [d.id for d in deployed]  # none of that name: it replaces them all
+    split = dict(endpoint.traffic_split)
+    share = sum(split.get(i, 0) for i in replaced) if len(replaced) < len(deployed) else 100
+    kept = {i: pct for i, pct in split.items() if i not in replaced}
     endpoint.deploy(
         model,
-        deployed_model_display_name=task["name"],
+        deployed_model_display_name=task["variant"],
         machine_type=task["machine_type"],
         min_replica_count=task["min_replicas"],
         max_replica_count=task["max_replicas"],
-        traffic_percentage=100,
+        traffic_split={"0": share, **kept},
         service_account=task["service_account"],
     )
     for deployed_id in replaced:
         endpoint.undeploy(deployed_model_id=deployed_id)
-    print(f"{task['endpoint']} serves {model.resource_name}", flush=True)
+    print(f"{task['endpoint']}: {task['variant']} now serves {model.resource_name}", flush=True)
 
 
 if __name__ == "__main__":

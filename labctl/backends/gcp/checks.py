@@ -106,9 +106,14 @@ class Checks:
                         )
                     )
                 case PipelineStep():
+                    try:
+                        plan = task_plan(lab, step)
+                    except LabctlError as exc:
+                        findings.append(Finding(step.name, exc.message))
+                        continue
                     findings += [
                         Finding(step.name, f"'{name}' is left out of the pipeline: {why}", False)
-                        for name, kind, why in task_plan(lab, step)
+                        for name, kind, why in plan
                         if kind is None
                     ]
                 case ServiceStep() if step.service == "dataflow":

@@ -149,16 +149,18 @@ class Pipelines:
                 }
             else:
                 assert isinstance(s, DeployStep)
-                entry = ctx.lab.train_of(s.model).entry_point or ""
+                ((variant, ref, machine),) = retrained(s, set(outputs))
+                entry = ctx.lab.train_of(ref).entry_point or ""
                 high = s.autoscaling.max_instances if s.autoscaling else 1
                 payload = {
                     "project": self.project,
                     "region": self.region,
-                    "name": vertex_name(f"{s.name}-retrained", ctx.run.id),
-                    "artifact": outputs[s.model],
+                    "name": vertex_name(f"{s.name}-{variant}-retrained", ctx.run.id),
+                    "variant": variant,
+                    "artifact": outputs[ref],
                     "image": PREDICTION_IMAGES[SERVED_AS[entry]].format(registry=self.registry),
                     "endpoint": ctx.result(step.name, s.name)["resource"],
-                    "machine_type": s.instance_type,
+                    "machine_type": machine,
                     "min_replicas": s.instance_count,
                     "max_replicas": max(s.instance_count, high),
                     "service_account": ctx.output("service_account_email"),
@@ -167,6 +169,14 @@ class Pipelines:
             depends = [tasks[-1].name] if tasks else []
             tasks.append(Task(name, kind, payload, depends))
         return tasks, skipped
+
+
+def retrained(deploy: DeployStep, trained: set[str]) -> list[tuple[str, str, str]]:
+    """(variant name, model step, instance type) of the endpoint's models trained in the
+    pipeline (a single-model endpoint's variant is named after its deploy step, as deployed)."""
+    variants = [(v.name, v.model, v.instance_type or deploy.instance_type) for v in deploy.variants]
+    variants = variants or [(deploy.name, deploy.model, deploy.instance_type)]
+    return [v for v in variants if v[1] in trained]
 
 
 def task_plan(lab: Lab, step: PipelineStep) -> list[tuple[str, str | None, str]]:
@@ -184,13 +194,12 @@ def task_plan(lab: Lab, step: PipelineStep) -> list[tuple[str, str | None, str]]
             case ServiceStep() if s.service in BIGQUERY:
                 plan.append((name, "bigquery", ""))
             case DeployStep() if (
-                not s.variants
-                and s.model in trained
-                and (lab.train_of(s.model).entry_point or "") in SERVED_AS
+                len(retrained(s, trained)) == 1
+                and (lab.train_of(retrained(s, trained)[0][1]).entry_point or "") in SERVED_AS
             ):
                 plan.append((name, "redeploy", ""))
             case DeployStep():
-                why = "redeploys a single model retrained by this pipeline (no variants) only"
+                why = "redeploys one model of the endpoint retrained in this pipeline only"
                 plan.append((name, None, why))
             case _:
                 plan.append((name, None, f"a {s.kind} step is not a Vertex pipeline task yet"))

@@ -142,7 +142,7 @@ class Endpoints(LocalBase):
             "baseline": str(out),
             "features": baseline,
             "capture": str(capture),
-            **({"drift": report} if report else {}),
+            **({"drift": report, "outputs": {"drift": report["report"]}} if report else {}),
             "checks": step.checks,
             "schedule": f"{step.schedule} (cloud targets)",
         }
