@@ -46,6 +46,9 @@ def test_model_monitor_and_schedule_requests(tmp_path, vertex, cloud):  # noqa: 
         "l_infinity",
     )
     assert drift.default_numeric_alert_condition.threshold == pytest.approx(0.3)
+    # the step's model-quality check: the drift of the predictions (v2 has no ground truth)
+    output = monitor.tabular_objective.prediction_output_drift_spec
+    assert output.numeric_metric_type == "jensen_shannon_divergence"
     assert list(monitor.notification_spec.email_config.user_emails) == ["ana@example.com"]
     bucket = f"gs://{INFRA['bucket']}/monitoring/"
     assert monitor.output_spec.gcs_base_directory.output_uri_prefix.startswith(bucket)

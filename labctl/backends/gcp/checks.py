@@ -28,7 +28,9 @@ from labctl.catalog import (
 )
 from labctl.errors import LabctlError, UsageError
 
-MONITORED = ("data-quality",)  # what Model Monitoring v2 checks here: feature drift
+# what Model Monitoring v2 checks here: feature drift, and prediction drift for model quality
+# (labctl does not collect ground truth for the accuracy metrics model quality also has)
+MONITORED = ("data-quality", "model-quality")
 
 
 class Checks:
@@ -96,12 +98,12 @@ class Checks:
                             )
                         )
                 case MonitorStep() if any(c not in MONITORED for c in step.checks):
+                    lacking = [c for c in step.checks if c not in MONITORED]
                     findings.append(
                         Finding(
                             step.name,
-                            "Vertex AI Model Monitoring v2 watches feature drift of the logged "
-                            f"requests; {', '.join(c for c in step.checks if c not in MONITORED)} "
-                            "needs ground truth labctl does not collect (drift only)",
+                            "Vertex AI Model Monitoring v2 watches the drift of the logged "
+                            f"features and predictions; {', '.join(lacking)} is not checked",
                             fatal=False,
                         )
                     )

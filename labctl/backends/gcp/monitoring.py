@@ -71,6 +71,13 @@ class Monitoring:
                 default_numeric_alert_condition=threshold,
             )
         )
+        if "model-quality" in step.checks:  # v2 has no ground truth: the predictions' drift
+            objective.prediction_output_drift_spec = (
+                beta.ModelMonitoringObjectiveSpec.DataDriftSpec(
+                    numeric_metric_type=NUMERIC_METRIC,
+                    default_numeric_alert_condition=threshold,
+                )
+            )
         output = beta.ModelMonitoringOutputSpec(
             gcs_base_directory=beta.GcsDestination(output_uri_prefix=out)
         )
