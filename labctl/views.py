@@ -296,7 +296,10 @@ def print_estimate(console: Console, e: Estimate) -> None:
             line.instance_type,
             str(line.count),
             f"{line.hours:g}",
-            money(line.usd_per_hour, 3),
+            # a line priced per run or per GB (its note says how) has no hourly rate
+            "-"
+            if line.usd_per_hour is None and line.usd is not None
+            else money(line.usd_per_hour, 3),
             money(line.usd),
             line.note,
         ]
