@@ -246,3 +246,23 @@ def test_plan_prices_dataflow_pipelines_and_monitoring():
     assert pricing.schedule_runs("0 6 * * 1", 24 * 14) == 2
     assert pricing.schedule_runs("0 2 * * *", 72) == 3
     assert pricing.machine_size("n1-standard-4") == (4, 15.0)
+
+
+def test_without_beam_the_local_step_is_skipped_with_the_extra_named(tmp_path, monkeypatch):
+    import sys
+
+    from labctl.analogues.dataflow import dataflow
+    from labctl.backends.local import backend as local_backend
+    from labctl.errors import MissingExtra
+
+    monkeypatch.setitem(sys.modules, "labctl.pipelines.beam_sales_features", None)  # no Beam
+    real = local_backend.has_module
+    monkeypatch.setattr(local_backend, "has_module", lambda m: m != "apache_beam" and real(m))
+    ctx = make_ctx(tmp_path, "local", {"bucket": str(tmp_path / "bucket")})
+    step = ctx.lab.step("streaming-features")
+    assert "labctl[beam]" in dataflow(step, ctx)["skipped"]
+    with pytest.raises(MissingExtra, match="beam"):
+        dataflow(step.model_copy(update={"optional": False}), ctx)
+    findings = {f.step: f for f in local_backend.LocalBackend().check(ctx.lab)}
+    flow = findings["streaming-features"]
+    assert "labctl[beam]" in flow.reason and not flow.fatal
