@@ -9,6 +9,7 @@ the REST request level. The Beam tests skip when Apache Beam (`labctl[beam]`) is
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,9 @@ def test_dataflow_launch_request(tmp_path, vertex, cloud, monkeypatch):  # noqa:
     """A launcher CustomJob (as the lab's service account, labelled) submits the Beam module
     with Dataflow options; the job id it writes becomes the ledger row's provider id."""
     ctx = make_ctx(tmp_path, "gcp", dict(INFRA))
+    now = datetime(2026, 12, 1, 15, 0)
+    monkeypatch.setattr("labctl.backends.gcp.dataflow.utcnow", lambda: now)
+    ctx.run = ctx.ledger.update_run(ctx.run.id, autostop_at=now + timedelta(hours=3))
     seen: dict[str, Any] = {}
     real_create = vertex.create_custom_job
 
@@ -151,6 +155,8 @@ def test_dataflow_launch_request(tmp_path, vertex, cloud, monkeypatch):  # noqa:
     assert f"--temp_location=gs://{INFRA['bucket']}/dataflow/tmp" in beam
     assert f"--extra_package=/gcs/{pkg.package_uris[0].removeprefix('gs://')}" in beam
     assert "--machine_type=n1-standard-2" in beam and "--max_num_workers=2" in beam
+    # the lab's deadline, enforced by Dataflow: the autostop set below, 3 h after the clock
+    assert "--dataflow_service_options=max_workflow_runtime_walltime_seconds=10800" in beam
     assert sorted(a for a in beam if a.startswith("--labels=")) == sorted(
         f"--labels={k}={v}" for k, v in labels_of(ctx).items()
     )
@@ -177,11 +183,13 @@ def test_dataflow_args_parse_as_beam_options():
 
     args = dataflow_args(project="p", region="europe-west4", job_name="j-1", service_account=SA,
                          bucket="b", labels={"labctl-lab": "x"}, machine_type="n1-standard-2",
-                         max_workers=3, package="/tmp/p.tar.gz")  # fmt: skip
+                         max_workers=3, package="/tmp/p.tar.gz",
+                         max_runtime_seconds=7200)  # fmt: skip
     options = PipelineOptions(args).get_all_options(retain_unknown_options=True)
     assert not [a for a in options if a.startswith("--")]  # no flag Beam does not know
     assert options["runner"] == "DataflowRunner" and options["labels"] == ["labctl-lab=x"]
     assert options["service_account_email"] == SA and options["max_num_workers"] == 3
+    assert options["dataflow_service_options"] == ["max_workflow_runtime_walltime_seconds=7200"]
 
 
 # --- gcp: down cancels the job, at the REST level ----------------------------------------------

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,11 @@ from labctl.backends.gcp.client import JOB_DONE
 from labctl.backends.gcp.images import TRAINING_IMAGES
 from labctl.backends.gcp.messages import _fuse, _labels, _seconds, machine_spec, vertex_name
 from labctl.backends.gcp.package import build_beam_package
+from labctl.backends.gcp.pipelines import deadline
 from labctl.backends.gcp.pricing import STREAMING_DISK_GB, dataflow_worker
 from labctl.catalog import ServiceStep
 from labctl.errors import BackendError, Unsupported
-from labctl.ledger import Resource, naive_utc
+from labctl.ledger import Resource, naive_utc, utcnow
 from labctl.pipelines import BEAM_MODULE
 
 DATAFLOW_API = "https://dataflow.googleapis.com/v1b3"
@@ -66,8 +68,12 @@ def dataflow_args(
     machine_type: str,
     max_workers: int,
     package: str,
+    max_runtime_seconds: int,
 ) -> list[str]:
-    """The DataflowRunner options of the lab's streaming job (Beam's command-line flags)."""
+    """The DataflowRunner options of the lab's streaming job (Beam's command-line flags).
+
+    `max_runtime_seconds` is enforced by Dataflow itself: the job is cancelled then, with no
+    laptop awake (the lab's deadline, as endpoints have one)."""
     return [
         "--runner=DataflowRunner",
         f"--project={project}",
@@ -83,8 +89,13 @@ def dataflow_args(
         f"--max_num_workers={max_workers}",
         f"--disk_size_gb={STREAMING_DISK_GB}",
         f"--extra_package={package}",
+        f"--dataflow_service_options=max_workflow_runtime_walltime_seconds={max_runtime_seconds}",
         *(f"--labels={k}={v}" for k, v in sorted(labels.items())),
     ]
+
+
+def utcnow_aware() -> datetime:
+    return utcnow().replace(tzinfo=UTC)
 
 
 def job_name(step: ServiceStep, run_id: str) -> str:
@@ -116,6 +127,7 @@ class Dataflow:
             machine_type=machine,
             max_workers=workers,
             package=_fuse(package),
+            max_runtime_seconds=max(int((deadline(ctx) - utcnow_aware()).total_seconds()), 600),
         )
         args = [
             "dataflow",
