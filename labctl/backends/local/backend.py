@@ -82,6 +82,14 @@ class LocalBackend(Tuning, Endpoints):
                             fatal=not step.optional,
                         )
                     )
+                case PipelineStep() if lab.cloud != "gcp":
+                    findings.append(
+                        Finding(
+                            step.name,
+                            "runs its steps once; scheduled pipelines are cloud-only",
+                            fatal=False,
+                        )
+                    )
                 case PipelineStep() if step.schedule:
                     findings.append(
                         Finding(
@@ -121,12 +129,14 @@ class LocalBackend(Tuning, Endpoints):
         return {"dir": str(out), "rows": rows, "schema": schema}
 
     def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:
-        """One run of the pipeline: its steps again, in the order the cloud pipeline runs
-        them (labctl.pipelines.vertex.run_order). Training runs as a new job beside the one
+        """One run of a Vertex AI pipeline (gcp labs): its steps again, in the order the cloud
+        pipeline runs them (labctl.pipelines.vertex.run_order). Training runs as a new job beside the one
         the endpoint serves; the endpoint itself keeps serving (redeploying is the cloud
         pipeline's task), and data steps are not regenerated."""
         from labctl.pipelines.vertex import run_order
 
+        if ctx.lab.cloud != "gcp":  # the other clouds' pipelines are not re-run locally yet
+            return {"skipped": "pipelines are scheduled on cloud targets", "steps": step.steps}
         runs: dict[str, Any] = {}
         for name in run_order(ctx.lab, step):
             task = ctx.lab.step(name)
