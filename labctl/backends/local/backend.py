@@ -130,9 +130,9 @@ class LocalBackend(Tuning, Endpoints):
 
     def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:
         """One run of a Vertex AI pipeline (gcp labs): its steps again, in the order the cloud
-        pipeline runs them (labctl.pipelines.vertex.run_order). Training runs as a new job beside the one
-        the endpoint serves; the endpoint itself keeps serving (redeploying is the cloud
-        pipeline's task), and data steps are not regenerated."""
+        pipeline runs them (labctl.pipelines.vertex.run_order). Training runs as a new job
+        beside the one the endpoint serves; the endpoint itself keeps serving (redeploying is
+        the cloud pipeline's task), and data steps are not regenerated."""
         from labctl.pipelines.vertex import run_order
 
         if ctx.lab.cloud != "gcp":  # the other clouds' pipelines are not re-run locally yet
