@@ -141,13 +141,12 @@ def estimate_lines(
                 if rate is None or data is None:
                     unpriced.append(f"{step.name}: Vertex AI Model Monitoring in {region}")
                     continue
-                runs = max(int(hours if step.schedule == "hourly" else hours / 24), 1)
                 rows = data.cloud_rows or data.rows
                 gb = rows * FEATURES_GUESS * BYTES_PER_VALUE / 1e9
                 lines.append(
-                    EstimateLine(step.name, "monitor", MONITORING_GB, runs, 0, None,
-                                 round(rate[0] * gb * runs, 4),
-                                 f"{step.schedule}: {runs} run(s) x ~{gb:.3g} GB baseline x "
-                                 f"${rate[0]}/GB analysed; logged requests extra")
+                    EstimateLine(step.name, "monitor", MONITORING_GB, 1, 0, None,
+                                 round(rate[0] * gb, 4),
+                                 f"~{gb:.3g} GB training baseline x ${rate[0]}/GB analysed; "
+                                 f"{step.schedule} runs over the logged requests extra")
                 )  # fmt: skip
     return lines, unpriced
