@@ -240,19 +240,7 @@ def estimate(
                     "batch job",
                 )
             case MonitorStep() if cloud == "gcp":
-                # the gcp backend skips Vertex AI Model Monitoring (see its check): nothing bills
-                lines.append(
-                    EstimateLine(
-                        step.name,
-                        "monitor",
-                        step.instance_type,
-                        1,
-                        0,
-                        0.0,
-                        0.0,
-                        "skipped: labctl does not create Vertex AI Model Monitoring yet",
-                    )
-                )
+                pass  # Vertex AI Model Monitoring is per GB analysed: labctl.backends.gcp.pricing
             case MonitorStep():
                 deploy = next(s for s in lab.steps if s.name == step.endpoint)
                 live = deploy.expected_hours if endpoint_hours is None else endpoint_hours  # type: ignore[attr-defined]
@@ -265,6 +253,13 @@ def estimate(
                     runs * 0.1,
                     f"{step.schedule} monitoring job, ~6 min each",
                 )
+    if cloud == "gcp":  # Dataflow, Vertex AI Pipelines and Model Monitoring
+        from labctl.backends.gcp import pricing
+
+        hours = STUDY_SESSION_HOURS if endpoint_hours is None else endpoint_hours
+        extra, missing = pricing.estimate_lines(lab, prices, region, hours)
+        lines += extra
+        unpriced += missing
     if target == "aws":  # the service components of the lab's rendered module
         from labctl import components
 

@@ -149,7 +149,8 @@ class Resource(Base):
 
 
 # Teardown order: what hangs on an endpoint, endpoints, then jobs, then the rest (DESIGN.md).
-RESOURCE_KINDS = (
+RESOURCE_KINDS = (  # in teardown order: what writes to a resource goes before it
+    "pipeline",  # pipelines and their schedules redeploy endpoints and rewrite tables
     "monitoring-schedule",
     "scaling-policy",
     "endpoint",
@@ -158,7 +159,6 @@ RESOURCE_KINDS = (
     "tuning-job",
     "training-job",
     "batch-job",
-    "pipeline",
     "service",
     "bucket",
     "stack",

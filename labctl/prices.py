@@ -10,7 +10,9 @@ How to read a row:
 - aws usages: training, hosting (real-time inference), batch-transform, processing, notebook;
   and the components' `COMPONENT_USAGES` (Kinesis, Firehose per GB, Glue, endpoints, KMS...).
 - gcp usages: training, prediction (machine types) and accelerator-training,
-  accelerator-prediction (one GPU). An `a2-*` machine row already includes its A100s.
+  accelerator-prediction (one GPU). An `a2-*` machine row already includes its A100s. dataflow
+  (per streaming-vcpu / batch-vcpu hour, memory-gb and pd-gb hour), pipelines (per `run`) and
+  model-monitoring (per `analysed-gb`): see labctl.backends.gcp.pricing.
 - databricks usages: jobs-compute, all-purpose, model-serving, dlt-core|pro|advanced (Delta Live
   Tables by edition) (the DBU rate, `instance_type` is
   the platform tier, `premium`), dbu-per-hour (per node type, and `serving-small|medium|large` for
@@ -46,11 +48,15 @@ CATALOG_VERSION = "2026-11"
 COMPONENT_USAGES = ("kinesis-shard", "kinesis-on-demand", "firehose", "glue", "vpc-endpoint",
                     "nat-gateway", "kms", "opensearch")  # fmt: skip
 PER_GB = ("firehose",)
+# gcp usages not per hour (labctl.backends.gcp.pricing): Vertex AI Pipelines per run, Model
+# Monitoring per GB analysed; `dataflow` rows are per vCPU-hour and GB-hour (`hour`)
+GCP_UNITS = {"pipelines": "run", "model-monitoring": "gb"}
 DEFAULT_REGION = {"aws": "us-east-1", "gcp": "us-central1", "databricks": "us-east-1"}
 COLUMNS = ("cloud", "usage", "region", "instance_type", "usd_per_hour", "unit", "source", "as_of")
 USAGES: dict[str, tuple[str, ...]] = {
     "aws": ("training", "hosting", "batch-transform", "processing", "notebook", *COMPONENT_USAGES),
-    "gcp": ("training", "prediction", "accelerator-training", "accelerator-prediction"),
+    "gcp": ("training", "prediction", "accelerator-training", "accelerator-prediction",
+            "dataflow", "pipelines", "model-monitoring"),
     "databricks": ("jobs-compute", "all-purpose", "model-serving", "dbu-per-hour", "vm",
                    "dlt-core", "dlt-pro", "dlt-advanced"),
 }  # fmt: skip
@@ -67,6 +73,8 @@ _ACCELERATOR = re.compile(r"^([A-Z0-9_]+?)(?:x(\d+))?$")
 
 
 def _unit_for(cloud: str, usage: str) -> str:
+    if cloud == "gcp" and usage in GCP_UNITS:
+        return GCP_UNITS[usage]
     if cloud == "aws" and usage in PER_GB:
         return "gb"
     if cloud == "databricks" and usage in DBU_WORKLOADS:

@@ -42,11 +42,13 @@ def _view(run: Row, every: list[Row], now: datetime) -> dict[str, Any]:
         "cloud_equivalent": run.target == "local",
         "metrics": _per_step(steps, "metrics"),
         "tracking": _per_step(steps, "tracking"),  # e.g. a job's MLflow run
+        "outputs": _per_step(steps, "outputs"),  # e.g. local Beam files, a drift report
         "resources": resources,
     }
 
 
 def _per_step(steps: dict[str, Any], key: str) -> dict[str, Any]:
+    """`{step: result[key]}` of the steps whose result has a non-empty `key`."""
     return {k: v[key] for k, v in steps.items() if isinstance(v, dict) and v.get(key)}
 
 

@@ -296,7 +296,10 @@ def print_estimate(console: Console, e: Estimate) -> None:
             line.instance_type,
             str(line.count),
             f"{line.hours:g}",
-            money(line.usd_per_hour, 3),
+            # a line priced per run or per GB (its note says how) has no hourly rate
+            "-"
+            if line.usd_per_hour is None and line.usd is not None
+            else money(line.usd_per_hour, 3),
             money(line.usd),
             line.note,
         ]
@@ -345,6 +348,10 @@ def print_status(console: Console, runs: list[dict[str, Any]], *, headers: bool 
             rows.append([*(head if i == 0 else [""] * 4), what, x["status"], burn])
         for step, run in tracked_runs(r).items():
             rows.append(["", "", "", "", f"mlflow {step}", _mlflow_line(run), ""])
+        for step, outputs in (r.get("outputs") or {}).items():
+            for name, out in outputs.items():
+                shown = f"{out['file']} ({out['rows']:,} rows)" if isinstance(out, dict) else out
+                rows.append(["", "", "", "", f"output {step} {name}", str(shown), ""])
         total = Text(f"{r['burn_usd_per_hour']:.3f}{equiv}", "bold")
         stop = f", autostop {r['autostop_at'][11:16]} UTC" if r.get("autostop_at") else ""
         stop += f", {money(r['cost_usd'])} so far" if r.get("cost_usd") is not None else ""

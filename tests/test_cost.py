@@ -122,14 +122,14 @@ def test_spot_saving_on_vertex_not_on_databricks():
     assert single.hours == pytest.approx(20 / 60, abs=1e-4)  # DBUs bill in full: no saving assumed
 
 
-def test_monitoring_is_free_on_vertex_where_labctl_skips_it_and_priced_on_aws():
+def test_monitoring_is_priced_per_gb_on_vertex_and_per_job_hour_on_aws():
     from labctl.prices import PriceBook
 
     prices = PriceBook.load()
     rec = catalog.load().lab("movie-recommender")
     [gcp] = [line for line in cost.estimate(rec, "gcp", None, prices).lines
              if line.kind == "monitor"]  # fmt: skip
-    assert gcp.usd == 0 and "skipped" in gcp.note
+    assert gcp.usd and gcp.usd > 0 and "/GB analysed" in gcp.note  # Model Monitoring v2
     churn = catalog.load().lab("churn-pipeline")
     [aws] = [line for line in cost.estimate(churn, "aws", None, prices).lines
              if line.kind == "monitor"]  # fmt: skip

@@ -25,7 +25,9 @@ import pytest
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 from google.auth.credentials import AnonymousCredentials
+from google.auth.transport.requests import AuthorizedSession
 from google.cloud import aiplatform_v1 as aip
+from google.cloud import aiplatform_v1beta1 as beta
 from google.cloud import bigquery, storage
 from google.protobuf import struct_pb2
 
@@ -54,6 +56,7 @@ INFRA = {
     "project": PROJECT,
     "region": "us-central1",
     "bigquery_dataset": "labctl_ana_lab",
+    "pubsub_subscription": f"projects/{PROJECT}/subscriptions/labctl-ana-lab-events-dataflow",
 }
 TERRAFORM = Path("/usr/local/bin/terraform")
 
@@ -85,6 +88,8 @@ class FakeVertex:
         self.models: dict[str, aip.Model] = {}
         self.endpoints: dict[str, aip.Endpoint] = {}
         self.datasets: dict[str, aip.Dataset] = {}
+        self.schedules: dict[str, Any] = {}
+        self.monitors: dict[str, Any] = {}
         self.cancelled: list[str] = []
         self.ids = itertools.count(1000)
         self.final_state = "JOB_STATE_SUCCEEDED"
@@ -191,6 +196,59 @@ class FakeVertex:
             pipe.model_to_upload = model
             pipe.training_task_metadata = {"costMilliNodeHours": "8000"}
         return pipe
+
+    # PipelineService (Vertex AI Pipelines) and ScheduleService
+    def create_pipeline_job(self, request: Any, **_: Any) -> Any:
+        self.record("create_pipeline_job", request)
+        job = aip.PipelineJob(request.pipeline_job)
+        job.name = f"{PARENT}/pipelineJobs/{request.pipeline_job_id}"
+        job.state = "PIPELINE_STATE_RUNNING"
+        self.jobs[job.name] = job
+        return job
+
+    def get_pipeline_job(self, name: str, **_: Any) -> Any:
+        if name not in self.jobs:
+            raise gexc.NotFound(name)
+        job = aip.PipelineJob(self.jobs[name])
+        if name in self.cancelled:
+            job.state = "PIPELINE_STATE_CANCELLED"
+        return job
+
+    cancel_pipeline_job = cancel_custom_job
+
+    def create_schedule(self, request: Any, **_: Any) -> Any:
+        self.record("create_schedule", request)
+        schedule = type(request.schedule)(request.schedule)  # v1 (pipelines) or v1beta1
+        schedule.name, schedule.state = self.name("schedules"), "ACTIVE"
+        self.schedules[schedule.name] = schedule
+        return schedule
+
+    def get_schedule(self, name: str, **_: Any) -> Any:
+        if name not in self.schedules:
+            raise gexc.NotFound(name)
+        return self.schedules[name]
+
+    def delete_schedule(self, name: str | None = None, request: Any = None, **_: Any) -> Op:
+        name = name or request.name
+        if name not in self.schedules:
+            raise gexc.NotFound(name)
+        del self.schedules[name]
+        return Op()
+
+    # ModelMonitoringService (v1beta1: Model Monitoring v2)
+    def create_model_monitor(self, request: Any, **_: Any) -> Op:
+        self.record("create_model_monitor", request)
+        monitor = type(request.model_monitor)(request.model_monitor)
+        monitor.name = f"{PARENT}/modelMonitors/{request.model_monitor_id}"
+        self.monitors[monitor.name] = monitor
+        return Op(monitor)
+
+    def delete_model_monitor(self, request: Any, **_: Any) -> Op:
+        if request.name not in self.monitors:
+            raise gexc.NotFound(request.name)
+        assert request.force  # its scheduled jobs go with it
+        del self.monitors[request.name]
+        return Op()
 
     # DatasetService
     def create_dataset(self, request: Any, **_: Any) -> Op:
@@ -327,7 +385,13 @@ SERVICES = {
         "create_training_pipeline",
         "get_training_pipeline",
         "cancel_training_pipeline",
+        "create_pipeline_job",
+        "get_pipeline_job",
+        "cancel_pipeline_job",
     ),
+    aip.ScheduleServiceClient: ("create_schedule", "get_schedule", "delete_schedule"),
+    beta.ScheduleServiceClient: ("create_schedule", "delete_schedule"),
+    beta.ModelMonitoringServiceClient: ("create_model_monitor", "delete_model_monitor"),
     aip.DatasetServiceClient: ("create_dataset", "import_data", "delete_dataset"),
     aip.ModelServiceClient: ("upload_model", "get_model", "delete_model"),
     aip.EndpointServiceClient: (
@@ -373,6 +437,8 @@ def cloud(monkeypatch, vertex):
     def download(blob, **_):
         if blob.name.endswith("output/metrics.json"):
             return json.dumps({"validation:rmse": 0.87, "train:rmse": 0.8}).encode()
+        if blob.name.endswith("/job.json"):  # what the Dataflow launcher job writes
+            return json.dumps({"job_id": "2026-11-01_10_00_00-42"}).encode()
         raise gexc.NotFound(blob.name)
 
     def query(client, sql, job_config=None, **_):
@@ -383,6 +449,14 @@ def cloud(monkeypatch, vertex):
         fake.loads.append((uri, table, job_config))
         return FakeJob(f"bq-load-{len(fake.loads)}")
 
+    class Stopped:  # the Dataflow REST API: the streaming job has stopped
+        status_code, text = 200, ""
+
+        @staticmethod
+        def json() -> dict[str, str]:
+            return {"currentState": "JOB_STATE_CANCELLED"}
+
+    monkeypatch.setattr(AuthorizedSession, "request", lambda self, *a, **kw: Stopped())
     monkeypatch.setattr(storage.Blob, "upload_from_filename", upload)
     monkeypatch.setattr(storage.Blob, "download_as_bytes", download)
     monkeypatch.setattr(bigquery.Client, "query", query)
@@ -455,8 +529,11 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
     for _, cfg in cloud.queries:
         assert cfg.labels == labels
 
-    # Custom jobs: the entry point in a prebuilt container, as the lab's service account.
+    # Custom jobs: the entry point in a prebuilt container, as the lab's service account
+    # (the Dataflow launcher job, tested in test_gcp17_dataflow.py, aside).
     for request in vertex.requests.get("create_custom_job", []):
+        if request.custom_job.display_name.endswith("-launch"):
+            continue
         spec = request.custom_job.job_spec
         (pool,) = spec.worker_pool_specs
         assert pool.machine_spec.machine_type == "n1-standard-8" and pool.replica_count == 1
@@ -530,7 +607,7 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
         }
         assert any("ML.STANDARD_SCALER(user_mean) OVER ()" in sql for sql, _ in cloud.queries)
         assert ctx.results["train-recommender"]["metrics"]["validation:rmse"] == 0.87
-        assert ctx.results["model-monitoring"]["skipped"]
+        assert ctx.results["model-monitoring"]["model_monitor"] in vertex.monitors
         assert result["traffic_split"] == {"current": 90, "challenger": 10}
     if lab_name == "image-classification":
         (pipeline,) = vertex.requests["create_training_pipeline"]
@@ -569,7 +646,7 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
         assert any("LAG(t.sales, 28) OVER" in s and "LAST_DAY(t.date)" in s for s in sqls)
         assert any("model_type = 'ARIMA_PLUS'" in s and "holiday_region = 'EC'" in s for s in sqls)
         assert any("ML.FORECAST(" in s for s in sqls) and any("ML.EVALUATE(" in s for s in sqls)
-        assert "dataflow" in ctx.results["streaming-features"]["skipped"]
+        assert ctx.results["streaming-features"]["job_id"] == "2026-11-01_10_00_00-42"
         (deployed,) = endpoint.deployed_models
         assert dict(endpoint.traffic_split) == {deployed.id: 100}
         assert vertex.requests["upload_model"][0].model.container_spec.image_uri.endswith(
@@ -585,6 +662,8 @@ def test_lab_end_to_end_requests(tmp_path, vertex, cloud, lab_name):
     assert not vertex.endpoints
     assert not vertex.models
     assert not vertex.datasets
+    assert not vertex.schedules
+    assert not vertex.monitors
     assert len(vertex.requests["undeploy_model"]) == len(vertex.requests["deploy_model"])
     for r in ledger.run_resources(ctx.run.id):
         backend.teardown(r, ledger)  # idempotent: already gone counts as deleted
@@ -862,12 +941,15 @@ def test_unknown_region_is_a_clear_error(home, tmp_path, monkeypatch):
 def test_required_service_refused_optional_skipped(tmp_path, vertex, cloud):
     ctx = make_ctx(tmp_path, "sales-forecasting")
     backend = GcpBackend(sleep=no_sleep, poll_seconds=0)
-    step = next(s for s in ctx.lab.steps if s.name == "streaming-features")
+    step = ctx.lab.step("streaming-features").model_copy(update={"service": "cloud-functions"})
     assert backend.run_step(step, ctx)["skipped"]
     required = step.model_copy(update={"optional": False})
-    with pytest.raises(LabctlError, match="'dataflow'"):
+    with pytest.raises(LabctlError, match="'cloud-functions'"):
         backend.run_step(required, ctx)
-    findings = {f.step: f for f in backend.check(ctx.lab)}
+    lab = ctx.lab.model_copy(
+        update={"steps": [step if s.name == step.name else s for s in ctx.lab.steps]}
+    )
+    findings = {f.step: f for f in backend.check(lab)}
     assert findings["streaming-features"].fatal is False
     unknown = ctx.lab.step("bqml-forecast").model_copy(update={"settings": {"model_type": "DNN"}})
     with pytest.raises(LabctlError, match="bqml-forecast"):
@@ -992,16 +1074,26 @@ def test_on_demand_jobs_are_standard_and_spot_jobs_send_no_max_wait(tmp_path, ve
     assert spot.timeout.seconds > 0
 
 
-def test_data_capture_without_a_dataset_is_a_finding_and_not_configured(tmp_path, adc):
+def test_data_capture_makes_the_dataset_its_logs_go_to(tmp_path, adc):
     ctx = make_ctx(tmp_path, "movie-recommender")
     backend = GcpBackend()
     deploy = ctx.lab.step("endpoint")
     assert deploy.data_capture_percent == 100
-    # with the lab's BigQuery steps, the module makes a dataset: no finding
-    assert not [f for f in backend.check(ctx.lab) if "not logged" in f.reason]
+    # request-response logging needs the lab's dataset: the module makes one even for a lab
+    # without BigQuery steps, so nothing is left unlogged
     no_bq = ctx.lab.model_copy(update={"steps": [s for s in ctx.lab.steps if s.kind != "service"]})
-    (finding,) = [f for f in backend.check(no_bq) if "not logged" in f.reason]
-    assert finding.step == "endpoint" and not finding.fatal and "BigQuery dataset" in finding.reason
+    assert backend.module_inputs(tmp_path, no_bq)["bigquery_dataset"] is True
+    assert not [f for f in backend.check(no_bq) if "not logged" in f.reason]
+    no_capture = no_bq.model_copy(
+        update={
+            "steps": [
+                s.model_copy(update={"data_capture_percent": 0}) if s.kind == "deploy" else s
+                for s in no_bq.steps
+                if s.kind != "monitor"
+            ]
+        }
+    )
+    assert backend.module_inputs(tmp_path, no_capture)["bigquery_dataset"] is False
     ctx.infra["bigquery_dataset"] = None
     assert backend._request_logging(deploy, ctx) is None
     ctx.infra["bigquery_dataset"] = "labctl_ana_lab"

@@ -141,7 +141,7 @@ class GcpModule:
         self._project = gcp.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
-        from labctl.catalog import ServiceStep
+        from labctl.catalog import PipelineStep, ServiceStep
 
         return {
             "project": self._project,
@@ -149,7 +149,11 @@ class GcpModule:
             "scratch_expiry_days": 7,
             # a dataset, and BigQuery job rights, only for labs with BigQuery steps
             "bigquery_dataset": lab is None
-            or any(isinstance(s, ServiceStep) and s.service in BIGQUERY for s in lab.steps),
+            or any(isinstance(s, ServiceStep) and s.service in BIGQUERY for s in lab.steps)
+            or gcp_needs_dataset(lab),
+            # the Dataflow step's Pub/Sub source and roles; the pipelines' act-as-self
+            "dataflow": lab is not None and gcp_dataflow(lab),
+            "pipelines": lab is not None and any(isinstance(s, PipelineStep) for s in lab.steps),
         }
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
@@ -170,6 +174,23 @@ class GcpModule:
         if gcp_billing_account():
             block |= {"user_project_override": True, "billing_project": self._project}
         return {"google": {k: v for k, v in block.items() if v is not None}}
+
+
+def gcp_dataflow(lab: Lab) -> bool:
+    """Whether the lab has a Dataflow step (its module makes the Pub/Sub source)."""
+    from labctl.catalog import ServiceStep
+
+    return any(isinstance(s, ServiceStep) and s.service == "dataflow" for s in lab.steps)
+
+
+def gcp_needs_dataset(lab: Lab) -> bool:
+    """Dataflow's sink, request-response logging and Model Monitoring need the lab's dataset."""
+    from labctl.catalog import DeployStep, MonitorStep
+
+    return gcp_dataflow(lab) or any(
+        isinstance(s, MonitorStep) or (isinstance(s, DeployStep) and s.data_capture_percent)
+        for s in lab.steps
+    )
 
 
 def gcp_billing_account() -> str | None:

@@ -7,6 +7,9 @@ from labctl.backends.gcp.batch import BatchSteps
 from labctl.backends.gcp.checks import Checks
 from labctl.backends.gcp.client import GcpClient
 from labctl.backends.gcp.data import DataSteps
+from labctl.backends.gcp.dataflow import Dataflow
+from labctl.backends.gcp.monitoring import Monitoring
+from labctl.backends.gcp.pipelines import Pipelines
 from labctl.backends.gcp.services import Services
 from labctl.backends.gcp.serving import Serving
 from labctl.backends.gcp.teardown import Teardown
@@ -23,6 +26,9 @@ class GcpBackend(
     Serving,
     BatchSteps,
     Services,
+    Dataflow,
+    Pipelines,
+    Monitoring,
     Teardown,
     GcpClient,
     GcpModule,

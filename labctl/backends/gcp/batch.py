@@ -19,8 +19,6 @@ from labctl.backends.gcp.messages import (
 )
 from labctl.catalog import (
     BatchStep,
-    MonitorStep,
-    PipelineStep,
 )
 from labctl.errors import BackendError
 from labctl.ledger import naive_utc
@@ -104,18 +102,4 @@ class BatchSteps:
             "status": state,
             "records": int(stats.successful_count),
             "failed": int(stats.failed_count),
-        }
-
-    def monitor(self, *, step: MonitorStep, ctx: Context) -> dict[str, Any]:
-        ctx.reporter.warn(f"step '{step.name}': Vertex AI Model Monitoring is not configured")
-        return {
-            "skipped": "Vertex AI Model Monitoring is not configured by labctl yet",
-            "endpoint": ctx.results.get(step.endpoint, {}).get("endpoint"),
-        }
-
-    def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:
-        return {
-            "skipped": "Vertex AI Pipelines are not created by labctl yet; its steps ran "
-            "once in this lab",
-            "steps": step.steps,
         }

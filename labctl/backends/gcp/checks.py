@@ -13,7 +13,8 @@ from labctl.backends.gcp.images import (
     TRAINING_IMAGES,
     _unservable,
 )
-from labctl.backends.modules import BIGQUERY, GcpModule
+from labctl.backends.gcp.pipelines import task_plan
+from labctl.backends.modules import BIGQUERY
 from labctl.catalog import (
     BatchStep,
     DataStep,
@@ -26,6 +27,10 @@ from labctl.catalog import (
     TuneStep,
 )
 from labctl.errors import LabctlError, UsageError
+
+# what Model Monitoring v2 checks here: feature drift, and prediction drift for model quality
+# (labctl does not collect ground truth for the accuracy metrics model quality also has)
+MONITORED = ("data-quality", "model-quality")
 
 
 class Checks:
@@ -44,7 +49,6 @@ class Checks:
                     + ("" if isinstance(exc, UsageError) else f" ({exc.message})"),
                 )
             )
-        has_dataset = GcpModule.module_inputs(self, Path("."), lab)["bigquery_dataset"]
         for step in lab.steps:
             match step:
                 case DataStep() if not datagen.available(step.generator):
@@ -76,16 +80,7 @@ class Checks:
                         )
                     )
                 case DeployStep():
-                    if step.data_capture_percent and not has_dataset:
-                        findings.append(
-                            Finding(
-                                step.name,
-                                f"data capture ({step.data_capture_percent}%) is not logged: "
-                                "request-response logging writes to the lab's BigQuery dataset, "
-                                "and this lab has none (no bigquery step)",
-                                fatal=False,
-                            )
-                        )
+                    # data capture: the module makes the dataset its logs go to (modules.py)
                     refs = [v.model for v in step.variants] or [step.model]
                     for ref in dict.fromkeys(refs):
                         reason = _unservable(lab, ref)
@@ -102,24 +97,32 @@ class Checks:
                                 "not pixel rows) is not built yet; batch a custom model",
                             )
                         )
-                case MonitorStep():
+                case MonitorStep() if any(c not in MONITORED for c in step.checks):
+                    lacking = [c for c in step.checks if c not in MONITORED]
                     findings.append(
                         Finding(
                             step.name,
-                            "Vertex AI Model Monitoring is not configured by labctl yet: the step "
-                            "is skipped (the endpoint serves without monitoring)",
+                            "Vertex AI Model Monitoring v2 watches the drift of the logged "
+                            f"features and predictions; {', '.join(lacking)} is not checked",
                             fatal=False,
                         )
                     )
                 case PipelineStep():
-                    findings.append(
-                        Finding(
-                            step.name,
-                            "Vertex AI Pipelines are not created yet; "
-                            "its steps ran once in this lab",
-                            fatal=False,
+                    try:
+                        plan = task_plan(lab, step)
+                    except LabctlError as exc:
+                        findings.append(Finding(step.name, exc.message))
+                        continue
+                    findings += [
+                        Finding(step.name, f"'{name}' is left out of the pipeline: {why}", False)
+                        for name, kind, why in plan
+                        if kind is None
+                    ]
+                case ServiceStep() if step.service == "dataflow":
+                    if str(step.settings.get("source", "pubsub")) != "pubsub":
+                        findings.append(
+                            Finding(step.name, "Dataflow reads only a Pub/Sub source here")
                         )
-                    )
                 case ServiceStep() if step.service in BIGQUERY:
                     try:
                         gcp_bigquery.kind(step)

@@ -108,7 +108,13 @@ class GcpClient:
                 "pipeline": aip.PipelineServiceClient,
                 "dataset": aip.DatasetServiceClient,
                 "prediction": aip.PredictionServiceClient,
+                "schedule": aip.ScheduleServiceClient,
             }
+            if service in ("monitoring", "beta-schedule"):  # Model Monitoring v2: v1beta1 only
+                from google.cloud import aiplatform_v1beta1 as beta
+
+                classes["monitoring"] = beta.ModelMonitoringServiceClient
+                classes["beta-schedule"] = beta.ScheduleServiceClient
             credentials, _ = self._adc()
             self._clients[service] = classes[service](
                 credentials=credentials,

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from labctl import channels, datagen, entrypoints
+from labctl import channels, datagen, drift, entrypoints
 from labctl.backends.base import Context
 from labctl.catalog import (
     BatchStep,
@@ -49,6 +49,12 @@ class DataSteps:
             if batch_model is not None:
                 _batch_input(ctx.lab, batch_model, out / "validation", out / "batch-input", schema)
                 extra["batch_input"] = f"{base}batch-input/"
+            if _monitored(ctx.lab) and schema.get("content_type") != "text/plain":
+                # Model Monitoring's baseline: the training features, with their names
+                features = drift.channel_frame(out / "train", list(schema.get("features") or []))
+                (out / "monitoring-baseline").mkdir()
+                features.to_csv(out / "monitoring-baseline" / "train.csv", index=False)
+                extra["monitoring_baseline"] = f"{base}monitoring-baseline/train.csv"
             if _automl_of(ctx.lab, step.name) and (out / "raw" / "labels.csv").is_file():
                 lines = (out / "raw" / "labels.csv").read_text().splitlines()[1:]
                 (out / "automl-import.csv").write_text(
@@ -81,6 +87,11 @@ def _data_step_result(ctx: Context, step_name: str) -> dict[str, Any]:
         if isinstance(s, DataStep) and s.name in ctx.results:
             return ctx.results[s.name]
     raise BackendError(f"step '{step_name}' needs the lab's data step to have run first")
+
+
+def _monitored(lab: Lab) -> bool:
+    """Whether a monitor step needs the training features as a baseline."""
+    return any(s.kind == "monitor" for s in lab.steps)
 
 
 def _batch_model_of(lab: Lab, data_step: str) -> str | None:

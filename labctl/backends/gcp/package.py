@@ -38,10 +38,38 @@ def build_package() -> tuple[bytes, str]:
         f"      install_requires={PACKAGE_REQUIRES!r})\n"
     )
     files["setup.py"] = setup.encode()
+    return _sdist("labctl-trainer-0.1.0", files), digest
+
+
+def build_beam_package() -> tuple[bytes, str]:
+    """A pip-installable sdist of labctl's Beam pipeline module (needs apache-beam[gcp]), for
+    the Dataflow launcher job and the Dataflow workers; and its hash."""
+    from labctl.pipelines import BEAM_MODULE, BEAM_REQUIREMENT
+
+    root = Path(__file__).resolve().parents[2]
+    module = BEAM_MODULE.replace(".", "/") + ".py"
+    files = {
+        module: (root.parent / module).read_bytes(),
+        "labctl/__init__.py": b"",
+        "labctl/pipelines/__init__.py": b"",
+    }
+    digest = hashlib.sha256(
+        b"".join(k.encode() + v for k, v in sorted(files.items())) + BEAM_REQUIREMENT.encode()
+    ).hexdigest()[:12]
+    files["setup.py"] = (
+        "from setuptools import setup\n"
+        f"setup(name='labctl-beam-pipelines', version='0.1.0+{digest}',\n"
+        "      packages=['labctl', 'labctl.pipelines'],\n"
+        f"      install_requires=[{BEAM_REQUIREMENT!r}])\n"
+    ).encode()
+    return _sdist("labctl-beam-pipelines-0.1.0", files), digest
+
+
+def _sdist(root: str, files: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path, content in sorted(files.items()):
-            info = tarfile.TarInfo(f"labctl-trainer-0.1.0/{path}")
+            info = tarfile.TarInfo(f"{root}/{path}")
             info.size, info.mtime, info.mode = len(content), 0, 0o644
             tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue(), digest
+    return buffer.getvalue()

@@ -21,7 +21,10 @@ from labctl.errors import Unsupported
 
 class Services:
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
-        """BigQuery / BigQuery ML steps as load and query jobs; other services refused."""
+        """BigQuery / BigQuery ML steps as load and query jobs, Dataflow as a Beam streaming
+        job (gcp.dataflow); other services refused."""
+        if step.service == "dataflow":
+            return self._dataflow(step, ctx)
         if step.service not in BIGQUERY:
             if not step.optional:
                 raise Unsupported(

@@ -40,6 +40,16 @@ class Teardown:
                 self._cancel("job", "hyperparameter_tuning_job", name, JOB_DONE)
             case "batch-job":
                 self._cancel("job", "batch_prediction_job", name, JOB_DONE)
+            case "monitoring-schedule":
+                self._delete_monitoring(resource)
+            case "pipeline" if attrs.get("vertex") == "schedule":
+                op = self._api("schedule", "delete_schedule", gone_ok=True, name=name)
+                if op is not None:
+                    self._result(op, f"deleting schedule {resource.name}", None, gone_ok=True)
+            case "pipeline":
+                self._cancel("pipeline", "pipeline_job", name, PIPELINE_DONE)
+            case "service" if attrs.get("vertex") == "dataflow-job":
+                self._cancel_dataflow(resource)
             case "service" if attrs.get("vertex") == "dataset":
                 op = self._api("dataset", "delete_dataset", gone_ok=True, name=name)
                 if op is not None:
@@ -81,6 +91,11 @@ class Teardown:
             "tuning-job": ("job", "get_hyperparameter_tuning_job"),
             "batch-job": ("job", "get_batch_prediction_job"),
         }
+        if resource.kind == "pipeline":
+            schedule = (resource.attrs or {}).get("vertex") == "schedule"
+            getters["pipeline"] = (
+                ("schedule", "get_schedule") if schedule else ("pipeline", "get_pipeline_job")
+            )
         if resource.kind == "training-job":
             vertex = (resource.attrs or {}).get("vertex")
             getters["training-job"] = (
@@ -88,6 +103,11 @@ class Teardown:
                 if vertex == "training-pipeline"
                 else ("job", "get_custom_job")
             )
+        if (resource.attrs or {}).get("vertex") == "dataflow-job" and resource.provider_id:
+            try:
+                return self._dataflow_state(resource)
+            except LabctlError as exc:
+                return f"unknown ({exc.message[:60]})"
         if resource.kind not in getters or not resource.provider_id:
             return resource.status
         try:

@@ -16,8 +16,17 @@ from labctl.backends.local.services import SPARK_EXTRA, analogue, has_module, sk
 from labctl.backends.local.serving import Endpoints
 from labctl.backends.local.training import entry
 from labctl.backends.local.tuning import Tuning
-from labctl.catalog import DataStep, DeployStep, Lab, PipelineStep, ServiceStep, TrainStep
+from labctl.catalog import (
+    BatchStep,
+    DataStep,
+    DeployStep,
+    Lab,
+    PipelineStep,
+    ServiceStep,
+    TrainStep,
+)
 from labctl.ledger import Ledger, Resource
+from labctl.pipelines import BEAM_EXTRA
 
 
 class LocalBackend(Tuning, Endpoints):
@@ -45,6 +54,15 @@ class LocalBackend(Tuning, Endpoints):
                     findings.append(
                         Finding(step.name, f"needs MLflow: {SPARK_EXTRA}", fatal=not step.optional)
                     )
+                case ServiceStep() if step.service == "dataflow" and not has_module("apache_beam"):
+                    findings.append(
+                        Finding(
+                            step.name,
+                            f"runs its Beam pipeline with Apache Beam: {BEAM_EXTRA}"
+                            + ("; skipped" if step.optional else ""),
+                            fatal=not step.optional,
+                        )
+                    )
                 case TrainStep() if entry(step) is None:
                     what = f"script '{step.entry_point}'" if step.entry_point else step.algorithm
                     findings.append(Finding(step.name, f"no local stand-in for {what}"))
@@ -64,11 +82,19 @@ class LocalBackend(Tuning, Endpoints):
                             fatal=not step.optional,
                         )
                     )
-                case PipelineStep():
+                case PipelineStep() if lab.cloud != "gcp":
                     findings.append(
                         Finding(
                             step.name,
                             "runs its steps once; scheduled pipelines are cloud-only",
+                            fatal=False,
+                        )
+                    )
+                case PipelineStep() if step.schedule:
+                    findings.append(
+                        Finding(
+                            step.name,
+                            "runs once now, its steps in order; the schedule is cloud-only",
                             fatal=False,
                         )
                     )
@@ -103,7 +129,34 @@ class LocalBackend(Tuning, Endpoints):
         return {"dir": str(out), "rows": rows, "schema": schema}
 
     def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:
-        return {"skipped": "pipelines are scheduled on cloud targets", "steps": step.steps}
+        """One run of a Vertex AI pipeline (gcp labs): its steps again, in the order the cloud
+        pipeline runs them (labctl.pipelines.vertex.run_order). Training runs as a new job
+        beside the one the endpoint serves; the endpoint itself keeps serving (redeploying is
+        the cloud pipeline's task), and data steps are not regenerated."""
+        from labctl.pipelines.vertex import run_order
+
+        if ctx.lab.cloud != "gcp":  # the other clouds' pipelines are not re-run locally yet
+            return {"skipped": "pipelines are scheduled on cloud targets", "steps": step.steps}
+        runs: dict[str, Any] = {}
+        for name in run_order(ctx.lab, step):
+            task = ctx.lab.step(name)
+            match task:
+                case TrainStep():
+                    job = self._run_job(
+                        ctx, task, f"{name}-{ctx.run.id}-{step.name}", dict(task.hyperparameters)
+                    )
+                    runs[name] = {"job": job.name, "metrics": job.metrics}
+                case ServiceStep() | BatchStep():
+                    result = self.run_step(task, ctx)
+                    runs[name] = {k: v for k, v in result.items() if not isinstance(v, dict)}
+                case _:
+                    runs[name] = {"skipped": f"a {task.kind} step is not re-run locally"}
+        return {
+            "run": "one run, its steps as ordered local runs",
+            "order": list(runs),
+            "runs": runs,
+            **({"schedule": f"{step.schedule} (on cloud targets)"} if step.schedule else {}),
+        }
 
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         run = analogue(step.service)

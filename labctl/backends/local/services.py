@@ -12,6 +12,7 @@ from labctl.backends.base import Context
 ANALOGUES: dict[str, str] = {
     "bigquery": "labctl.analogues.bigquery",
     "bigquery-ml": "labctl.analogues.bigquery",
+    "dataflow": "labctl.analogues.dataflow",
     "delta-live-tables": "labctl.analogues.databricks",
     "feature-store": "labctl.analogues.databricks",
     "mlflow-model-registry": "labctl.analogues.databricks",

@@ -137,10 +137,12 @@ class Endpoints(LocalBase):
         out = bucket(ctx) / "monitoring" / step.name
         baseline = channels.baseline(Path(data["dir"]) / "train", data["schema"], out)
         capture = bucket(ctx) / "datacapture" / ctx.results[step.endpoint]["endpoint"]
+        report = _drift(Path(data["dir"]), data["schema"], capture, out) if baseline else None
         return {
             "baseline": str(out),
             "features": baseline,
             "capture": str(capture),
+            **({"drift": report, "outputs": {"drift": report["report"]}} if report else {}),
             "checks": step.checks,
             "schedule": f"{step.schedule} (cloud targets)",
         }
@@ -189,6 +191,28 @@ def _wait_ready(proc: subprocess.Popen[bytes], ready: Path, log: Path) -> dict[s
     raise BackendError(
         f"the model server was not ready after {READY_TIMEOUT:.0f} s", hint=f"log: {log}"
     )
+
+
+def _drift(data_dir: Path, schema: dict[str, Any], capture: Path, out: Path) -> dict[str, Any]:
+    """The drift report (Vertex AI Model Monitoring's statistics) of the captured requests, or
+    of the validation channel while nothing is captured, against the training features;
+    written as drift.json next to the baseline. Returns its summary."""
+    from labctl import drift
+
+    names = list(schema.get("features") or [])
+    base = drift.channel_frame(data_dir / "train", names)
+    current, against = drift.captured_requests(capture, names), "captured requests"
+    if current.empty:
+        current = drift.channel_frame(data_dir / "validation", names)
+        against = "validation channel (no requests captured yet)"
+    report = {**drift.drift_report(base, current, thresholds=None), "current": against}
+    (out / "drift.json").write_text(json.dumps(report, indent=2))
+    return {
+        "report": str(out / "drift.json"),
+        "current": against,
+        "drifted": report["drifted"],
+        "alert": report["alert"],
+    }
 
 
 def _strip_labels(src: Path, dst: Path, schema: dict[str, Any]) -> None:

@@ -12,7 +12,10 @@ locals {
   # BigQuery dataset id: letters, digits, underscores; <= 1024.
   dataset_id = replace(var.name_prefix, "-", "_")
 
-  services = ["aiplatform.googleapis.com", "storage.googleapis.com", "bigquery.googleapis.com"]
+  services = concat(
+    ["aiplatform.googleapis.com", "storage.googleapis.com", "bigquery.googleapis.com"],
+    var.dataflow ? ["dataflow.googleapis.com", "pubsub.googleapis.com"] : [],
+  )
 }
 
 resource "google_project_service" "apis" {
@@ -115,6 +118,8 @@ locals {
   project_roles = concat(
     ["roles/aiplatform.user", "roles/logging.logWriter"],
     var.bigquery_dataset ? ["roles/bigquery.jobUser"] : [],
+    # Dataflow workers run as the lab's service account and read the lab's subscription
+    var.dataflow ? ["roles/dataflow.worker", "roles/pubsub.subscriber"] : [],
   )
 }
 
@@ -132,6 +137,50 @@ resource "google_service_account_iam_member" "submitters" {
   service_account_id = google_service_account.lab.name
   role               = "roles/iam.serviceAccountUser"
   member             = each.value
+}
+
+# Vertex AI Pipelines run as the lab's service account, and their tasks start Vertex AI jobs
+# as that same account: it must be allowed to act as itself (and as no other account).
+resource "google_service_account_iam_member" "pipelines_act_as_self" {
+  count = var.pipelines ? 1 : 0
+
+  service_account_id = google_service_account.lab.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.lab.email}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Optional Pub/Sub source of the Dataflow streaming step
+# ---------------------------------------------------------------------------------------------
+
+resource "google_pubsub_topic" "events" {
+  count = var.dataflow ? 1 : 0
+
+  project = var.project
+  name    = "${local.slug}-events"
+  # unread events go after a day: the lab's topic is a study source, not an archive
+  message_retention_duration = "86400s"
+
+  labels = local.labels
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_pubsub_subscription" "events" {
+  count = var.dataflow ? 1 : 0
+
+  project = var.project
+  name    = "${local.slug}-events-dataflow"
+  topic   = google_pubsub_topic.events[0].id
+
+  ack_deadline_seconds       = 60
+  message_retention_duration = "86400s"
+
+  expiration_policy {
+    ttl = "604800s" # a subscription nobody reads for a week goes (labctl down removes it too)
+  }
+
+  labels = local.labels
 }
 
 # ---------------------------------------------------------------------------------------------

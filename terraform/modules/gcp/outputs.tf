@@ -27,3 +27,13 @@ output "bigquery_dataset" {
   description = "ID of the lab's BigQuery dataset, or null when bigquery_dataset is false."
   value       = var.bigquery_dataset ? google_bigquery_dataset.lab[0].dataset_id : null
 }
+
+output "pubsub_topic" {
+  description = "The Pub/Sub topic the Dataflow step reads (publish sales events to it), or null."
+  value       = var.dataflow ? google_pubsub_topic.events[0].id : null
+}
+
+output "pubsub_subscription" {
+  description = "The subscription the Dataflow job reads, or null when dataflow is false."
+  value       = var.dataflow ? google_pubsub_subscription.events[0].id : null
+}

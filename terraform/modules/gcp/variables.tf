@@ -76,6 +76,18 @@ variable "bigquery_dataset" {
   default     = false
 }
 
+variable "dataflow" {
+  type        = bool
+  description = "The lab has a Dataflow step: enable the Dataflow and Pub/Sub APIs, create the Pub/Sub topic and subscription it reads, and grant the service account roles/dataflow.worker and roles/pubsub.subscriber."
+  default     = false
+}
+
+variable "pipelines" {
+  type        = bool
+  description = "The lab has a Vertex AI Pipelines step: let the service account act as itself (roles/iam.serviceAccountUser on itself), so pipeline tasks can start Vertex AI jobs as it."
+  default     = false
+}
+
 variable "job_submitters" {
   type        = list(string)
   description = "IAM members (e.g. user:alice@example.com) allowed to run jobs as the lab's service account (roles/iam.serviceAccountUser on that service account only). [] grants nobody; project owners/editors can already do it."
