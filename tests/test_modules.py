@@ -201,6 +201,8 @@ def test_expected_outputs() -> None:
             "project",
             "region",
             "bigquery_dataset",
+            "pubsub_topic",  # the Dataflow step's source (issue 17)
+            "pubsub_subscription",
         },
         "databricks": {
             "cluster_policy_id",
