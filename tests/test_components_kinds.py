@@ -185,3 +185,28 @@ def test_hourly_components_count_for_the_committed_hours(labs) -> None:
     )
     efs = next(line for line in lines if line.step == "shared-filesystem")
     assert efs.usd == 0.0 and efs.note.startswith("$0.33/GB-month stored")
+
+
+def test_flink_script_aggregates_the_stream_per_window(tmp_path) -> None:
+    import importlib.util
+    import json
+
+    path = REPO / "terraform" / "modules" / "aws-components" / "managed-flink" / "flink_windows.py"
+    spec = importlib.util.spec_from_file_location("flink_windows", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # no pyflink needed: it is imported in main() only
+    groups = [
+        {"PropertyGroupId": "kinesis.analytics.flink.run.options", "PropertyMap": {"python": "x"}},
+        {"PropertyGroupId": "labctl", "PropertyMap": {"stream.name": "telemetry",
+         "aws.region": "eu-west-1", "output.path": "s3://b/features/stream/",
+         "windows.seconds": "10,60"}},
+    ]  # fmt: skip
+    (tmp_path / "props.json").write_text(json.dumps(groups))
+    props = module.properties(str(tmp_path / "props.json"))
+    assert props["stream.name"] == "telemetry"
+    assert module.properties(str(tmp_path / "absent.json")) == {}
+    sql = module.statements(props)
+    assert len(sql) == 1 + 2 * 2  # the source, then a sink and an INSERT per window
+    assert "'stream' = 'telemetry'" in sql[0] and "'aws.region' = 'eu-west-1'" in sql[0]
+    assert "'path' = 's3://b/features/stream/10s/'" in sql[1]
+    assert "INTERVAL '60' SECOND" in sql[4] and sql[4].startswith("INSERT INTO agg_60s")

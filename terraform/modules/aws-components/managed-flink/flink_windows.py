@@ -20,7 +20,9 @@ def properties(path: str = PROPERTIES) -> dict[str, str]:
     """The `labctl` property group (empty when run elsewhere)."""
     if not os.path.isfile(path):
         return {}
-    for group in json.load(open(path)):
+    with open(path) as f:
+        groups = json.load(f)
+    for group in groups:
         if group.get("PropertyGroupId") == "labctl":
             return dict(group.get("PropertyMap") or {})
     return {}
