@@ -174,6 +174,10 @@ RESOURCE_KINDS = (
     "tuning-job",
     "training-job",
     "batch-job",
+    "processing-job",
+    "model-package",  # before its group
+    "model-package-group",
+    "feature-group",
     "pipeline",
     "service",
     "bucket",

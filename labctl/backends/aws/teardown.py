@@ -34,6 +34,13 @@ JOBS = {
         "TransformJobStatus",
         "TransformEndTime",
     ),
+    "processing-job": (
+        "describe_processing_job",
+        "stop_processing_job",
+        "ProcessingJobName",
+        "ProcessingJobStatus",
+        "ProcessingEndTime",
+    ),
 }
 ENDED = ("Stopped", "Completed", "Failed")
 # A stopped job gets up to 120 s (SIGTERM) to upload its artifacts, then SageMaker stops it.
@@ -98,8 +105,14 @@ class TeardownMixin(AwsApi):
                         "delete_data_quality_job_definition",
                         JobDefinitionName=attrs["job_definition"],
                     )
-            case "training-job" | "tuning-job" | "batch-job":
+            case "training-job" | "tuning-job" | "batch-job" | "processing-job":
                 self._stop_job(resource, ledger, call)
+            case "feature-group":
+                call("sagemaker", "delete_feature_group", FeatureGroupName=name)
+            case "model-package" if resource.provider_id:
+                call("sagemaker", "delete_model_package", ModelPackageName=resource.provider_id)
+            case "model-package-group":
+                call("sagemaker", "delete_model_package_group", ModelPackageGroupName=name)
             case _:
                 pass  # the stack (terraform) and anything without a cloud-side object
 
@@ -143,6 +156,16 @@ class TeardownMixin(AwsApi):
                 "HyperParameterTuningJobStatus",
             ),
             "batch-job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+            "processing-job": (
+                "describe_processing_job",
+                "ProcessingJobName",
+                "ProcessingJobStatus",
+            ),
+            "feature-group": (
+                "describe_feature_group",
+                "FeatureGroupName",
+                "FeatureGroupStatus",
+            ),
             "monitoring-schedule": (
                 "describe_monitoring_schedule",
                 "MonitoringScheduleName",

@@ -1,0 +1,217 @@
+"""`service` steps whose resource the SageMaker API makes (not Terraform): a Feature Store feature
+group, a model package group (and the lab's model registered in it), a processing job. Each is in
+the ledger before the call that creates it, tagged like every other, and deleted (or stopped) by
+`down` (teardown.py). Other service kinds are Terraform components (labctl.components).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from labctl.backends.aws import images, scriptmode
+from labctl.backends.aws.algorithms import algorithm_of
+from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
+from labctl.backends.base import Context
+from labctl.catalog import DataStep, ServiceStep, TrainStep, TuneStep
+from labctl.errors import BackendError
+from labctl.ledger import naive_utc
+
+# service kind -> the AwsBackend method that makes it
+SDK_SERVICES = {
+    "sagemaker-feature-store": "feature_store",
+    "sagemaker-model-registry": "model_registry",
+    "sagemaker-processing": "processing",
+}
+PROCESSING_IMAGE = "pytorch-training"  # Python, Pillow and torchvision: the preprocess script
+PROCESSING_SCRIPT = Path(__file__).with_name("preprocess_job.py")
+PROCESSING_MAX_SECONDS = 3600
+APPROVAL = {"manual": "PendingManualApproval", "auto": "Approved", "automatic": "Approved"}
+
+
+class ServicesMixin(AwsApi):
+    def sdk_service(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
+        """Make the step's resource with the SageMaker API (its kind is in SDK_SERVICES)."""
+        return getattr(self, SDK_SERVICES[step.service])(step, ctx)
+
+    # --- Feature Store ------------------------------------------------------------------------
+
+    def feature_store(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
+        """A feature group (online and/or offline store; the offline one in the lab bucket's
+        `feature-store/`), keyed by `record_identifier`, timed by `event_time`."""
+        s = step.settings
+        name = sm_name(str(s.get("feature_group") or step.name), ctx.run.id)
+        record, event = (
+            str(s.get("record_identifier", "record_id")),
+            str(s.get("event_time", "event_time")),
+        )
+        features = [{"FeatureName": record, "FeatureType": "String"}]
+        features.append({"FeatureName": event, "FeatureType": "String"})
+        features += [
+            {"FeatureName": str(f), "FeatureType": "Fractional"}
+            for f in s.get("features", [])
+            if str(f) not in (record, event)
+        ]
+        request: dict[str, Any] = {
+            "FeatureGroupName": name,
+            "RecordIdentifierFeatureName": record,
+            "EventTimeFeatureName": event,
+            "FeatureDefinitions": features,
+            "Description": f"labctl {ctx.lab_name} {step.name}",
+            "Tags": tags(ctx),
+        }
+        if s.get("online", True):
+            request["OnlineStoreConfig"] = {"EnableOnlineStore": True}
+        offline = None
+        if s.get("offline", True):
+            offline = f"s3://{ctx.output('bucket')}/feature-store/"
+            request["OfflineStoreConfig"] = {"S3StorageConfig": {"S3Uri": offline}}
+            request["RoleArn"] = ctx.output("role_arn")
+        res = self._add(
+            ctx, "feature-group", name, with_price=False,
+            attrs={"step": step.name, "offline_store": offline},
+        )  # fmt: skip
+        created = self._create(
+            ctx, res, "create_feature_group", status="Created", arn_key="FeatureGroupArn",
+            step=step.name, **request,
+        )  # fmt: skip
+        return {"feature_group": name, "arn": created["FeatureGroupArn"], "offline": offline}
+
+    # --- Model Registry -----------------------------------------------------------------------
+
+    def model_registry(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
+        """A model package group and, when a train or tune step has run before this one, its
+        model as a package version, approved or pending a manual approval (`approval`)."""
+        s = step.settings
+        group = sm_name(str(s.get("model_package_group") or step.name), ctx.run.id)
+        res = self._add(ctx, "model-package-group", group, with_price=False,
+                        attrs={"step": step.name})  # fmt: skip
+        self._create(
+            ctx, res, "create_model_package_group", status="created",
+            arn_key="ModelPackageGroupArn", step=step.name, ModelPackageGroupName=group,
+            ModelPackageGroupDescription=f"labctl {ctx.lab_name} {step.name}", Tags=tags(ctx),
+        )  # fmt: skip
+        out: dict[str, Any] = {"model_package_group": group}
+        source = self._model_before(step, ctx)
+        if source is None:
+            ctx.reporter.warn(
+                f"step '{step.name}': no train or tune step ran before it; the group is empty"
+            )
+            return out
+        model_step, artifact = source
+        algorithm = algorithm_of(ctx.lab, model_step)
+        container: dict[str, Any] = {"ModelDataUrl": artifact}
+        if scriptmode.is_script_mode(algorithm):
+            program = ctx.results[ctx.lab.train_of(model_step).name].get("program", "")
+            container["Image"] = scriptmode.inference_image(algorithm, self.region, "ml.m5.large")
+            container["Environment"] = scriptmode.model_environment(program, self.region)
+        else:
+            container["Image"] = images.image_uri(algorithm, self.region)
+        status = APPROVAL.get(str(s.get("approval", "manual")), "PendingManualApproval")
+        package = self._add(
+            ctx, "model-package", f"{group}/{model_step}", with_price=False,
+            attrs={"step": step.name, "group": group, "source": model_step},
+        )  # fmt: skip
+        created = self._create(
+            ctx, package, "create_model_package", status=status, arn_key="ModelPackageArn",
+            step=step.name, ModelPackageGroupName=group,
+            ModelPackageDescription=f"{model_step} of run {ctx.run.id}",
+            InferenceSpecification={
+                "Containers": [container],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            ModelApprovalStatus=status,
+        )  # fmt: skip
+        return {**out, "model_package": created["ModelPackageArn"], "approval": status}
+
+    def _model_before(self, step: ServiceStep, ctx: Context) -> tuple[str, str] | None:
+        """The last train or tune step before `step` that has a model artifact."""
+        found = None
+        for other in ctx.lab.steps:
+            if other.name == step.name:
+                break
+            artifact = ctx.results.get(other.name, {}).get("model_artifact")
+            if isinstance(other, TrainStep | TuneStep) and artifact:
+                found = (other.name, str(artifact))
+        return found
+
+    # --- Processing ---------------------------------------------------------------------------
+
+    def processing(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
+        """A processing job running preprocess_job.py over the last data step's files (sharded
+        across `instance_count` instances), writing `processed/<step>/`; waited for."""
+        s = step.settings
+        bucket = ctx.output("bucket")
+        name = sm_name(step.name, ctx.run.id)
+        itype, count = str(s.get("instance_type", "ml.m5.xlarge")), int(s.get("instance_count", 1))
+        data = next(
+            (ctx.results[d.name]["s3_uri"] for d in reversed(ctx.lab.steps)
+             if isinstance(d, DataStep) and d.name in ctx.results),
+            None,
+        )  # fmt: skip
+        if data is None:
+            raise BackendError(f"step '{step.name}' needs a data step to have run first")
+        augmentations = ",".join(str(a) for a in s.get("augmentations", []))
+        code_key = f"code/{name}/{PROCESSING_SCRIPT.name}"
+        output = f"s3://{bucket}/processed/{step.name}/"
+        res = self._add(
+            ctx, "processing-job", name, instance_type=itype, instance_count=count,
+            attrs={"step": step.name, "input": data, "output": output},
+        )  # fmt: skip
+        self._upload(step.name, PROCESSING_SCRIPT, bucket, code_key)
+        local = "/opt/ml/processing/input"
+        self._create(
+            ctx, res, "create_processing_job", status="InProgress", arn_key="ProcessingJobArn",
+            step=step.name, ProcessingJobName=name, RoleArn=ctx.output("role_arn"),
+            AppSpecification={
+                "ImageUri": images.framework_uri(PROCESSING_IMAGE, self.region, itype),
+                "ContainerEntrypoint": ["python3", f"{local}/code/{PROCESSING_SCRIPT.name}"],
+                "ContainerArguments": ["--augmentations", augmentations],
+            },
+            ProcessingInputs=[
+                _input("code", f"s3://{bucket}/{code_key}", f"{local}/code", "FullyReplicated"),
+                _input("data", data, f"{local}/data", "ShardedByS3Key"),
+            ],
+            ProcessingOutputConfig={"Outputs": [{"OutputName": "processed", "S3Output": {
+                "S3Uri": output, "LocalPath": "/opt/ml/processing/output",
+                "S3UploadMode": "EndOfJob"}}]},
+            ProcessingResources={"ClusterConfig": {
+                "InstanceCount": count, "InstanceType": itype, "VolumeSizeInGB": 30}},
+            StoppingCondition={"MaxRuntimeInSeconds": PROCESSING_MAX_SECONDS},
+            Tags=tags(ctx),
+        )  # fmt: skip
+        with ctx.reporter.task(f"processing {name} ({count} x {itype})") as task:
+            desc = self._wait(
+                f"processing job {name}",
+                lambda: self._api("sagemaker", "describe_processing_job", step=step.name,
+                                  ProcessingJobName=name),
+                "ProcessingJobStatus",
+                done=("Completed", "Failed", "Stopped"),
+                timeout=PROCESSING_MAX_SECONDS + WAIT_MARGIN,
+                task=task,
+            )  # fmt: skip
+        status = desc["ProcessingJobStatus"]
+        ctx.ledger.close_resource(
+            res.id, status=status, stopped_at=naive_utc(desc.get("ProcessingEndTime"))
+        )
+        if status != "Completed":
+            raise BackendError(
+                f"step '{step.name}': processing job {name} {status}: "
+                f"{desc.get('FailureReason', 'no reason given')}",
+                hint=f"its logs: CloudWatch /aws/sagemaker/ProcessingJobs, stream {name}/*",
+            )
+        return {"job": name, "output": output, "status": status}
+
+
+def _input(name: str, uri: str, local: str, distribution: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": distribution,
+        },
+    }

@@ -1,0 +1,183 @@
+"""`service` steps the SageMaker API makes (backends/aws/services.py): a feature group, a model
+package group with the lab's model, a processing job. Against moto (ThreadedMotoServer, every
+request validated by botocore against the service model) where moto has the API, else at
+botocore's request-validation level with the Stubber (deletes of feature groups and model
+packages, which moto lacks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+import test_aws
+from test_aws import StubPrices, make_ctx, no_sleep, stubbed_backend
+
+from labctl import naming
+from labctl.backends.aws import AwsBackend
+from labctl.backends.aws import preprocess_job as script
+from labctl.ledger import RESOURCE_KINDS
+from labctl.naming import TAG_KEYS
+
+pytestmark = pytest.mark.aws
+# test_aws's fixtures (moto server, fake credentials, the lab's bucket and role in moto)
+moto_server, aws_env, infra = test_aws.moto_server, test_aws.aws_env, test_aws.infra
+ROLE = "arn:aws:iam::123456789012:role/lab"
+
+
+def _step(ctx, name):
+    return next(s for s in ctx.lab.steps if s.name == name)
+
+
+def test_feature_group_is_in_the_ledger_then_in_sagemaker(tmp_path, infra):
+    ctx = make_ctx(tmp_path, "mlops-multi-env", infra)
+    backend = AwsBackend(sleep=no_sleep, poll_seconds=0)
+    result = backend.run_step(_step(ctx, "feature-store"), ctx)
+    assert result["made_by"] == "sdk" and result["feature_group"].startswith("customer-features-")
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    desc = sm.describe_feature_group(FeatureGroupName=result["feature_group"])
+    assert desc["RecordIdentifierFeatureName"] == "customer_id"
+    assert desc["EventTimeFeatureName"] == "event_time"
+    offline = desc["OfflineStoreConfig"]["S3StorageConfig"]["S3Uri"]
+    assert offline == f"s3://{infra['bucket']}/feature-store/"
+    [row] = [r for r in ctx.ledger.open_resources(ctx.run.id) if r.kind == "feature-group"]
+    assert (row.name, row.provider_id) == (result["feature_group"], desc["FeatureGroupArn"])
+
+
+def test_model_registry_registers_the_trained_model_pending_approval(tmp_path, infra):
+    ctx = make_ctx(tmp_path, "mlops-multi-env", infra)
+    backend = AwsBackend(sleep=no_sleep, poll_seconds=0)
+    artifact = f"s3://{infra['bucket']}/models/train/output/model.tar.gz"
+    ctx.results["train-xgboost"] = {"model_artifact": artifact}
+    result = backend.run_step(_step(ctx, "model-registry"), ctx)
+    assert result["approval"] == "PendingManualApproval"
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    group = result["model_package_group"]
+    assert group.startswith("bank-marketing-")
+    [package] = sm.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    desc = sm.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+    container = desc["InferenceSpecification"]["Containers"][0]
+    assert container["ModelDataUrl"] == artifact and "xgboost" in container["Image"]
+    kinds = [r.kind for r in ctx.ledger.open_resources(ctx.run.id)]
+    assert kinds == ["model-package-group", "model-package"]
+    # down deletes the package before its group
+    assert RESOURCE_KINDS.index("model-package") < RESOURCE_KINDS.index("model-package-group")
+
+
+def test_model_registry_without_a_model_makes_only_the_group(tmp_path, infra):
+    ctx = make_ctx(tmp_path, "mlops-multi-env", infra)
+    result = AwsBackend(sleep=no_sleep).run_step(_step(ctx, "model-registry"), ctx)
+    assert "model_package" not in result
+    assert [r.kind for r in ctx.ledger.open_resources(ctx.run.id)] == ["model-package-group"]
+
+
+def test_processing_job_shards_the_data_step_and_closes_its_row(tmp_path, infra):
+    ctx = make_ctx(tmp_path, "computer-vision-pipeline", infra)
+    ctx.results["vision-data"] = {"s3_uri": f"s3://{infra['bucket']}/data/vision-data/"}
+    backend = AwsBackend(sleep=no_sleep, poll_seconds=0)
+    result = backend.run_step(_step(ctx, "preprocess"), ctx)
+    assert result["status"] == "Completed"
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    desc = sm.describe_processing_job(ProcessingJobName=result["job"])
+    inputs = {i["InputName"]: i["S3Input"] for i in desc["ProcessingInputs"]}
+    assert inputs["data"]["S3DataDistributionType"] == "ShardedByS3Key"
+    code = inputs["code"]["S3Uri"].removeprefix(f"s3://{infra['bucket']}/")
+    body = boto3.client("s3").get_object(Bucket=infra["bucket"], Key=code)["Body"].read()
+    assert body == Path(script.__file__).read_bytes()
+    args = desc["AppSpecification"]["ContainerArguments"]
+    assert args == ["--augmentations", "flip,random-resized-crop,color-jitter,cutout"]
+    [row] = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "processing-job"]
+    assert row.status == "Completed" and row.stopped_at is not None
+    assert (row.instance_type, row.instance_count) == ("ml.m5.xlarge", 2)
+    assert row.price_per_hour is not None  # SageMaker Processing's price, at launch
+
+
+def test_teardown_deletes_groups_and_packages_at_the_request_level(tmp_path, home):
+    backend, stubbers, _ = stubbed_backend("sagemaker")
+    ctx = make_ctx(tmp_path, "mlops-multi-env", {"bucket": "b", "role_arn": ROLE},
+                   prices=StubPrices())  # fmt: skip
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"
+    rows = [
+        ctx.ledger.add_resource(ctx.run, kind="feature-group", name="fg-1"),
+        ctx.ledger.add_resource(ctx.run, kind="model-package", name="g/train", provider_id=arn),
+        ctx.ledger.add_resource(ctx.run, kind="model-package-group", name="g"),
+    ]
+    sm = stubbers["sagemaker"]
+    sm.add_response("delete_model_package", {}, {"ModelPackageName": arn})
+    sm.add_client_error(  # already gone: counts as deleted
+        "delete_model_package_group",
+        service_error_code="ValidationException",
+        service_message="Model Package Group g does not exist.",
+        expected_params={"ModelPackageGroupName": "g"},
+    )
+    sm.add_response("delete_feature_group", {}, {"FeatureGroupName": "fg-1"})
+    with sm:
+        for row in sorted(rows, key=lambda r: RESOURCE_KINDS.index(r.kind)):
+            backend.teardown(row, ctx.ledger)
+        sm.assert_no_pending_responses()
+
+
+def test_a_refused_create_closes_the_row_as_not_created(tmp_path, home):
+    backend, stubbers, _ = stubbed_backend("sagemaker")
+    ctx = make_ctx(tmp_path, "mlops-multi-env", {"bucket": "b", "role_arn": ROLE},
+                   prices=StubPrices())  # fmt: skip
+    with stubbers["sagemaker"] as sm:
+        sm.add_client_error("create_feature_group", service_error_code="ResourceLimitExceeded")
+        with pytest.raises(Exception, match="ResourceLimitExceeded"):
+            backend.run_step(_step(ctx, "feature-store"), ctx)
+    [row] = ctx.ledger.run_resources(ctx.run.id)
+    assert (row.kind, row.status) == ("feature-group", "not-created")
+
+
+def test_feature_group_request_asks_for_the_online_and_offline_stores(tmp_path, home):
+    backend, stubbers, _ = stubbed_backend("sagemaker")
+    ctx = make_ctx(tmp_path, "mlops-multi-env", {"bucket": "b", "role_arn": ROLE},
+                   prices=StubPrices())  # fmt: skip
+    name = f"customer-features-{ctx.run.id}"
+    tags = naming.tags(test_aws.ENGINEER, "mlops-multi-env", ctx.run.id)
+    assert set(tags) == set(TAG_KEYS)
+    expected = {
+        "FeatureGroupName": name,
+        "RecordIdentifierFeatureName": "customer_id",
+        "EventTimeFeatureName": "event_time",
+        "FeatureDefinitions": [
+            {"FeatureName": "customer_id", "FeatureType": "String"},
+            {"FeatureName": "event_time", "FeatureType": "String"},
+        ],
+        "Description": "labctl mlops-multi-env feature-store",
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+        "OnlineStoreConfig": {"EnableOnlineStore": True},
+        "OfflineStoreConfig": {"S3StorageConfig": {"S3Uri": "s3://b/feature-store/"}},
+        "RoleArn": ROLE,
+    }
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:feature-group/{name}"
+    with stubbers["sagemaker"] as sm:
+        sm.add_response("create_feature_group", {"FeatureGroupArn": arn}, expected)
+        assert backend.run_step(_step(ctx, "feature-store"), ctx)["arn"] == arn
+
+
+def test_sdk_kinds_are_not_reported_as_skipped(tmp_path, home):
+    ctx = make_ctx(tmp_path, "mlops-multi-env", {"bucket": "b", "role_arn": ROLE},
+                   prices=StubPrices())  # fmt: skip
+    backend, _, _ = stubbed_backend("sagemaker")
+    skipped = {f.step for f in backend.check(ctx.lab) if "yet" in f.reason}
+    assert not skipped & {"feature-store", "model-registry"}
+
+
+def test_preprocess_script_copies_and_augments_images(tmp_path) -> None:
+    from PIL import Image
+
+    src, dst = tmp_path / "in", tmp_path / "out"
+    (src / "cats").mkdir(parents=True)
+    Image.new("RGB", (32, 24), (200, 10, 10)).save(src / "cats" / "a.png")
+    (src / "labels.csv").write_text("a.png,cat\n")
+    names = ["flip", "random-resized-crop", "color-jitter", "cutout"]
+    assert script.run(src, dst, names) == {"files": 2, "augmented": 4}
+    assert (dst / "labels.csv").read_text() == "a.png,cat\n"
+    for name in names:
+        with Image.open(dst / "cats" / f"a.{name}.png") as image:
+            assert image.size == (32, 24)
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        script.run(src, tmp_path / "x", ["rotate"])
