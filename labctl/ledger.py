@@ -170,6 +170,7 @@ RESOURCE_KINDS = (
     "scaling-policy",
     "endpoint",
     "endpoint-config",
+    "recommendation-job",  # before the model it load-tests
     "model",
     "tuning-job",
     "training-job",

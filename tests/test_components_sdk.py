@@ -12,6 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 import test_aws
+from botocore.stub import ANY
 from test_aws import StubPrices, make_ctx, no_sleep, stubbed_backend
 
 from labctl import naming
@@ -181,3 +182,52 @@ def test_preprocess_script_copies_and_augments_images(tmp_path) -> None:
             assert image.size == (32, 24)
     with pytest.raises(ValueError, match="unknown augmentation"):
         script.run(src, tmp_path / "x", ["rotate"])
+
+
+def test_inference_recommender_load_tests_a_model_of_the_trained_one(tmp_path, home):
+    """moto lacks Inference Recommender: the requests are checked by botocore's Stubber."""
+    backend, stubbers, _ = stubbed_backend("sagemaker")
+    ctx = make_ctx(tmp_path, "churn-pipeline", {"bucket": "b", "role_arn": ROLE},
+                   prices=StubPrices())  # fmt: skip
+    glue = _step(ctx, "glue-etl")
+    settings = {"job_type": "Default", "instance_types": ["ml.c5.xlarge", "ml.m5.large"]}
+    step = glue.model_copy(
+        update={"name": "recommend", "service": "inference-recommender", "settings": settings}
+    )
+    steps = [s.name for s in ctx.lab.steps]
+    ctx.lab.steps.insert(steps.index("tune-xgboost") + 1, step)
+    artifact = "s3://b/models/train/output/model.tar.gz"
+    ctx.results["tune-xgboost"] = {"model_artifact": artifact}
+    model = f"recommend-tune-xgboost-{ctx.run.id}"
+    job = f"recommend-{ctx.run.id}"
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:"
+    with stubbers["sagemaker"] as sm:
+        sm.add_response(
+            "create_model", {"ModelArn": f"{arn}model/{model}"},
+            {"ModelName": model, "PrimaryContainer": {"ModelDataUrl": artifact, "Image": ANY},
+             "ExecutionRoleArn": ROLE, "Tags": ANY},
+        )  # fmt: skip
+        sm.add_response(
+            "create_inference_recommendations_job",
+            {"JobArn": f"{arn}inference-recommendations-job/{job}"},
+            {"JobName": job, "JobType": "Default", "RoleArn": ROLE,
+             "InputConfig": {"ModelName": model, "EndpointConfigurations": [
+                 {"InstanceType": "ml.c5.xlarge"}, {"InstanceType": "ml.m5.large"}]},
+             "JobDescription": "labctl churn-pipeline recommend", "Tags": ANY},
+        )  # fmt: skip
+        result = backend.run_step(step, ctx)
+        sm.assert_no_pending_responses()
+    assert result == {"made_by": "sdk", "job": job, "model": model,
+                      "instance_types": ["ml.c5.xlarge", "ml.m5.large"]}  # fmt: skip
+    rows = {r.kind: r for r in ctx.ledger.open_resources(ctx.run.id)}
+    assert set(rows) == {"model", "recommendation-job"}
+    # down stops the job (already ended: nothing to stop) before deleting its model
+    assert RESOURCE_KINDS.index("recommendation-job") < RESOURCE_KINDS.index("model")
+    with stubbers["sagemaker"] as sm:
+        sm.add_client_error(
+            "stop_inference_recommendations_job", service_error_code="ValidationException",
+            service_message="The job is in status COMPLETED and cannot be stopped.",
+            expected_params={"JobName": job},
+        )  # fmt: skip
+        backend.teardown(rows["recommendation-job"], ctx.ledger)
+        sm.assert_no_pending_responses()

@@ -1,5 +1,6 @@
 """`service` steps whose resource the SageMaker API makes (not Terraform): a Feature Store feature
-group, a model package group (and the lab's model registered in it), a processing job. Each is in
+group, a model package group (and the lab's model registered in it), a processing job, an
+Inference Recommender job (over a SageMaker model of the lab's last trained model). Each is in
 the ledger before the call that creates it, tagged like every other, and deleted (or stopped) by
 `down` (teardown.py). Other service kinds are Terraform components (labctl.components).
 """
@@ -22,7 +23,9 @@ SDK_SERVICES = {
     "sagemaker-feature-store": "feature_store",
     "sagemaker-model-registry": "model_registry",
     "sagemaker-processing": "processing",
+    "inference-recommender": "inference_recommender",
 }
+RECOMMENDER_TYPES = ("Default", "Advanced")
 PROCESSING_IMAGE = "pytorch-training"  # Python, Pillow and torchvision: the preprocess script
 PROCESSING_SCRIPT = Path(__file__).with_name("preprocess_job.py")
 PROCESSING_MAX_SECONDS = 3600
@@ -202,6 +205,42 @@ class ServicesMixin(AwsApi):
                 hint=f"its logs: CloudWatch /aws/sagemaker/ProcessingJobs, stream {name}/*",
             )
         return {"job": name, "output": output, "status": status}
+
+    # --- Inference Recommender ----------------------------------------------------------------
+
+    def inference_recommender(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
+        """A recommendation job load-testing the lab's last trained model on `instance_types`
+        (a SageMaker model made for it, in the ledger like the deploy step's). Not waited for: a
+        Default job runs about 45 minutes, on endpoints SageMaker bills to the account; `down`
+        stops it, `status` shows it."""
+        s = step.settings
+        source = self._model_before(step, ctx)
+        if source is None:
+            raise BackendError(f"step '{step.name}' needs a train or tune step to have run first")
+        types = [str(t) for t in s.get("instance_types", [])] or ["ml.m5.large"]
+        job_type = str(s.get("job_type", "Default"))
+        if job_type not in RECOMMENDER_TYPES:
+            raise BackendError(
+                f"step '{step.name}': job_type '{job_type}' is not one of "
+                f"{', '.join(RECOMMENDER_TYPES)}"
+            )
+        model = self._create_model(ctx, step.name, source[0], types[0])  # type: ignore[attr-defined]
+        name = sm_name(step.name, ctx.run.id)
+        res = self._add(
+            ctx, "recommendation-job", name, with_price=False,
+            attrs={"step": step.name, "model": model, "instance_types": types},
+        )  # fmt: skip
+        self._create(
+            ctx, res, "create_inference_recommendations_job", status="IN_PROGRESS",
+            arn_key="JobArn", step=step.name, JobName=name, JobType=job_type,
+            RoleArn=ctx.output("role_arn"),
+            InputConfig={
+                "ModelName": model,
+                "EndpointConfigurations": [{"InstanceType": t} for t in types],
+            },
+            JobDescription=f"labctl {ctx.lab_name} {step.name}", Tags=tags(ctx),
+        )  # fmt: skip
+        return {"job": name, "model": model, "instance_types": types}
 
 
 def _input(name: str, uri: str, local: str, distribution: str) -> dict[str, Any]:

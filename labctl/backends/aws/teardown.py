@@ -107,6 +107,9 @@ class TeardownMixin(AwsApi):
                     )
             case "training-job" | "tuning-job" | "batch-job" | "processing-job":
                 self._stop_job(resource, ledger, call)
+            case "recommendation-job":  # its load-test endpoints go with it
+                call("sagemaker", "stop_inference_recommendations_job", JobName=name,
+                     also=_not_running)  # fmt: skip
             case "feature-group":
                 call("sagemaker", "delete_feature_group", FeatureGroupName=name)
             case "model-package" if resource.provider_id:
@@ -161,6 +164,11 @@ class TeardownMixin(AwsApi):
                 "ProcessingJobName",
                 "ProcessingJobStatus",
             ),
+            "recommendation-job": (
+                "describe_inference_recommendations_job",
+                "JobName",
+                "Status",
+            ),
             "feature-group": (
                 "describe_feature_group",
                 "FeatureGroupName",
@@ -190,3 +198,9 @@ class TeardownMixin(AwsApi):
         if desc is None:
             return "gone"
         return desc[status_key] if status_key else "exists"
+
+
+def _not_running(exc: Any) -> bool:
+    """A stop refused because the job has already ended (nothing left to stop)."""
+    err = exc.response.get("Error", {})
+    return err.get("Code") == "ValidationException" and "status" in err.get("Message", "").lower()
