@@ -495,6 +495,8 @@ def status(*, engineer: str | None) -> list[dict[str, Any]]:
                 "engineer": run.engineer,
                 "target": run.target,
                 "status": run.status,
+                # `up --milestone N`: milestones 1..N are up (None: the whole lab)
+                "milestone": run.outputs.get("milestone"),
                 "age_seconds": int((now - run.created_at).total_seconds()),
                 "autostop_at": iso_utc(run.autostop_at),
                 "burn_usd_per_hour": round(sum(r["usd_per_hour"] or 0 for r in resources), 4),
