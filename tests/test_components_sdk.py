@@ -7,6 +7,7 @@ packages, which moto lacks).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
@@ -231,3 +232,35 @@ def test_inference_recommender_load_tests_a_model_of_the_trained_one(tmp_path, h
         )  # fmt: skip
         backend.teardown(rows["recommendation-job"], ctx.ledger)
         sm.assert_no_pending_responses()
+
+
+def test_pipeline_step_is_a_sagemaker_pipeline_of_the_tuned_retraining(tmp_path, infra):
+    ctx = make_ctx(tmp_path, "churn-pipeline", infra)
+    bucket = infra["bucket"]
+    ctx.results["churn-data"] = {"channels": {
+        c: f"s3://{bucket}/data/churn-data/{c}/" for c in ("train", "validation")}}  # fmt: skip
+    ctx.results["tune-xgboost"] = {"best_hyperparameters": {"max_depth": "7", "eta": "0.2"}}
+    backend = AwsBackend(sleep=no_sleep, poll_seconds=0)
+    result = backend.run_step(_step(ctx, "retraining-pipeline"), ctx)
+    assert result["steps"] == ["tune-xgboost", "endpoint"]
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    desc = sm.describe_pipeline(PipelineName=result["pipeline"])
+    definition = json.loads(desc["PipelineDefinition"])
+    train, model = definition["Steps"]
+    assert (train["Type"], model["Type"]) == ("Training", "Model")
+    args = train["Arguments"]
+    assert args["HyperParameters"]["max_depth"] == "7"  # the tuned value over the train step's
+    assert args["OutputDataConfig"]["S3OutputPath"] == f"s3://{bucket}/models/retraining-pipeline/"
+    assert args["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].startswith(
+        f"s3://{bucket}/data/churn-data/"
+    )
+    container = model["Arguments"]["PrimaryContainer"]
+    assert container["ModelDataUrl"] == {
+        "Get": "Steps.tune-xgboost.ModelArtifacts.S3ModelArtifacts"
+    }
+    assert any("churn-data" in n for n in result["notes"])
+    [row] = [r for r in ctx.ledger.open_resources(ctx.run.id) if r.kind == "pipeline"]
+    assert row.provider_id == desc["PipelineArn"]
+    backend.teardown(row, ctx.ledger)  # down deletes the definition
+    with pytest.raises(Exception, match="Could not find pipeline"):
+        sm.describe_pipeline(PipelineName=result["pipeline"])

@@ -35,6 +35,7 @@ from labctl.backends.aws.api import POLL_SECONDS
 from labctl.backends.aws.checks import serving_findings, train_findings, tune_findings
 from labctl.backends.aws.data import DataMixin
 from labctl.backends.aws.monitoring import MonitoringMixin, monitor_findings
+from labctl.backends.aws.pipelines import PipelinesMixin
 from labctl.backends.aws.services import SDK_SERVICES, ServicesMixin
 from labctl.backends.aws.serving import ServingMixin
 from labctl.backends.aws.teardown import TeardownMixin
@@ -63,6 +64,7 @@ class AwsBackend(
     ServingMixin,
     MonitoringMixin,
     ServicesMixin,
+    PipelinesMixin,
     TeardownMixin,
     AwsModule,
     Backend,
@@ -111,9 +113,14 @@ class AwsBackend(
                             fatal=False,
                         )
                     )
-                case PipelineStep():
+                case PipelineStep() if step.schedule:
                     findings.append(
-                        Finding(step.name, "SageMaker Pipelines are not created yet", fatal=False)
+                        Finding(
+                            step.name,
+                            f"the SageMaker Pipeline is created, not scheduled "
+                            f"('{step.schedule}'): start its executions on that schedule",
+                            fatal=False,
+                        )
                     )
                 case DeployStep():
                     findings += serving_findings(lab, step, self.region)
@@ -131,13 +138,6 @@ class AwsBackend(
                 case MonitorStep():
                     findings += monitor_findings(lab, step, self.region)
         return findings + components.findings(lab)
-
-    def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:
-        return {
-            "skipped": "SageMaker Pipelines are not created by labctl yet; "
-            "its steps ran once in this lab",
-            "steps": step.steps,
-        }
 
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         """A component the lab's Terraform made (its outputs), a resource the SageMaker API

@@ -110,6 +110,8 @@ class TeardownMixin(AwsApi):
             case "recommendation-job":  # its load-test endpoints go with it
                 call("sagemaker", "stop_inference_recommendations_job", JobName=name,
                      also=_not_running)  # fmt: skip
+            case "pipeline":  # its definition; executions stop with their jobs
+                call("sagemaker", "delete_pipeline", PipelineName=name)
             case "feature-group":
                 call("sagemaker", "delete_feature_group", FeatureGroupName=name)
             case "model-package" if resource.provider_id:
