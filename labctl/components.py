@@ -66,6 +66,8 @@ MODULES: dict[str, str] = {
     "secrets-manager": "secrets-manager",
     "codepipeline": "codepipeline",
     "iot-greengrass": "iot-greengrass",
+    "iam": "iam",  # least-privilege roles per component / tenant
+    "s3-object-tagging": "s3-object-tagging",
 }
 # kinds made by inputs of module.lab itself (`lab_inputs`), not by a module of their own
 LAB_MODULE_KINDS = ("s3-lifecycle",)

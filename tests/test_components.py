@@ -24,9 +24,7 @@ LEFT_TO_BACKEND = {
     "aws-budgets",  # module.lab's budget
     "comprehend",
     "deequ",
-    "iam",
     "inference-recommender",
-    "s3-object-tagging",
     "sagemaker-feature-store",
     "sagemaker-model-registry",
     "sagemaker-processing",
@@ -110,6 +108,8 @@ def test_secure_lab_keys_network_trail_and_signing(labs) -> None:
         "cloudtrail": "cloudtrail",
         "model-signing": "kms-signing",
         "security-dashboard": "cloudwatch-dashboard",
+        "iam-roles": "iam",
+        "data-classification": "s3-object-tagging",
     }
     assert blocks["kms-keys"]["keys"] == ["data", "model-artifacts", "volumes", "logs"]
     assert blocks["vpc-isolation"]["interface_endpoints"][:2] == [

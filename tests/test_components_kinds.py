@@ -210,3 +210,33 @@ def test_flink_script_aggregates_the_stream_per_window(tmp_path) -> None:
     assert "'stream' = 'telemetry'" in sql[0] and "'aws.region' = 'eu-west-1'" in sql[0]
     assert "'path' = 's3://b/features/stream/10s/'" in sql[1]
     assert "INTERVAL '60' SECOND" in sql[4] and sql[4].startswith("INSERT INTO agg_60s")
+
+
+def test_iam_and_object_tagging_bind_the_lab_roles_to_the_settings(labs) -> None:
+    secure = components.blocks(labs.lab("secure-ml-pipeline"))
+    roles = secure["iam-roles"]
+    assert roles["source"] == "./modules/aws-components/iam"
+    assert roles["roles"] == ["ingest", "training", "inference", "monitoring"]
+    assert (
+        roles["permissions_boundary"] is True and roles["bucket_arn"] == "${module.lab.bucket_arn}"
+    )
+    tagging = secure["data-classification"]
+    assert tagging["levels"] == ["public", "internal", "confidential", "restricted"]
+    assert (tagging["default"], tagging["abac"]) == ("confidential", True)
+    assert tagging["role_arn"] == "${module.lab.role_arn}"
+    tenants = components.blocks(labs.lab("enterprise-ml-platform"))["tenant-roles"]
+    assert tenants["abac_tag"] == "tenant" and "auditor" in tenants["roles"]
+    # IAM and object tags bill nothing by the hour
+    free = [("secure-ml-pipeline", "iam-roles"), ("enterprise-ml-platform", "tenant-roles"),
+            ("secure-ml-pipeline", "data-classification")]  # fmt: skip
+    for lab, step in free:
+        assert components.billing(_step(labs, lab, step)) == []
+
+
+def test_iam_module_scopes_each_role_to_its_own_prefix() -> None:
+    hcl2 = pytest.importorskip("hcl2")
+    text = (REPO / "terraform" / "modules" / "aws-components" / "iam" / "main.tf").read_text()
+    hcl2.loads(text)  # parses
+    assert '"${var.bucket_arn}/${each.key}/*"' in text  # its own prefix, not the bucket
+    assert "kms:ViaService" in text and "permissions_boundary" in text
+    assert "${aws:PrincipalTag/" in text.replace("$${", "${")  # ABAC on the principal's tag
