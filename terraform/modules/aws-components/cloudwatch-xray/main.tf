@@ -1,6 +1,6 @@
-# Observability of the lab: an X-Ray group and sampling rule for the lab's traced services (those
-# named `<name_prefix>*`, so no other service of the account is sampled differently), CloudWatch
-# alarms on the endpoint (the nested cloudwatch-alarms module: ModelLatency, Invocation5XXErrors)
+# Observability of the lab: an X-Ray group of the traces annotated `labctl_lab = <lab>` and a
+# sampling rule for the lab's services (named `<name_prefix>*`, so no other service of the
+# account is sampled differently), CloudWatch alarms on the endpoint (the nested cloudwatch-alarms module: ModelLatency, Invocation5XXErrors)
 # and anomaly-detection alarms (a band of 2 standard deviations) on the metrics in
 # `anomaly_detection`. QuickSight is not made: its subscription is account-wide (see the finding).
 # X-Ray bills per trace recorded and scanned; alarms per alarm-month.
@@ -21,8 +21,9 @@ locals {
 }
 
 resource "aws_xray_group" "this" {
-  group_name        = local.name
-  filter_expression = "service(\"${var.name_prefix}*\")"
+  group_name = local.name
+  # traces that the lab's own instrumentation annotates with labctl_lab (the X-Ray SDK)
+  filter_expression = "annotation.labctl_lab = \"${local.lab}\""
 
   insights_configuration {
     insights_enabled      = true

@@ -3,7 +3,7 @@
 # connection confirmed by hand in the console: labctl says so, and uses the bucket), then one
 # stage per name in `stages`: `build` runs the source's buildspec.yml in CodeBuild (e.g. starts
 # the SageMaker pipeline), `approve` waits for a manual approval, `deploy-<env>` runs its
-# deployspec.yml with STAGE=<env>. Artifacts stay under `<bucket>/pipeline/<step>/`. CodeBuild is
+# deployspec.yml with STAGE=<env>. Artifacts stay under the pipeline's own folder. CodeBuild is
 # billed per build-minute.
 locals {
   # <= 57 characters: fits IAM roles (64), Lambda (64), Kinesis and Firehose (64) names.
@@ -19,9 +19,10 @@ data "aws_caller_identity" "current" {}
 
 locals {
   source_key = "code/${var.step}/source.zip"
-  artifacts  = "pipeline/${var.step}"
-  arn_base   = "${data.aws_partition.current.partition}:%s:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}"
-  log_group  = "/aws/codebuild/${local.name}"
+  # CodePipeline keeps a run's artifacts under the first 20 characters of the pipeline's name
+  artifacts = substr(local.name, 0, 20)
+  arn_base  = "${data.aws_partition.current.partition}:%s:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}"
+  log_group = "/aws/codebuild/${local.name}"
   # SageMaker pipeline and endpoint names of the lab start with the deploy prefix or name_prefix
   pipelines = "arn:${format(local.arn_base, "sagemaker")}:pipeline/${lower(var.name_prefix)}*"
   # stages after the source, in order; an approve stage only with manual_approval
@@ -58,7 +59,7 @@ data "aws_iam_policy_document" "codebuild" {
   statement {
     sid       = "Artifacts"
     actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
-    resources = ["${var.bucket_arn}/${local.artifacts}/*"]
+    resources = ["${var.bucket_arn}/${local.artifacts}*/*"]
   }
 
   statement {
@@ -148,7 +149,7 @@ data "aws_iam_policy_document" "pipeline" {
   statement {
     sid       = "Artifacts"
     actions   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject"]
-    resources = ["${var.bucket_arn}/${local.artifacts}/*"]
+    resources = ["${var.bucket_arn}/${local.artifacts}*/*"]
   }
 
   statement {
