@@ -68,6 +68,7 @@ MODULES: dict[str, str] = {
     "iot-greengrass": "iot-greengrass",
     "iam": "iam",  # least-privilege roles per component / tenant
     "s3-object-tagging": "s3-object-tagging",
+    "comprehend": "comprehend",  # the jobs' data access role; the AWS backend starts the jobs
 }
 # kinds made by inputs of module.lab itself (`lab_inputs`), not by a module of their own
 LAB_MODULE_KINDS = ("s3-lifecycle",)

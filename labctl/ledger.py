@@ -176,6 +176,7 @@ RESOURCE_KINDS = (
     "training-job",
     "batch-job",
     "processing-job",
+    "comprehend-job",
     "model-package",  # before its group
     "model-package-group",
     "feature-group",

@@ -22,7 +22,6 @@ COMPONENTS = REPO / "terraform" / "modules" / components.FOLDER
 # made yet: neither a component nor a do-by-hand finding
 LEFT_TO_BACKEND = {
     "aws-budgets",  # module.lab's budget
-    "comprehend",
     "deequ",
     "inference-recommender",
     "sagemaker-feature-store",

@@ -264,3 +264,36 @@ def test_pipeline_step_is_a_sagemaker_pipeline_of_the_tuned_retraining(tmp_path,
     backend.teardown(row, ctx.ledger)  # down deletes the definition
     with pytest.raises(Exception, match="Could not find pipeline"):
         sm.describe_pipeline(PipelineName=result["pipeline"])
+
+
+def test_comprehend_jobs_run_as_the_components_role_and_stop_on_down(tmp_path, infra):
+    ctx = make_ctx(tmp_path, "document-classification", infra)
+    role = infra["role_arn"]  # what the comprehend component outputs, made in moto
+    ctx.infra = {**ctx.infra, "components": {"comprehend": {"data_access_role_arn": role}}}
+    data = next(s.name for s in ctx.lab.steps if s.kind == "data")
+    raw = f"s3://{infra['bucket']}/data/{data}/raw/"
+    ctx.results[data] = {"raw": raw}
+    backend = AwsBackend(sleep=no_sleep, poll_seconds=0)
+    result = backend.run_step(_step(ctx, "comprehend"), ctx)
+    assert result["made_by"] == "terraform" and set(result["jobs"]) == {"entities", "sentiment"}
+    cmp = boto3.client("comprehend", region_name="us-east-1")
+    entities = cmp.describe_entities_detection_job(JobId=result["jobs"]["entities"]["job_id"])
+    props = entities["EntitiesDetectionJobProperties"]
+    assert props["DataAccessRoleArn"] == role and props["LanguageCode"] == "en"
+    assert props["InputDataConfig"]["S3Uri"] == raw
+    assert props["OutputDataConfig"]["S3Uri"].endswith("/comprehend/comprehend/entities/")
+    rows = [r for r in ctx.ledger.open_resources(ctx.run.id) if r.kind == "comprehend-job"]
+    assert sorted((r.attrs or {})["job"] for r in rows) == [
+        "entities_detection",
+        "sentiment_detection",
+    ]
+    for row in rows:  # down stops them (moto: still running, or already done)
+        backend.teardown(row, ctx.ledger)
+
+
+def test_comprehend_without_its_component_says_how_to_fix(tmp_path, home):
+    backend, _, _ = stubbed_backend("comprehend")
+    ctx = make_ctx(tmp_path, "document-classification", {"bucket": "b", "role_arn": ROLE},
+                   prices=StubPrices())  # fmt: skip
+    with pytest.raises(Exception, match="no Comprehend data access role"):
+        backend.run_step(_step(ctx, "comprehend"), ctx)

@@ -143,7 +143,10 @@ class AwsBackend(
         """A component the lab's Terraform made (its outputs), a resource the SageMaker API
         makes (services.py), else skipped with a warning."""
         if components.made_by_terraform(step):
-            return {"made_by": "terraform", **components.step_outputs(ctx.infra, step.name)}
+            made = {"made_by": "terraform", **components.step_outputs(ctx.infra, step.name)}
+            if step.service in SDK_SERVICES:  # the component's role, the backend's jobs
+                made |= self.sdk_service(step, ctx)
+            return made
         if step.service in SDK_SERVICES:
             return {"made_by": "sdk", **self.sdk_service(step, ctx)}
         reason = components.BY_HAND.get(step.service, "not provisioned by labctl on aws yet")

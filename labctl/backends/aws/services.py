@@ -1,6 +1,7 @@
 """`service` steps whose resource the SageMaker API makes (not Terraform): a Feature Store feature
 group, a model package group (and the lab's model registered in it), a processing job, an
-Inference Recommender job (over a SageMaker model of the lab's last trained model). Each is in
+Inference Recommender job (over a SageMaker model of the lab's last trained model), asynchronous
+Comprehend jobs (as the data access role the lab's `comprehend` component made). Each is in
 the ledger before the call that creates it, tagged like every other, and deleted (or stopped) by
 `down` (teardown.py). Other service kinds are Terraform components (labctl.components).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from labctl import components
 from labctl.backends.aws import images, scriptmode
 from labctl.backends.aws.algorithms import algorithm_of
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
@@ -24,6 +26,15 @@ SDK_SERVICES = {
     "sagemaker-model-registry": "model_registry",
     "sagemaker-processing": "processing",
     "inference-recommender": "inference_recommender",
+    "comprehend": "comprehend",
+}
+# a comprehend step's `features` -> the Comprehend job (`start_<job>_job`, `stop_<job>_job`)
+COMPREHEND_JOBS = {
+    "entities": "entities_detection",
+    "sentiment": "sentiment_detection",
+    "key-phrases": "key_phrases_detection",
+    "pii": "pii_entities_detection",
+    "targeted-sentiment": "targeted_sentiment_detection",
 }
 RECOMMENDER_TYPES = ("Default", "Advanced")
 PROCESSING_IMAGE = "pytorch-training"  # Python, Pillow and torchvision: the preprocess script
@@ -241,6 +252,56 @@ class ServicesMixin(AwsApi):
             JobDescription=f"labctl {ctx.lab_name} {step.name}", Tags=tags(ctx),
         )  # fmt: skip
         return {"job": name, "model": model, "instance_types": types}
+
+    # --- Comprehend -------------------------------------------------------------------------
+
+    def comprehend(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
+        """One asynchronous job per name in `features` over the last data step's raw documents
+        (one per line), as the component's data access role, writing `comprehend/<step>/
+        <feature>/`. Not waited for; `down` stops those still running."""
+        s = step.settings
+        made = components.step_outputs(ctx.infra, step.name)
+        role = made.get("data_access_role_arn")
+        if not role:
+            raise BackendError(
+                f"step '{step.name}': no Comprehend data access role in the Terraform outputs",
+                hint="`labctl down` then `labctl up` applies the lab's comprehend component",
+            )
+        data = next(
+            (ctx.results[d.name].get("raw") for d in reversed(ctx.lab.steps)
+             if isinstance(d, DataStep) and d.name in ctx.results),
+            None,
+        )  # fmt: skip
+        if data is None:
+            raise BackendError(f"step '{step.name}' needs a data step to have run first")
+        features = [str(f) for f in s.get("features", ["entities"])]
+        unknown = [f for f in features if f not in COMPREHEND_JOBS]
+        if unknown:
+            raise BackendError(
+                f"step '{step.name}': no Comprehend job for {', '.join(unknown)}",
+                hint=f"features: {', '.join(COMPREHEND_JOBS)}",
+            )
+        bucket = ctx.output("bucket")
+        jobs = {}
+        for feature in features:
+            name = sm_name(f"{step.name}-{feature}", ctx.run.id)
+            job = COMPREHEND_JOBS[feature]
+            output = f"s3://{bucket}/comprehend/{step.name}/{feature}/"
+            res = self._add(
+                ctx, "comprehend-job", name, with_price=False,
+                attrs={"step": step.name, "job": job, "input": data, "output": output},
+            )  # fmt: skip
+            with ctx.creating(res):
+                started = self._api(
+                    "comprehend", f"start_{job}_job", step=step.name, JobName=name,
+                    InputDataConfig={"S3Uri": data, "InputFormat": "ONE_DOC_PER_LINE"},
+                    OutputDataConfig={"S3Uri": output}, DataAccessRoleArn=role,
+                    LanguageCode=str(s.get("language_code", "en")), Tags=tags(ctx),
+                )  # fmt: skip
+            ctx.ledger.update_resource(res.id, status=started.get("JobStatus", "SUBMITTED"),
+                                       provider_id=started["JobId"])  # fmt: skip
+            jobs[feature] = {"job_id": started["JobId"], "output": output}
+        return {"jobs": jobs}
 
 
 def _input(name: str, uri: str, local: str, distribution: str) -> dict[str, Any]:

@@ -110,6 +110,9 @@ class TeardownMixin(AwsApi):
             case "recommendation-job":  # its load-test endpoints go with it
                 call("sagemaker", "stop_inference_recommendations_job", JobName=name,
                      also=_not_running)  # fmt: skip
+            case "comprehend-job" if resource.provider_id:  # stop it if it still runs
+                call("comprehend", f"stop_{attrs.get('job', 'entities_detection')}_job",
+                     JobId=resource.provider_id, also=_not_running)  # fmt: skip
             case "pipeline":  # its definition; executions stop with their jobs
                 call("sagemaker", "delete_pipeline", PipelineName=name)
             case "feature-group":
@@ -205,4 +208,7 @@ class TeardownMixin(AwsApi):
 def _not_running(exc: Any) -> bool:
     """A stop refused because the job has already ended (nothing left to stop)."""
     err = exc.response.get("Error", {})
-    return err.get("Code") == "ValidationException" and "status" in err.get("Message", "").lower()
+    code = err.get("Code")
+    return code in ("ValidationException", "InvalidRequestException", "JobNotFoundException") and (
+        "status" in err.get("Message", "").lower() or code == "JobNotFoundException"
+    )
