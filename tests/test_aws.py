@@ -353,10 +353,10 @@ def test_service_steps_are_components_or_skipped_never_refused(tmp_path, infra):
     backend = AwsBackend(sleep=no_sleep)
     glue = next(s for s in ctx.lab.steps if s.name == "glue-etl")
     assert backend.run_step(glue, ctx) == {"made_by": "terraform", "job_name": "labctl-glue"}
-    other = glue.model_copy(update={"name": "deequ", "service": "deequ", "optional": False})
+    other = glue.model_copy(update={"name": "budget", "service": "aws-budgets", "optional": False})
     assert "not provisioned" in backend.run_step(other, ctx)["skipped"]
     findings = backend.check(ctx.lab.model_copy(update={"steps": [glue, other]}))
-    assert [(f.step, f.fatal) for f in findings] == [("deequ", False)]
+    assert [(f.step, f.fatal) for f in findings] == [("budget", False)]
 
 
 def test_invoke_and_live_status(tmp_path, infra):

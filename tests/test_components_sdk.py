@@ -297,3 +297,40 @@ def test_comprehend_without_its_component_says_how_to_fix(tmp_path, home):
                    prices=StubPrices())  # fmt: skip
     with pytest.raises(Exception, match="no Comprehend data access role"):
         backend.run_step(_step(ctx, "comprehend"), ctx)
+
+
+def test_deequ_step_checks_the_raw_data_in_one_processing_job(tmp_path, infra):
+    ctx = make_ctx(tmp_path, "mlops-multi-env", infra)
+    data = next(s.name for s in ctx.lab.steps if s.kind == "data")
+    raw = f"s3://{infra['bucket']}/data/{data}/raw/"
+    ctx.results[data] = {"raw": raw, "s3_uri": f"s3://{infra['bucket']}/data/{data}/"}
+    result = AwsBackend(sleep=no_sleep, poll_seconds=0).run_step(_step(ctx, "data-quality"), ctx)
+    assert result["status"] == "Completed" and result["output"].endswith("/data-quality/")
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    desc = sm.describe_processing_job(ProcessingJobName=result["job"])
+    args = desc["AppSpecification"]["ContainerArguments"]
+    assert args == ["--checks", "completeness,uniqueness,range", "--fail-on-error"]
+    inputs = {i["InputName"]: i["S3Input"] for i in desc["ProcessingInputs"]}
+    assert inputs["data"]["S3Uri"] == raw
+    assert inputs["data"]["S3DataDistributionType"] == "FullyReplicated"
+    [row] = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "processing-job"]
+    assert (row.instance_type, row.instance_count) == ("ml.m5.xlarge", 1)
+
+
+def test_data_quality_script_finds_gaps_duplicates_and_non_numbers(tmp_path) -> None:
+    from labctl.backends.aws import data_quality_job as dq
+
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "a.csv").write_text("id,age,city\n1,30,Oslo\n2,41,Rome\n")
+    assert all(r["passed"] for r in dq.check(good, list(dq.CHECKS)).values())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.csv").write_text("id,age,city\n1,30,Oslo\n2,,Rome\n")
+    (bad / "b.csv").write_text("id,age,city\n1,30,Oslo\n3,inf,Nice\n4,x,Bern\n")
+    report = dq.check(bad, list(dq.CHECKS))
+    assert report["completeness"] == {"passed": False, "failures": ["age"]}
+    assert report["uniqueness"] == {"passed": False, "failures": 1}
+    assert report["range"] == {"passed": False, "failures": ["age"]}
+    with pytest.raises(ValueError, match="unknown checks"):
+        dq.check(good, ["freshness"])

@@ -1,9 +1,10 @@
-"""`service` steps whose resource the SageMaker API makes (not Terraform): a Feature Store feature
-group, a model package group (and the lab's model registered in it), a processing job, an
-Inference Recommender job (over a SageMaker model of the lab's last trained model), asynchronous
-Comprehend jobs (as the data access role the lab's `comprehend` component made). Each is in
-the ledger before the call that creates it, tagged like every other, and deleted (or stopped) by
-`down` (teardown.py). Other service kinds are Terraform components (labctl.components).
+"""`service` steps whose resource an AWS API makes (not Terraform): a Feature Store feature group,
+a model package group (and the lab's model registered in it), processing jobs (a preprocessing
+step, a `deequ` data-quality step), an Inference Recommender job (over a SageMaker model of the
+lab's last trained model), asynchronous Comprehend jobs (as the data access role the lab's
+`comprehend` component made). Each is in the ledger before the call that creates it, tagged like
+every other, and deleted (or stopped) by `down` (teardown.py). Other service kinds are Terraform
+components (labctl.components).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SDK_SERVICES = {
     "sagemaker-processing": "processing",
     "inference-recommender": "inference_recommender",
     "comprehend": "comprehend",
+    "deequ": "data_quality",  # Deequ-style checks in a SageMaker Processing job
 }
 # a comprehend step's `features` -> the Comprehend job (`start_<job>_job`, `stop_<job>_job`)
 COMPREHEND_JOBS = {
@@ -39,6 +41,7 @@ COMPREHEND_JOBS = {
 RECOMMENDER_TYPES = ("Default", "Advanced")
 PROCESSING_IMAGE = "pytorch-training"  # Python, Pillow and torchvision: the preprocess script
 PROCESSING_SCRIPT = Path(__file__).with_name("preprocess_job.py")
+DATA_QUALITY_SCRIPT = Path(__file__).with_name("data_quality_job.py")
 PROCESSING_MAX_SECONDS = 3600
 APPROVAL = {"manual": "PendingManualApproval", "auto": "Approved", "automatic": "Approved"}
 
@@ -155,37 +158,61 @@ class ServicesMixin(AwsApi):
     def processing(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
         """A processing job running preprocess_job.py over the last data step's files (sharded
         across `instance_count` instances), writing `processed/<step>/`; waited for."""
+        augmentations = ",".join(str(a) for a in step.settings.get("augmentations", []))
+        data = self._data_of(step, ctx, "s3_uri")
+        return self._processing_job(step, ctx, PROCESSING_SCRIPT, data, "ShardedByS3Key",
+                                    ["--augmentations", augmentations])  # fmt: skip
+
+    def data_quality(self, step: ServiceStep, ctx: Context) -> dict[str, Any]:
+        """A `deequ` step: data_quality_job.py's constraint checks (`checks`) over the last
+        data step's raw CSV, in a processing job (`runner: sagemaker-processing`); with
+        `fail_on_error` a failed check fails the step. The report: `processed/<step>/`."""
+        s = step.settings
+        checks = [str(c) for c in s.get("checks", ["completeness", "uniqueness", "range"])]
+        args = ["--checks", ",".join(checks)]
+        if s.get("fail_on_error", True):
+            args.append("--fail-on-error")
+        data = self._data_of(step, ctx, "raw")
+        settings = {**s, "instance_count": 1}  # the checks see every row
+        one = step.model_copy(update={"settings": settings})
+        return self._processing_job(one, ctx, DATA_QUALITY_SCRIPT, data, "FullyReplicated", args)
+
+    def _data_of(self, step: ServiceStep, ctx: Context, key: str) -> str:
+        """`key` (s3_uri, raw) of the last data step that ran before `step`."""
+        for d in reversed(ctx.lab.steps):
+            if isinstance(d, DataStep) and d.name in ctx.results and ctx.results[d.name].get(key):
+                return str(ctx.results[d.name][key])
+        raise BackendError(f"step '{step.name}' needs a data step to have run first")
+
+    def _processing_job(
+        self, step: ServiceStep, ctx: Context, script: Path, data: str, distribution: str,
+        arguments: list[str],
+    ) -> dict[str, Any]:  # fmt: skip
+        """A processing job running `script` over `data` (its `distribution` across the
+        step's `instance_count` x `instance_type`), writing `processed/<step>/`; waited for."""
         s = step.settings
         bucket = ctx.output("bucket")
         name = sm_name(step.name, ctx.run.id)
         itype, count = str(s.get("instance_type", "ml.m5.xlarge")), int(s.get("instance_count", 1))
-        data = next(
-            (ctx.results[d.name]["s3_uri"] for d in reversed(ctx.lab.steps)
-             if isinstance(d, DataStep) and d.name in ctx.results),
-            None,
-        )  # fmt: skip
-        if data is None:
-            raise BackendError(f"step '{step.name}' needs a data step to have run first")
-        augmentations = ",".join(str(a) for a in s.get("augmentations", []))
-        code_key = f"code/{name}/{PROCESSING_SCRIPT.name}"
+        code_key = f"code/{name}/{script.name}"
         output = f"s3://{bucket}/processed/{step.name}/"
         res = self._add(
             ctx, "processing-job", name, instance_type=itype, instance_count=count,
             attrs={"step": step.name, "input": data, "output": output},
         )  # fmt: skip
-        self._upload(step.name, PROCESSING_SCRIPT, bucket, code_key)
+        self._upload(step.name, script, bucket, code_key)
         local = "/opt/ml/processing/input"
         self._create(
             ctx, res, "create_processing_job", status="InProgress", arn_key="ProcessingJobArn",
             step=step.name, ProcessingJobName=name, RoleArn=ctx.output("role_arn"),
             AppSpecification={
                 "ImageUri": images.framework_uri(PROCESSING_IMAGE, self.region, itype),
-                "ContainerEntrypoint": ["python3", f"{local}/code/{PROCESSING_SCRIPT.name}"],
-                "ContainerArguments": ["--augmentations", augmentations],
+                "ContainerEntrypoint": ["python3", f"{local}/code/{script.name}"],
+                "ContainerArguments": arguments,
             },
             ProcessingInputs=[
                 _input("code", f"s3://{bucket}/{code_key}", f"{local}/code", "FullyReplicated"),
-                _input("data", data, f"{local}/data", "ShardedByS3Key"),
+                _input("data", data, f"{local}/data", distribution),
             ],
             ProcessingOutputConfig={"Outputs": [{"OutputName": "processed", "S3Output": {
                 "S3Uri": output, "LocalPath": "/opt/ml/processing/output",
