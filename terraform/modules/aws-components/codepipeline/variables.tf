@@ -41,7 +41,7 @@ variable "stages" {
   default     = ["source", "build", "approve", "deploy-production"]
 
   validation {
-    condition     = alltrue([for s in var.stages : contains(["source", "build", "approve"], s) || startswith(s, "deploy-")])
+    condition     = alltrue([for s in var.stages : contains(["source", "build", "approve"], s) || can(regex("^deploy-", s))])
     error_message = "A stage is source, build, approve or deploy-<env>."
   }
 }
