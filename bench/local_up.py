@@ -2,6 +2,7 @@
 
 python bench/local_up.py [--rows 100000] [--trials 20] [--requests 1000]
 python bench/local_up.py --terraform-only [--repeat 3]   # terraform init+apply+destroy alone
+python bench/local_up.py --every-lab [--timeout 1200]    # `up` of each lab at its default size
 """
 
 from __future__ import annotations
@@ -50,6 +51,38 @@ def terraform_only(repeat: int) -> None:
         print(f"  init+apply+destroy: {total:.2f} s")
 
 
+def every_lab(timeout: float) -> None:
+    """`up LAB --target local` of every lab of the catalog at its default size (its data steps'
+    rows, its tuning's max_jobs), then `down LAB`; one line per lab: wall time of `up`, of
+    `down`, or the first line of the error. Each lab in a fresh LABCTL_HOME."""
+    from labctl import catalog, paths
+
+    labs = catalog.load(paths.catalog_path()).labs
+    labctl = labctl_bin()
+    print(f"{'lab':32} {'up s':>8} {'down s':>7}  result")
+    total = 0.0
+    for name in labs:
+        with tempfile.TemporaryDirectory() as home:
+            env = {**os.environ, "LABCTL_HOME": home, "LABCTL_ENGINEER": "bench"}
+            start = time.perf_counter()
+            try:
+                up = subprocess.run([labctl, "up", name, "--target", "local", "--json"], env=env,
+                                    capture_output=True, text=True, timeout=timeout)  # fmt: skip
+                result = (
+                    "ok" if up.returncode == 0 else (up.stderr.strip().splitlines() or ["?"])[0]
+                )
+            except subprocess.TimeoutExpired:
+                result = f"timeout after {timeout:.0f} s"
+            up_s = time.perf_counter() - start
+            start = time.perf_counter()
+            subprocess.run([labctl, "down", name, "--yes"], env=env, capture_output=True,
+                           text=True, timeout=600)  # fmt: skip
+            down_s = time.perf_counter() - start
+        total += up_s
+        print(f"{name:32} {up_s:8.1f} {down_s:7.1f}  {result[:100]}", flush=True)
+    print(f"{'all labs':32} {total:8.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
@@ -57,7 +90,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--terraform-only", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--every-lab", action="store_true")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="per lab, seconds")
     args = parser.parse_args()
+    if args.every_lab:
+        every_lab(args.timeout)
+        return
     if args.terraform_only:
         terraform_only(args.repeat)
         return

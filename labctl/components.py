@@ -57,7 +57,25 @@ MODULES: dict[str, str] = {
     "sagemaker-studio": "sagemaker-studio",
     "step-functions": "step-functions",  # a state machine running a glue-etl job
     "opensearch": "opensearch",
+    "msk": "msk",  # MSK Serverless, IAM auth
+    "elasticache": "elasticache",
+    "managed-flink": "managed-flink",
+    "waf": "waf",
+    "efs": "efs",
+    "cloudwatch-xray": "cloudwatch-xray",
+    "secrets-manager": "secrets-manager",
+    "codepipeline": "codepipeline",
+    "iot-greengrass": "iot-greengrass",
+    "iam": "iam",  # least-privilege roles per component / tenant
+    "s3-object-tagging": "s3-object-tagging",
+    "comprehend": "comprehend",  # the jobs' data access role; the AWS backend starts the jobs
 }
+# kinds made by inputs of module.lab itself (`lab_inputs`), not by a module of their own
+LAB_MODULE_KINDS = ("s3-lifecycle",)
+# kinds placed in the lab VPC's private subnets, else in the default VPC
+IN_A_VPC = ("msk", "elasticache", "efs")
+# where the AWS backend's endpoints write their data capture (serving.py), for s3-lifecycle
+CAPTURE_PREFIX = "datacapture/"
 
 # Kinds that would change settings for the whole account or organisation: never created.
 BY_HAND: dict[str, str] = {
@@ -136,7 +154,39 @@ def billing(step: ServiceStep) -> list[Billed]:
             return [Billed("opensearch", itype, number("instance_count", 1), True)]
         case "sagemaker-notebook":
             return [Billed("notebook", str(s.get("instance_type", "ml.t3.medium")), 1, True)]
+        case "msk":  # partitions and data extra
+            return [Billed("msk", "serverless-cluster", 1, True)]
+        case "elasticache":
+            return [Billed("elasticache", str(s.get("node_type", "cache.t4g.micro")), 1, True)]
+        case "managed-flink":  # one KPU per parallelism, one for the application, while running
+            return [Billed("managed-flink", "kpu", number("parallelism", 1) + 1, True)]
+        case "waf":  # the rate-limit rule and one per managed rule group
+            rules = s.get("managed_rules", ["AWSManagedRulesCommonRuleSet"])
+            n = len(rules) if isinstance(rules, list) else 1
+            return [Billed("waf", "web-acl", 1, True), Billed("waf", "rule", n + 1, True)]
+        case "efs":
+            return [Billed("efs", "storage", 1, False)]
+        case "cloudwatch-xray":  # X-Ray traces are per request
+            alarms = s.get("alarms", ["ModelLatency", "Invocation5XXErrors"])
+            alarms = [a for a in alarms if a in XRAY_THRESHOLD_ALARMS]
+            bands = s.get("anomaly_detection", [])
+            return [
+                Billed("cloudwatch-alarm", kind, len(names), True)
+                for kind, names in (("standard", alarms), ("anomaly-detection", bands))
+                if isinstance(names, list) and names
+            ]
+        case "secrets-manager":
+            return [Billed("secrets-manager", "secret", 1, True)]
+        case "iot-greengrass":  # the simulated core devices
+            itype = str(s.get("core_device_instance", "t3.small"))
+            return [Billed("ec2", itype, number("core_devices", 1), True)]
     return []
+
+
+# endpoint alarms the cloudwatch-xray module makes with a threshold (its nested cloudwatch-alarms)
+XRAY_THRESHOLD_ALARMS = ("ModelLatency", "Invocation5XXErrors")
+# what a per-GB usage's rate is for, in its estimate line
+PER_GB_WHAT = {"firehose": "GB ingested", "efs": "GB-month stored"}
 
 
 GLUE_RUN_HOURS = 0.25  # a lab-sized Glue run, for estimates (billed per second, 1-minute minimum)
@@ -169,7 +219,8 @@ def estimate_lines(
                     ),
                     None,
                 )
-                note = f"${rate}/GB ingested, not in the total" if rate else "per GB, unpriced"
+                what = PER_GB_WHAT.get(b.usage, "GB")
+                note = f"${rate}/{what}, not in the total" if rate else "per GB, unpriced"
                 lines.append(
                     EstimateLine(step.name, "service", b.instance_type, 1, 0, None, 0.0, note)
                 )
@@ -246,14 +297,26 @@ def components(lab: Lab) -> list[Component]:
 
 def lab_inputs(lab: Lab) -> dict[str, Any]:
     """What the components change in module.lab's own inputs: the kms step's data key encrypts
-    the bucket."""
-    kms = next((s for s in service_steps(lab) if s.service == "kms"), None)
-    if kms is None:
-        return {}
-    keys = kms.settings.get("keys")
-    names = [str(k) for k in keys] if isinstance(keys, list) and keys else [KMS_DATA_KEY]
-    key = KMS_DATA_KEY if KMS_DATA_KEY in names else names[0]
-    return {"kms_key_arn": Expr(f'${{module.{kms.name}.key_arns["{key}"]}}')}
+    the bucket; an s3-lifecycle step's retention expires the raw prefix (Firehose's) and the
+    endpoints' data capture."""
+    steps = service_steps(lab)
+    inputs: dict[str, Any] = {}
+    kms = next((s for s in steps if s.service == "kms"), None)
+    if kms is not None:
+        keys = kms.settings.get("keys")
+        names = [str(k) for k in keys] if isinstance(keys, list) and keys else [KMS_DATA_KEY]
+        key = KMS_DATA_KEY if KMS_DATA_KEY in names else names[0]
+        inputs["kms_key_arn"] = Expr(f'${{module.{kms.name}.key_arns["{key}"]}}')
+    lifecycle = next((s for s in steps if s.service == "s3-lifecycle"), None)
+    if lifecycle is not None:
+        firehose = next((s for s in steps if s.service == "kinesis-firehose"), None)
+        raw = str(firehose.settings.get("s3_prefix", "raw/")) if firehose else "raw/"
+        days = {raw: lifecycle.settings.get("expire_raw_days"),
+                CAPTURE_PREFIX: lifecycle.settings.get("expire_captures_days")}  # fmt: skip
+        expire = {p: int(d) for p, d in days.items() if isinstance(d, int) and d > 0}
+        if expire:
+            inputs["expire_prefixes"] = expire
+    return inputs
 
 
 def label_column(generator: str) -> str | None:
@@ -290,7 +353,18 @@ def findings(lab: Lab) -> list[Finding]:
         for step in steps
         if step.service in BY_HAND
     ]
+    found += [Finding(step.name, note, fatal=False) for step in steps for note in _notes(step)]
     if not any(s.service == "vpc" for s in steps):
+        found += [
+            Finding(
+                step.name,
+                f"'{step.service}' without a vpc step: it is placed in the default VPC's "
+                "subnets (reachable from that VPC only); add a vpc step for private subnets",
+                fatal=False,
+            )
+            for step in steps
+            if step.service in IN_A_VPC
+        ]
         found += [
             Finding(
                 step.name,
@@ -304,6 +378,37 @@ def findings(lab: Lab) -> list[Finding]:
     return found
 
 
+def _notes(step: ServiceStep) -> list[str]:
+    """What a component leaves to the learner, by its settings (each a non-fatal finding)."""
+    s = step.settings
+    match step.service:
+        case "cloudwatch-xray" if s.get("quicksight"):
+            return ["QuickSight is not created: its subscription is account-wide; build the "
+                    "dashboard in an existing QuickSight account"]  # fmt: skip
+        case "codepipeline" if s.get("source", "s3") != "s3":
+            return [f"the pipeline's source is code/{step.name}/source.zip in the lab bucket: a "
+                    f"{s['source']} source needs a CodeConnections connection confirmed by hand "
+                    "in the console"]  # fmt: skip
+        case "managed-flink":
+            return ["the Flink application is created, not started: add the Kinesis SQL connector "
+                    "jar to its zip (lib/), then `aws kinesisanalyticsv2 start-application`; the "
+                    "estimate counts its KPUs while up"]  # fmt: skip
+        case "secrets-manager" if s.get("rotation_days") and not s.get("rotation_lambda_arn"):
+            return ["the secret is not rotated: rotation needs the source's rotation function "
+                    "(settings.rotation_lambda_arn); its value is put by hand"]  # fmt: skip
+        case "waf" if not s.get("resource_arn"):
+            return ["the web ACL is not associated: WAF fronts REST API stages and ALBs, not "
+                    "the lab's HTTP API (settings.resource_arn to attach one)"]  # fmt: skip
+        case "iot-greengrass":
+            return [f"the core devices run the nucleus; deploy the component "
+                    f"'{s.get('component', 'labctl-inference')}' to them by hand "
+                    "(aws greengrassv2 create-deployment)"]  # fmt: skip
+        case "s3-lifecycle" if s.get("erasure_job"):
+            return ["the right-to-erasure job is not created: delete a person's objects by "
+                    "prefix (aws s3 rm --recursive) and their versions"]  # fmt: skip
+    return []
+
+
 def step_outputs(stack_outputs: dict[str, Any], step_name: str) -> dict[str, Any]:
     """A component step's outputs (stream name, job name, API URL...) from `terraform output`
     of the root (`Stack.outputs()`): its entry in the `components` output."""
@@ -311,5 +416,6 @@ def step_outputs(stack_outputs: dict[str, Any], step_name: str) -> dict[str, Any
 
 
 def made_by_terraform(step: ServiceStep) -> bool:
-    """The step is a component of the rendered root module (the backend has nothing to do)."""
-    return step.service in MODULES
+    """The step is a component of the rendered root module, or inputs of module.lab (the
+    backend has nothing to do)."""
+    return step.service in MODULES or step.service in LAB_MODULE_KINDS

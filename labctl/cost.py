@@ -73,6 +73,7 @@ RESOURCE_STEP = {  # ledger resource kind -> the step kind whose usage prices it
     "endpoint": "deploy",
     "batch-job": "batch",
     "monitoring-schedule": "monitor",
+    "processing-job": "monitor",  # SageMaker Processing, as a monitoring job
 }
 
 

@@ -155,10 +155,16 @@ RESOURCE_KINDS = (  # in teardown order: what writes to a resource goes before i
     "scaling-policy",
     "endpoint",
     "endpoint-config",
+    "recommendation-job",  # before the model it load-tests
     "model",
     "tuning-job",
     "training-job",
     "batch-job",
+    "processing-job",
+    "comprehend-job",
+    "model-package",  # before its group
+    "model-package-group",
+    "feature-group",
     "service",
     "bucket",
     "stack",

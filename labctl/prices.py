@@ -46,8 +46,9 @@ CATALOG_VERSION = "2026-11"
 # keeps them. `instance_type` names what is priced (a shard, a stream, a G.1X worker, an
 # interface endpoint in one AZ, a key...). All are per hour except firehose (USD per GB ingested).
 COMPONENT_USAGES = ("kinesis-shard", "kinesis-on-demand", "firehose", "glue", "vpc-endpoint",
-                    "nat-gateway", "kms", "opensearch")  # fmt: skip
-PER_GB = ("firehose",)
+                    "nat-gateway", "kms", "opensearch", "msk", "elasticache", "managed-flink",
+                    "waf", "efs", "cloudwatch-alarm", "secrets-manager", "ec2")  # fmt: skip
+PER_GB = ("firehose", "efs")
 # gcp usages not per hour (labctl.backends.gcp.pricing): Vertex AI Pipelines per run, Model
 # Monitoring per GB analysed; `dataflow` rows are per vCPU-hour and GB-hour (`hour`)
 GCP_UNITS = {"pipelines": "run", "model-monitoring": "gb"}

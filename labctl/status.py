@@ -27,13 +27,15 @@ def runs(
 def _view(run: Row, every: list[Row], now: datetime) -> dict[str, Any]:
     local = run.target == "local"
     resources = [_resource(r, local=local) for r in every if r.stopped_at is None]
-    steps = run.outputs.get("steps", {}) if run.outputs else {}
+    outputs = run.outputs or {}
+    steps = outputs.get("steps", {})
     return {
         "run": run.id,
         "lab": run.lab,
         "engineer": run.engineer,
         "target": run.target,
         "status": run.status,
+        "milestone": outputs.get("milestone"),  # `up --milestone N`; None: the whole lab
         "age_seconds": int((now - run.created_at).total_seconds()),
         "autostop_at": iso_utc(run.autostop_at),
         # the cost so far at launch prices (cloud-equivalent on the local target)

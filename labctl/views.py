@@ -355,6 +355,8 @@ def print_status(console: Console, runs: list[dict[str, Any]], *, headers: bool 
         total = Text(f"{r['burn_usd_per_hour']:.3f}{equiv}", "bold")
         stop = f", autostop {r['autostop_at'][11:16]} UTC" if r.get("autostop_at") else ""
         stop += f", {money(r['cost_usd'])} so far" if r.get("cost_usd") is not None else ""
+        if r.get("milestone"):
+            stop = f", milestones 1-{r['milestone']}{stop}"
         run_cell = Text(f"run {r['run']}", "bold")
         rows += [["", "", "", "", run_cell, r["status"] + stop, total], SECTION]
     print_table(

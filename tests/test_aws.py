@@ -157,6 +157,9 @@ def tags_of(sm, arn):
 @pytest.mark.parametrize("lab_name", AWS_LABS)
 def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
     ctx = make_ctx(tmp_path, lab_name, infra)
+    # what a comprehend component outputs (Terraform for aws cannot run offline)
+    made = {"comprehend": {"data_access_role_arn": infra["role_arn"]}}
+    ctx.infra = {**ctx.infra, "components": made}
     backend = AwsBackend(sleep=no_sleep, poll_seconds=0)
     assert not [f for f in backend.check(ctx.lab) if f.fatal]
     for step in ctx.lab.steps:
@@ -241,7 +244,8 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         (schedule_row,) = by_kind["monitoring-schedule"]
         assert schedule_row.status == "not-created"
         assert not sm.list_data_quality_job_definitions()["JobDefinitionSummaries"]
-        assert ctx.results["retraining-pipeline"]["skipped"]
+        # a SageMaker Pipeline retraining with the tuned values (test_components_sdk.py)
+        assert ctx.results["retraining-pipeline"]["steps"] == ["tune-xgboost", "endpoint"]
         assert ctx.results["firehose-ingest"]["made_by"] == "terraform"  # a component
     if lab_name == "fraud-detection":
         assert {(v["VariantName"], v["InitialVariantWeight"]) for v in variants} == {
@@ -349,12 +353,10 @@ def test_service_steps_are_components_or_skipped_never_refused(tmp_path, infra):
     backend = AwsBackend(sleep=no_sleep)
     glue = next(s for s in ctx.lab.steps if s.name == "glue-etl")
     assert backend.run_step(glue, ctx) == {"made_by": "terraform", "job_name": "labctl-glue"}
-    other = glue.model_copy(
-        update={"name": "comprehend", "service": "comprehend", "optional": False}
-    )
+    other = glue.model_copy(update={"name": "budget", "service": "aws-budgets", "optional": False})
     assert "not provisioned" in backend.run_step(other, ctx)["skipped"]
     findings = backend.check(ctx.lab.model_copy(update={"steps": [glue, other]}))
-    assert [(f.step, f.fatal) for f in findings] == [("comprehend", False)]
+    assert [(f.step, f.fatal) for f in findings] == [("budget", False)]
 
 
 def test_invoke_and_live_status(tmp_path, infra):

@@ -35,6 +35,8 @@ from labctl.backends.aws.api import POLL_SECONDS
 from labctl.backends.aws.checks import serving_findings, train_findings, tune_findings
 from labctl.backends.aws.data import DataMixin
 from labctl.backends.aws.monitoring import MonitoringMixin, monitor_findings
+from labctl.backends.aws.pipelines import PipelinesMixin
+from labctl.backends.aws.services import SDK_SERVICES, ServicesMixin
 from labctl.backends.aws.serving import ServingMixin
 from labctl.backends.aws.teardown import TeardownMixin
 from labctl.backends.aws.training import TrainingMixin
@@ -61,6 +63,8 @@ class AwsBackend(
     TuningMixin,
     ServingMixin,
     MonitoringMixin,
+    ServicesMixin,
+    PipelinesMixin,
     TeardownMixin,
     AwsModule,
     Backend,
@@ -98,7 +102,9 @@ class AwsBackend(
                 case TuneStep():
                     findings += tune_findings(lab, step)
                 case ServiceStep() if not (
-                    components.made_by_terraform(step) or step.service in components.BY_HAND
+                    components.made_by_terraform(step)
+                    or step.service in components.BY_HAND
+                    or step.service in SDK_SERVICES
                 ):
                     findings.append(  # never fatal: the lab's ML path runs without it
                         Finding(
@@ -107,9 +113,14 @@ class AwsBackend(
                             fatal=False,
                         )
                     )
-                case PipelineStep():
+                case PipelineStep() if step.schedule:
                     findings.append(
-                        Finding(step.name, "SageMaker Pipelines are not created yet", fatal=False)
+                        Finding(
+                            step.name,
+                            f"the SageMaker Pipeline is created, not scheduled "
+                            f"('{step.schedule}'): start its executions on that schedule",
+                            fatal=False,
+                        )
                     )
                 case DeployStep():
                     findings += serving_findings(lab, step, self.region)
@@ -128,17 +139,16 @@ class AwsBackend(
                     findings += monitor_findings(lab, step, self.region)
         return findings + components.findings(lab)
 
-    def pipeline(self, *, step: PipelineStep, ctx: Context) -> dict[str, Any]:
-        return {
-            "skipped": "SageMaker Pipelines are not created by labctl yet; "
-            "its steps ran once in this lab",
-            "steps": step.steps,
-        }
-
     def service(self, *, step: ServiceStep, ctx: Context) -> dict[str, Any]:
-        """A component the lab's Terraform made (its outputs), else skipped with a warning."""
+        """A component the lab's Terraform made (its outputs), a resource the SageMaker API
+        makes (services.py), else skipped with a warning."""
         if components.made_by_terraform(step):
-            return {"made_by": "terraform", **components.step_outputs(ctx.infra, step.name)}
+            made = {"made_by": "terraform", **components.step_outputs(ctx.infra, step.name)}
+            if step.service in SDK_SERVICES:  # the component's role, the backend's jobs
+                made |= self.sdk_service(step, ctx)
+            return made
+        if step.service in SDK_SERVICES:
+            return {"made_by": "sdk", **self.sdk_service(step, ctx)}
         reason = components.BY_HAND.get(step.service, "not provisioned by labctl on aws yet")
         ctx.reporter.warn(f"step '{step.name}': '{step.service}' skipped: {reason}")
         return {"skipped": reason}

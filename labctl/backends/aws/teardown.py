@@ -34,6 +34,13 @@ JOBS = {
         "TransformJobStatus",
         "TransformEndTime",
     ),
+    "processing-job": (
+        "describe_processing_job",
+        "stop_processing_job",
+        "ProcessingJobName",
+        "ProcessingJobStatus",
+        "ProcessingEndTime",
+    ),
 }
 ENDED = ("Stopped", "Completed", "Failed")
 # A stopped job gets up to 120 s (SIGTERM) to upload its artifacts, then SageMaker stops it.
@@ -98,8 +105,22 @@ class TeardownMixin(AwsApi):
                         "delete_data_quality_job_definition",
                         JobDefinitionName=attrs["job_definition"],
                     )
-            case "training-job" | "tuning-job" | "batch-job":
+            case "training-job" | "tuning-job" | "batch-job" | "processing-job":
                 self._stop_job(resource, ledger, call)
+            case "recommendation-job":  # its load-test endpoints go with it
+                call("sagemaker", "stop_inference_recommendations_job", JobName=name,
+                     also=_not_running)  # fmt: skip
+            case "comprehend-job" if resource.provider_id:  # stop it if it still runs
+                call("comprehend", f"stop_{attrs.get('job', 'entities_detection')}_job",
+                     JobId=resource.provider_id, also=_not_running)  # fmt: skip
+            case "pipeline":  # its definition; executions stop with their jobs
+                call("sagemaker", "delete_pipeline", PipelineName=name)
+            case "feature-group":
+                call("sagemaker", "delete_feature_group", FeatureGroupName=name)
+            case "model-package" if resource.provider_id:
+                call("sagemaker", "delete_model_package", ModelPackageName=resource.provider_id)
+            case "model-package-group":
+                call("sagemaker", "delete_model_package_group", ModelPackageGroupName=name)
             case _:
                 pass  # the stack (terraform) and anything without a cloud-side object
 
@@ -143,6 +164,21 @@ class TeardownMixin(AwsApi):
                 "HyperParameterTuningJobStatus",
             ),
             "batch-job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+            "processing-job": (
+                "describe_processing_job",
+                "ProcessingJobName",
+                "ProcessingJobStatus",
+            ),
+            "recommendation-job": (
+                "describe_inference_recommendations_job",
+                "JobName",
+                "Status",
+            ),
+            "feature-group": (
+                "describe_feature_group",
+                "FeatureGroupName",
+                "FeatureGroupStatus",
+            ),
             "monitoring-schedule": (
                 "describe_monitoring_schedule",
                 "MonitoringScheduleName",
@@ -167,3 +203,12 @@ class TeardownMixin(AwsApi):
         if desc is None:
             return "gone"
         return desc[status_key] if status_key else "exists"
+
+
+def _not_running(exc: Any) -> bool:
+    """A stop refused because the job has already ended (nothing left to stop)."""
+    err = exc.response.get("Error", {})
+    code = err.get("Code")
+    return code in ("ValidationException", "InvalidRequestException", "JobNotFoundException") and (
+        "status" in err.get("Message", "").lower() or code == "JobNotFoundException"
+    )

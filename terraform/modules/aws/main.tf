@@ -128,6 +128,23 @@ resource "aws_s3_bucket_lifecycle_configuration" "lab" {
     }
   }
 
+  # Retention of the lab's own prefixes (an s3-lifecycle step: raw data, endpoint captures).
+  dynamic "rule" {
+    for_each = var.expire_prefixes
+    content {
+      id     = "expire-${trim(replace(rule.key, "/", "-"), "-")}"
+      status = "Enabled"
+
+      filter {
+        prefix = rule.key
+      }
+
+      expiration {
+        days = rule.value
+      }
+    }
+  }
+
   # Lifecycle rules on a versioned bucket must be applied after versioning is enabled.
   depends_on = [aws_s3_bucket_versioning.lab]
 }

@@ -38,6 +38,12 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "expire_prefixes" {
+  type        = map(number)
+  description = "Prefix -> days after which its objects expire (an s3-lifecycle step's retention rules)."
+  default     = {}
+}
+
 variable "scratch_expiry_days" {
   type        = number
   description = "Days after which objects under tmp/ and checkpoints/ expire."

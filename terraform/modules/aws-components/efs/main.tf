@@ -1,0 +1,91 @@
+# An encrypted EFS file system shared by the lab's training cluster, with a mount target in each of
+# the first `mount_targets` subnets of the lab VPC (else the default VPC), NFS (2049) from that VPC
+# only. The lab role may mount and write it. Billed per GB-month stored (elastic throughput per GB
+# transferred): `labctl down` removes it.
+locals {
+  # <= 57 characters: fits IAM roles (64), Lambda (64), Kinesis and Firehose (64) names.
+  slug = replace("${var.name_prefix}-${var.step}", "_", "-")
+  name = "${trim(substr(local.slug, 0, 50), "-")}-${substr(sha1(local.slug), 0, 6)}"
+}
+
+locals {
+  service = "NFS"
+  port    = 2049
+  port_to = 2049
+}
+
+# The lab VPC when the lab has one, else the default VPC (its CIDR may reach the port).
+data "aws_vpc" "this" {
+  id      = var.in_lab_vpc ? var.vpc_id : null
+  default = var.in_lab_vpc ? null : true
+}
+
+data "aws_subnets" "default" {
+  count = var.in_lab_vpc ? 0 : 1
+
+  filter {
+    name   = "vpc-id"
+    values = [data.aws_vpc.this.id]
+  }
+}
+
+locals {
+  subnet_ids = var.in_lab_vpc ? var.subnet_ids : data.aws_subnets.default[0].ids
+}
+
+resource "aws_security_group" "this" {
+  name        = local.name
+  description = "labctl ${var.step}: ${local.service} from the VPC only"
+  vpc_id      = data.aws_vpc.this.id
+  tags        = merge(var.tags, { Name = local.name })
+}
+
+resource "aws_vpc_security_group_ingress_rule" "vpc" {
+  security_group_id = aws_security_group.this.id
+  description       = "${local.service} from the VPC"
+  cidr_ipv4         = data.aws_vpc.this.cidr_block
+  ip_protocol       = "tcp"
+  from_port         = local.port
+  to_port           = local.port_to
+  tags              = var.tags
+}
+
+resource "aws_efs_file_system" "this" {
+  creation_token   = local.name
+  encrypted        = true
+  kms_key_id       = var.kms_key_arn
+  performance_mode = var.performance_mode
+  throughput_mode  = var.throughput_mode
+
+  lifecycle_policy {
+    transition_to_ia = "AFTER_7_DAYS"
+  }
+
+  tags = merge(var.tags, { Name = local.name })
+}
+
+# `mount_targets` is a literal (count is known at plan); the subnets are not until apply.
+resource "aws_efs_mount_target" "this" {
+  count           = var.mount_targets
+  file_system_id  = aws_efs_file_system.this.id
+  subnet_id       = element(local.subnet_ids, count.index)
+  security_groups = concat([aws_security_group.this.id], var.security_group_ids)
+}
+
+data "aws_iam_policy_document" "access" {
+  statement {
+    sid = "MountAndWrite"
+    actions = [
+      "elasticfilesystem:ClientMount",
+      "elasticfilesystem:ClientWrite",
+      "elasticfilesystem:DescribeMountTargets",
+    ]
+    resources = [aws_efs_file_system.this.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "lab_role" {
+  name   = "labctl-${var.step}"
+  role   = element(split("/", var.role_arn), length(split("/", var.role_arn)) - 1)
+  policy = data.aws_iam_policy_document.access.json
+}
