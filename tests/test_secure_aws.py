@@ -15,6 +15,7 @@ import pytest
 from test_aws import aws_env, infra, make_ctx, moto_server  # noqa: F401
 from test_aws_scriptmode import backend_capturing, record_data
 
+from labctl.backends.aws import secure
 from labctl.errors import BackendError
 
 pytestmark = pytest.mark.aws
@@ -90,7 +91,7 @@ def test_training_is_signed_and_the_deploy_verifies_then_makes_an_isolated_model
     ctx, backend, sent = _trained(tmp_path, secure_infra)
     result = ctx.results["train-xgboost"]
 
-    assert result["artifact_sha256"] == hashlib.sha256(b"model bytes").hexdigest()
+    assert result["artifact_digest"] == "sha256:" + hashlib.sha256(b"model bytes").hexdigest()
     assert result["signing_key"] == secure_infra["components"]["model-signing"]["key_arn"]
     assert result["signing_algorithm"] == "ECDSA_SHA_256" and result["signature"]
 
@@ -135,3 +136,31 @@ def test_a_lab_without_vpc_or_signing_steps_sends_the_same_requests(tmp_path, in
     for field in ("VpcConfig", "EnableNetworkIsolation", "EnableInterContainerTrafficEncryption"):
         assert field not in req
     assert "signature" not in result
+
+
+def test_the_digest_matches_the_signing_algorithm():
+    assert secure.digest_hash("ECDSA_SHA_256") == "sha256"
+    assert secure.digest_hash("RSASSA_PSS_SHA_384") == "sha384"
+    assert secure.digest_hash("ECDSA_SHA_512") == "sha512"
+
+
+def test_a_tuning_jobs_training_definition_runs_isolated_in_the_lab_vpc(
+    tmp_path,
+    secure_infra,
+):
+    from labctl.catalog import ServiceStep
+
+    ctx = make_ctx(tmp_path, "churn-pipeline", secure_infra)
+    lab = ctx.lab.model_copy(deep=True)
+    lab.steps.insert(0, ServiceStep(name="vpc-isolation", kind="service", service="vpc"))
+    ctx.lab = lab
+    train = ctx.lab.step("train-xgboost")
+    record_data(ctx, train.data, secure_infra["bucket"])
+    backend, sent = backend_capturing()
+    backend.tune(step=ctx.lab.step("tune-xgboost"), ctx=ctx)
+    [req] = sent["CreateHyperParameterTuningJob"]
+    definition = req["TrainingJobDefinition"]
+    made = secure_infra["components"]["vpc-isolation"]
+    assert definition["VpcConfig"]["Subnets"] == made["subnet_ids"]
+    assert definition["EnableNetworkIsolation"] is True
+    assert definition["EnableInterContainerTrafficEncryption"] is True

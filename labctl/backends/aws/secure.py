@@ -69,30 +69,38 @@ def _signing(ctx: Context) -> tuple[str, str, str] | None:
     return step.name, str(key), str(algorithm)
 
 
-def artifact_digest(api: AwsApi, step_name: str, uri: str) -> bytes:
-    """SHA-256 of an S3 object, read in chunks."""
+def digest_hash(algorithm: str) -> str:
+    """The hash a KMS signing algorithm signs a digest of: ECDSA_SHA_384 -> sha384 (KMS
+    refuses a DIGEST whose length does not match the algorithm's)."""
+    bits = algorithm.rsplit("_", 1)[-1]
+    return f"sha{bits}" if bits in ("256", "384", "512") else "sha256"
+
+
+def artifact_digest(api: AwsApi, step_name: str, uri: str, algorithm: str) -> bytes:
+    """The digest of an S3 object for `algorithm` (`digest_hash`), read in chunks."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     body = api._api("s3", "get_object", step=step_name, Bucket=bucket, Key=key)["Body"]
-    digest = hashlib.sha256()
+    digest = hashlib.new(digest_hash(algorithm))
     for chunk in iter(lambda: body.read(1 << 20), b""):
         digest.update(chunk)
     return digest.digest()
 
 
 def sign(api: AwsApi, ctx: Context, step_name: str, artifact: str | None) -> dict[str, Any]:
-    """The artifact's digest signed with the lab's signing key (KMS Sign, MessageType DIGEST),
-    as result fields; {} without a kms-signing step."""
+    """The artifact's digest (SHA-256 for the *_SHA_256 algorithms) signed with the lab's
+    signing key (KMS Sign, MessageType DIGEST), as result fields; {} without a kms-signing
+    step."""
     signing = _signing(ctx)
     if signing is None or not artifact:
         return {}
     _, key, algorithm = signing
-    digest = artifact_digest(api, step_name, artifact)
+    digest = artifact_digest(api, step_name, artifact, algorithm)
     signed = api._api(
         "kms", "sign", step=step_name, KeyId=key, Message=digest, MessageType="DIGEST",
         SigningAlgorithm=algorithm,
     )  # fmt: skip
     return {
-        "artifact_sha256": digest.hex(),
+        "artifact_digest": f"{digest_hash(algorithm)}:{digest.hex()}",
         "signature": base64.b64encode(signed["Signature"]).decode(),
         "signing_key": key,
         "signing_algorithm": algorithm,
@@ -117,7 +125,7 @@ def verify(api: AwsApi, ctx: Context, step_name: str, model_step: str) -> None:
             f"('{signer}' verifies before deploying)",
             hint=f"rerun '{model_step}' so its artifact is signed",
         )
-    digest = artifact_digest(api, step_name, artifact)
+    digest = artifact_digest(api, step_name, artifact, algorithm)
     checked = api._api(
         "kms", "verify", step=step_name, KeyId=key, Message=digest, MessageType="DIGEST",
         Signature=base64.b64decode(signature), SigningAlgorithm=algorithm,
