@@ -164,3 +164,16 @@ def test_a_tuning_jobs_training_definition_runs_isolated_in_the_lab_vpc(
     assert definition["VpcConfig"]["Subnets"] == made["subnet_ids"]
     assert definition["EnableNetworkIsolation"] is True
     assert definition["EnableInterContainerTrafficEncryption"] is True
+
+
+def test_the_vpc_component_lets_the_lab_role_make_sagemakers_network_interfaces():
+    from test_aws import REPO
+
+    from labctl import catalog, components
+    from labctl.terraform import Expr
+
+    lab = catalog.load(REPO / "labs.yaml").lab(LAB)
+    vpc = components.blocks(lab)["vpc-isolation"]
+    assert vpc["role_arn"] == Expr("${module.lab.role_arn}")
+    main = (REPO / "terraform/modules/aws-components/vpc/main.tf").read_text()
+    assert '"ec2:CreateNetworkInterface"' in main and 'resource "aws_iam_role_policy"' in main
