@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from labctl.backends.aws import images, scriptmode
+from labctl.backends.aws import images, scriptmode, secure
 from labctl.backends.aws.algorithms import algorithm_of
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
 from labctl.backends.aws.scriptmode import serving_io
@@ -219,6 +219,7 @@ class ServingMixin(AwsApi):
         entry point's model_fn/input_fn/predict_fn from the source the training job ran.
         """
         source = ctx.result(step_name, model_step)
+        secure.verify(self, ctx, step_name, model_step)  # before anything is made from it
         algorithm = algorithm_of(ctx.lab, model_step)
         name = sm_name(f"{step_name}-{model_step}", ctx.run.id)
         container: dict[str, Any] = {"ModelDataUrl": source["model_artifact"]}
@@ -255,6 +256,7 @@ class ServingMixin(AwsApi):
             PrimaryContainer=container,
             ExecutionRoleArn=ctx.output("role_arn"),
             Tags=tags(ctx),
+            **secure.isolation(ctx, model=True),
         )
         return name
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import entrypoints
-from labctl.backends.aws import images, scriptmode
+from labctl.backends.aws import images, scriptmode, secure
 from labctl.backends.aws.algorithms import ALGORITHMS, resumes, spot_wait
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
 from labctl.backends.base import Context, hp_strings
@@ -69,7 +69,9 @@ class TrainingMixin(AwsApi):
                 task=task,
                 detail="SecondaryStatus",
             )
-        return {**self._finish_training(ctx, step.name, res, desc), **(source or {})}
+        result = self._finish_training(ctx, step.name, res, desc)
+        signed = secure.sign(self, ctx, step.name, result["model_artifact"])
+        return {**result, **(source or {}), **signed}
 
     def _script_source(self, step: TrainStep, ctx: Context, job: str) -> dict[str, str] | None:
         """Script mode: pack the entry point's source folder and upload it to the lab's bucket
@@ -148,7 +150,7 @@ class TrainingMixin(AwsApi):
             stopping["MaxWaitTimeInSeconds"] = wait
             if checkpointed:
                 spec["CheckpointConfig"] = {"S3Uri": f"s3://{bucket}/{checkpoints}"}
-        return spec
+        return spec | secure.isolation(ctx)
 
     def _built_in_channels(self, step: TrainStep, data: dict[str, Any]) -> list[dict[str, Any]]:
         """A built-in algorithm's channels from the data step's folders."""

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from labctl.backends.aws import scriptmode
+from labctl.backends.aws import scriptmode, secure
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
 from labctl.backends.aws.errors import is_gone
 from labctl.backends.base import Context, hp_string, hp_strings
@@ -167,7 +167,7 @@ class TuningMixin(AwsApi):
             **(source or {}),
         }
         ctx.ledger.update_resource(res.id, attrs={"best": result["best_job"], **result["metric"]})
-        return result
+        return result | secure.sign(self, ctx, step.name, result["model_artifact"])
 
     def _tuning_billable(self, name: str, step_name: str) -> float | None:
         """The billable seconds of all of a tuning job's training jobs (None if not known)."""

@@ -112,3 +112,30 @@ resource "aws_vpc_endpoint" "interface" {
 
   tags = merge(var.tags, { Name = "${local.name}-${each.key}" })
 }
+
+# SageMaker makes the network interfaces of jobs and models in the private subnets (VpcConfig)
+# as the lab role: the EC2 actions of the SageMaker VPC guide. Describe* has no resource-level
+# permissions; the interfaces' IDs are not known before SageMaker makes them.
+data "aws_iam_policy_document" "sagemaker_in_vpc" {
+  statement {
+    sid = "SageMakerNetworkInterfaces"
+    actions = [
+      "ec2:CreateNetworkInterface",
+      "ec2:CreateNetworkInterfacePermission",
+      "ec2:DeleteNetworkInterface",
+      "ec2:DeleteNetworkInterfacePermission",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribeVpcs",
+      "ec2:DescribeDhcpOptions",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeSecurityGroups",
+    ]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "lab_role" {
+  name   = "labctl-${var.step}"
+  role   = element(split("/", var.role_arn), length(split("/", var.role_arn)) - 1)
+  policy = data.aws_iam_policy_document.sagemaker_in_vpc.json
+}

@@ -16,6 +16,13 @@ variable "tags" {
   default     = {}
 }
 
+# ---- from the lab module ----------------------------------------------------------------------
+
+variable "role_arn" {
+  type        = string
+  description = "The lab's SageMaker role (module.lab.role_arn): it makes the jobs' and models' network interfaces."
+}
+
 # ---- step settings --------------------------------------------------------------------------
 
 variable "cidr_block" {
