@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import catalog as catalog_mod
-from labctl import config, cost, naming, paths, terraform
+from labctl import config, cost, naming, paths, spend_report, terraform
 from labctl.autostop import Autostop, Deadline, deadline_for
 from labctl.backends.base import Backend, Context, Finding, backend_for_render, get_backend
 from labctl.catalog import Lab
@@ -589,7 +589,7 @@ def enforcement_plan(*, catalog: str | None) -> tuple[list[DownItem], list[str]]
     items: list[DownItem] = []
     reasons: list[str] = []
     seen: set[str] = set()
-    for entry in cost.report(ledger, cat, now=now)["engineers"]:
+    for entry in spend_report.report(ledger, cat, now=now)["engineers"]:
         if entry["over_budget"]:  # at or over 100%, whatever the alert thresholds
             found = teardown_plan(engineer=entry["engineer"], lab_name=None)
             items += found

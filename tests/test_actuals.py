@@ -15,7 +15,7 @@ from unittest import mock
 
 import pytest
 
-from labctl import actuals, cost
+from labctl import actuals, cost, spend_report
 from labctl.actuals import BilledRecord
 from labctl.errors import BackendError, CatalogError, UsageError
 from labctl.ledger import Ledger
@@ -139,7 +139,7 @@ def test_cost_explorer_pages_are_read_as_daily_tagged_records(aws):
 
 
 def test_sync_then_report_uses_the_bill_for_covered_days(aws, ledger):
-    before = {e["engineer"]: e for e in cost.report(ledger, None, now=NOW)["engineers"]}
+    before = {e["engineer"]: e for e in spend_report.report(ledger, None, now=NOW)["engineers"]}
     assert before["ana@example.com"]["spent_usd"] == pytest.approx(64.0)
     assert before["ana@example.com"]["level"] == "75"  # 91% of $70
 
@@ -151,7 +151,7 @@ def test_sync_then_report_uses_the_bill_for_covered_days(aws, ledger):
     assert res.by_engineer == {"ana@example.com": 34.5, "carol@example.com": 2.0}
     assert res.to_dict()["billed_through"] == "2026-11-18"
 
-    rep = cost.report(ledger, None, now=NOW)
+    rep = spend_report.report(ledger, None, now=NOW)
     by = {e["engineer"]: e for e in rep["engineers"]}
     ana = by["ana@example.com"]
     # billed Nov 1-18: 4.5 + 30; estimated from Nov 19 00:00: the endpoint's 36 h at $1
@@ -172,14 +172,14 @@ def test_sync_then_report_uses_the_bill_for_covered_days(aws, ledger):
     assert rep["total_spent_usd"] == pytest.approx(70.5 + 6.0 + 2.0)
 
     # the budget check sees the same combined figure
-    assert cost.spent_this_month(ledger, "ana@example.com", NOW) == pytest.approx(70.5)
+    assert spend_report.spent_this_month(ledger, "ana@example.com", NOW) == pytest.approx(70.5)
     check = cost.check_budget(ledger, None, "bob@example.com", 1.0, now=NOW)
     assert check.spent_usd == pytest.approx(6.0)
 
     # re-syncing the same bill replaces, never adds
     again = actuals.sync(ledger, team, now=NOW, targets=["aws"])
     assert again[0].rows == 3
-    assert cost.report(ledger, None, now=NOW)["total_spent_usd"] == pytest.approx(78.5)
+    assert spend_report.report(ledger, None, now=NOW)["total_spent_usd"] == pytest.approx(78.5)
 
 
 def test_resync_replaces_a_changed_bill_and_dry_run_writes_nothing(ledger, monkeypatch):
@@ -198,7 +198,7 @@ def test_resync_replaces_a_changed_bill_and_dry_run_writes_nothing(ledger, monke
     assert actuals.sync(ledger, team, now=NOW, targets=["aws"])[0].total_usd == 3.0
     dry = actuals.sync(ledger, team, now=NOW, targets=["aws"], dry_run=True)[0]
     assert dry.status == "dry-run" and dry.records[0]["amount_usd"] == 99.0
-    ana = cost.report(ledger, None, now=NOW, engineer="ana@example.com")["engineers"][0]
+    ana = spend_report.report(ledger, None, now=NOW, engineer="ana@example.com")["engineers"][0]
     assert ana["spent_actual_usd"] == pytest.approx(3.0)  # the second bill, not the dry run's
 
 
@@ -214,7 +214,7 @@ def test_default_targets_missing_settings_and_too_early(ledger):
     early = actuals.sync(ledger, team, now=datetime(2026, 11, 1, 9), targets=["aws"])
     assert early[0].status == "nothing-to-sync"
     # an empty aws bill still covers Nov 1-18: the $4 training job estimate is replaced by $0
-    ana = cost.report(ledger, None, now=NOW, engineer="ana@example.com")["engineers"][0]
+    ana = spend_report.report(ledger, None, now=NOW, engineer="ana@example.com")["engineers"][0]
     assert ana["spent_usd"] == pytest.approx(36.0)
 
 
@@ -277,7 +277,7 @@ def test_gcp_sync_converts_to_usd_and_maps_labels_to_ledger_names(ledger, tmp_pa
         (res,) = actuals.sync(ledger, cost.team(None), now=NOW, targets=["gcp"])
     assert res.status == "ok" and res.source == f"gcp-bq:{TABLE}"
     assert res.by_engineer == {"bob@example.com": 10.0}
-    bob = cost.report(ledger, None, now=NOW, engineer="bob@example.com")["engineers"][0]
+    bob = spend_report.report(ledger, None, now=NOW, engineer="bob@example.com")["engineers"][0]
     # billed $10 for Nov 1-18, then the $6 job on Nov 19 is still an estimate
     assert bob["spent_actual_usd"] == pytest.approx(10.0)
     assert bob["spent_usd"] == pytest.approx(16.0)

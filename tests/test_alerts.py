@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from labctl import alerts, catalog, cost
+from labctl import alerts, catalog, cost, spend_report
 from labctl.ledger import Ledger, utcnow
 
 SECRET_PATH = "/services/T000/B000/s3cr3t-token"
@@ -151,7 +151,7 @@ def test_up_crossing_delivers_webhook_and_email_once_per_level(db, team_file, we
     assert all("s3cr3t" not in e.message and "s3cr3t" not in json.dumps(e.data) for e in sent)
 
     # the report now says 0% spent (nothing ran yet) - nothing more to send
-    assert alerts.deliver_report(ledger, cost.team(cat), cost.report(ledger, cat)) == []
+    assert alerts.deliver_report(ledger, cost.team(cat), spend_report.report(ledger, cat)) == []
     assert len(webhook.received) == 2
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from labctl import catalog, cost, status
+from labctl import catalog, cost, spend_report, status
 from labctl.errors import BudgetRefused
 from labctl.ledger import Ledger
 from labctl.ledger_queries import SqliteReader
@@ -52,7 +52,7 @@ def ledger(db, tmp_path, monkeypatch):
 
 
 def test_report_matches_hand_computed_figures(ledger):
-    rep = cost.report(ledger, None, now=NOW)
+    rep = spend_report.report(ledger, None, now=NOW)
     by = {e["engineer"]: e for e in rep["engineers"]}
     ana = by["ana"]
     assert ana["budget_usd"] == 10
@@ -74,7 +74,7 @@ def test_report_matches_hand_computed_figures(ledger):
 
 
 def test_report_for_october_and_one_engineer(ledger):
-    rep = cost.report(ledger, None, month="2026-10", engineer="ana", now=NOW)
+    rep = spend_report.report(ledger, None, month="2026-10", engineer="ana", now=NOW)
     (ana,) = rep["engineers"]
     assert ana["spent_usd"] == pytest.approx(5.0 * 24 + 1.0 * 2 * 4)
     assert ana["burn_usd_per_hour"] == 0 and ana["forecast_usd"] == ana["spent_usd"]
@@ -227,7 +227,7 @@ def test_over_budget_is_at_or_over_100_percent_whatever_the_thresholds(
         run = led.start_run(engineer=engineer, lab="l", target="aws", workspace="/w")
         res = led.add_resource(run, kind="training-job", name="j", price_per_hour=price)
         led.close_resource(res.id, stopped_at=NOW, billable_seconds=3600)
-    by = {e["engineer"]: e for e in cost.report(led, None, now=NOW)["engineers"]}
+    by = {e["engineer"]: e for e in spend_report.report(led, None, now=NOW)["engineers"]}
     assert by["over"]["over_budget"] and by["over"]["level"] == "100"
     assert by["exact"]["over_budget"] and by["exact"]["level"] == "100"
     assert not by["under"]["over_budget"] and by["under"]["level"] == "75"
@@ -301,9 +301,9 @@ def test_the_stdlib_reader_gives_the_ledgers_figures(ledger):
     reader = SqliteReader.at_head(Path(ledger.url.removeprefix("sqlite:///")))
     assert reader is not None
     for month, who in ((None, None), ("2026-10", "ana"), (None, "dave")):
-        assert cost.report(reader, None, month=month, engineer=who, now=NOW) == cost.report(
-            ledger, None, month=month, engineer=who, now=NOW
-        )
+        assert spend_report.report(
+            reader, None, month=month, engineer=who, now=NOW
+        ) == spend_report.report(ledger, None, month=month, engineer=who, now=NOW)
     views = status.runs(engineer=None, reader=reader, now=NOW)
     assert views == status.runs(engineer=None, reader=ledger, now=NOW)
     assert {v["engineer"] for v in views} == {"ana", "bob", "carol", "dave"}

@@ -320,10 +320,10 @@ def test_third_party_logs_go_to_the_lab_log_file(tmp_path, capsys):
 
 
 def _report(now: datetime) -> dict:
-    from labctl import cost
+    from labctl import spend_report
     from labctl.ledger import Ledger
 
-    return cost.report(Ledger(), None, now=now)
+    return spend_report.report(Ledger(), None, now=now)
 
 
 def test_html_report_with_no_spend_lists_the_configured_engineers(home):

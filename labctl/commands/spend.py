@@ -121,14 +121,16 @@ def cost_report(
     no_headers: NoHeadersOpt = False,
 ) -> None:
     """Spend per engineer vs budget: spent, burn, forecast, percent and alert level."""
-    from labctl import cost, ledger_queries, listing, reports
+    from labctl import cost, ledger_queries, listing, reports, spend_report
 
     if month and not _is_month(month):
         raise UsageError(f"--month {month}: expected YYYY-MM")
     if html and html.is_dir():
         raise UsageError(f"--html {html}: is a folder", hint="name a file, e.g. report.html")
     team_cat = listing.team_catalog(_state["catalog"])
-    data = cost.report(ledger_queries.open_reader(), team_cat, month=month, engineer=engineer)
+    data = spend_report.report(
+        ledger_queries.open_reader(), team_cat, month=month, engineer=engineer
+    )
     if html:
         try:
             html.write_text(reports.html(data, cost.team(team_cat)), encoding="utf-8")
@@ -205,13 +207,13 @@ def cost_enforce(
     """For cron: send due budget alerts, tear down what is over budget or past autostop.
 
     Everything run by engineers at 100% of their budget goes, and endpoints past --autostop."""
-    from labctl import alerts, cost, orchestrator
+    from labctl import alerts, cost, orchestrator, spend_report
     from labctl.ledger import Ledger
 
     if not dry_run:
         ledger, cat = Ledger(), _catalog()
         team = cost.team(cat)
-        for d in alerts.deliver_report(ledger, team, cost.report(ledger, cat)):
+        for d in alerts.deliver_report(ledger, team, spend_report.report(ledger, cat)):
             if d.ok:
                 levels = "/".join(f"{th}%" for th in d.thresholds)
                 err.print(f"alert {levels} for {d.engineer} sent by {d.channel} to {d.detail}",

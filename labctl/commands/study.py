@@ -184,7 +184,7 @@ def impact(
 ) -> None:
     """Exam pass rates and scores with and without labs, domain scores against lab coverage,
     days from first lab to exam, and labs reused on client work."""
-    from labctl import cost, reports
+    from labctl import cost, reports, spend_report
     from labctl.ledger import Ledger
     from labctl.study import impact as impact_mod
     from labctl.study import page
@@ -195,7 +195,7 @@ def impact(
     ledger, cat = Ledger(), _catalog()
     data = impact_mod.report(ledger, cat)
     if html:
-        spend = reports.html(cost.report(ledger, cat), cost.team(cat))
+        spend = reports.html(spend_report.report(ledger, cat), cost.team(cat))
         team = page.team_page(spend, prog.report(ledger, cat, engineer=None), data)
         html.write_text(team, encoding="utf-8")
         err.print(f"wrote {html}", markup=False)
