@@ -76,7 +76,7 @@ def settings() -> Settings:
     file = paths.user_config()
     data: dict[str, Any] = {}
     if file.is_file():
-        from labctl.catalog import read_text  # CatalogError for a non-UTF-8 file, with its line
+        from labctl.safe_yaml import read_text  # CatalogError for a non-UTF-8 file, with its line
 
         try:
             data = tomllib.loads(read_text(file, "config file"))

@@ -451,10 +451,10 @@ def team(cat: Catalog | None = None) -> Team:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                  for e in exc.errors(include_url=False))  # fmt: skip
             raise CatalogError(f"labs.yaml team: {problems}") from None
-    from labctl import catalog  # its YAML checks (file:line), for a team file only
+    from labctl import catalog, safe_yaml  # the YAML checks (file:line), for a team file only
 
-    text = catalog.read_text(Path(file), "team file")
-    data = catalog.load_yaml(text, file)
+    text = safe_yaml.read_text(Path(file), "team file")
+    data = safe_yaml.load_yaml(text, file)
     wrapped = isinstance(data, dict) and "team" in data
     prefix = ("team",) if wrapped else ()
     return catalog.validate_model(Team, (data["team"] if wrapped else data) or {}, text, file,

@@ -113,7 +113,7 @@ def team_catalog(explicit: str | os.PathLike[str] | None = None) -> Catalog:
 
 def _cache_file(content: bytes) -> Path:
     """The cache entry of this catalog content under this labctl (its version and schema)."""
-    code = [paths.PACKAGE_DIR / "catalog.py", Path(__file__)]
+    code = [paths.PACKAGE_DIR / "catalog.py", paths.PACKAGE_DIR / "safe_yaml.py", Path(__file__)]
     stamp = f"{__version__}:" + ":".join(str(p.stat().st_mtime_ns) for p in code)
     # every file PriceBook.load() may read: $LABCTL_PRICES, the refreshed copy, the shipped one
     prices = [os.environ.get("LABCTL_PRICES", ""), paths.home() / "prices.csv",

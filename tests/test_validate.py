@@ -118,9 +118,9 @@ def test_alias_bomb_fails_fast(write):
 
 
 def test_small_aliases_and_merge_keys_still_work(home):
-    from labctl import catalog
+    from labctl import safe_yaml
 
-    assert catalog.load_yaml("base: &b {x: 1}\nuse: {<<: *b, y: 2}\n", "f") == {
+    assert safe_yaml.load_yaml("base: &b {x: 1}\nuse: {<<: *b, y: 2}\n", "f") == {
         "base": {"x": 1},
         "use": {"x": 1, "y": 2},
     }
