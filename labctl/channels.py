@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+BUCKETS = 10  # of a feature's distribution in the baseline statistics
+
 
 def strip_labels(src: Path, dst: Path, *, text: bool, jsonl: bool = False) -> None:
     """Drop the label column (CSV) or `__label__` token (text); text as JSON lines if asked."""
@@ -60,6 +62,7 @@ def baseline(train_dir: Path, schema: dict[str, Any], out: Path) -> int:
                     "std_dev": float(col.std(ddof=0)),
                     "min": float(col.min()),
                     "max": float(col.max()),
+                    "distribution": {"kll": {"buckets": _buckets(col)}},
                 },
             }
         )
@@ -90,3 +93,19 @@ def baseline(train_dir: Path, schema: dict[str, Any], out: Path) -> int:
     (out / "statistics.json").write_text(json.dumps(statistics, indent=1), encoding="utf-8")
     (out / "constraints.json").write_text(json.dumps(rules, indent=1), encoding="utf-8")
     return len(features)
+
+
+def _buckets(col: Any, count: int = BUCKETS) -> list[dict[str, float]]:
+    """Equal-width buckets between the column's min and max with their counts, as Model
+    Monitor's statistics give a feature's distribution (`distribution.kll.buckets`)."""
+    import numpy as np
+
+    values = col.dropna().to_numpy(dtype=float)
+    if not values.size:
+        return []
+    low, high = float(values.min()), float(values.max())
+    counts, edges = np.histogram(values, bins=count, range=(low, high if high > low else low + 1))
+    return [
+        {"lower_bound": float(a), "upper_bound": float(b), "count": float(c)}
+        for a, b, c in zip(edges[:-1], edges[1:], counts, strict=True)
+    ]

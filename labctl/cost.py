@@ -71,6 +71,7 @@ RESOURCE_STEP = {  # ledger resource kind -> the step kind whose usage prices it
     "endpoint": "deploy",
     "batch-job": "batch",
     "monitoring-schedule": "monitor",
+    "quality-schedule": "monitor",  # the processing jobs of a monitor step's schedule
     "processing-job": "monitor",  # SageMaker Processing, as a monitoring job
 }
 

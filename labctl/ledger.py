@@ -152,6 +152,7 @@ class Resource(Base):
 RESOURCE_KINDS = (  # in teardown order: what writes to a resource goes before it
     "pipeline",  # pipelines and their schedules redeploy endpoints and rewrite tables
     "monitoring-schedule",
+    "quality-schedule",  # before the jobs it starts and the endpoint whose traffic it reads
     "scaling-policy",
     "endpoint",
     "endpoint-config",

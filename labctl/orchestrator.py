@@ -53,8 +53,8 @@ def root_module(
         "autostop_at": iso_utc(autostop_at),
         **backend.module_inputs(ws, spec),
     }
-    if spec:  # what the cloud deletes at the deadline (the endpoints, named before they exist)
-        inputs |= backend.expiry_inputs(spec, lab_name=lab, engineer=engineer, run_id=run_id)
+    if spec:  # what the run will make, named before it exists (e.g. what the expiry deletes)
+        inputs |= backend.run_inputs(spec, lab_name=lab, engineer=engineer, run_id=run_id)
     return RootModule(
         target=backend.name,
         inputs=inputs,

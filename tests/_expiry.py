@@ -1,4 +1,4 @@
-"""Evaluate a provider-free Terraform module (the `expiry` modules) with Terraform itself.
+"""Evaluate a provider-free Terraform module (`expiry`, `quality`) with Terraform itself.
 
 The cloud modules cannot be planned offline (no provider binary), so what their expiry resources
 carry (schedule expressions, request payloads, policies) is computed in a nested module that
@@ -22,24 +22,23 @@ MODULES = Path(__file__).resolve().parents[1] / "terraform" / "modules"
 _DONE: dict[str, str] = {}  # inputs -> outputs (JSON): each distinct call applies once a session
 
 
-def evaluate(target: str, work: Path, **inputs: Any) -> dict[str, Any]:
-    """Apply terraform/modules/<target>/expiry with `inputs` (None = not given) in `work`; its
-    outputs (paths in them are relative to terraform/modules/<target>)."""
-    key = json.dumps([target, inputs], sort_keys=True)
+def evaluate(target: str, work: Path, module: str = "expiry", **inputs: Any) -> dict[str, Any]:
+    """Apply terraform/modules/<target>/<module> (default `expiry`) with `inputs` (None = not
+    given) in `work`; its outputs (paths in them are relative to terraform/modules/<target>)."""
+    key = json.dumps([target, module, inputs], sort_keys=True)
     if key not in _DONE:
-        _DONE[key] = json.dumps(_apply(target, work, inputs))
+        _DONE[key] = json.dumps(_apply(target, work, module, inputs))
     return json.loads(_DONE[key])
 
 
-def _apply(target: str, work: Path, inputs: dict[str, Any]) -> dict[str, Any]:
-    source = MODULES / target / "expiry"
-    shutil.copytree(source, work / "expiry")
+def _apply(target: str, work: Path, module: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    source = MODULES / target / module
+    shutil.copytree(source, work / module)
+    given = {k: v for k, v in inputs.items() if v is not None}
     doc = {
-        "module": {
-            "expiry": {"source": "./expiry", **{k: v for k, v in inputs.items() if v is not None}}
-        },
+        "module": {module: {"source": f"./{module}", **given}},
         "output": {
-            name: {"value": f"${{module.expiry.{name}}}"}
+            name: {"value": f"${{module.{module}.{name}}}"}
             for name in sorted(_schema.module_outputs(source))
         },
     }
@@ -49,11 +48,11 @@ def _apply(target: str, work: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     return stack.apply()
 
 
-def resources(target: str) -> dict[str, dict[str, Any]]:
-    """`type.name` -> body of each resource of terraform/modules/<target>/expiry.tf (python-hcl2:
-    expressions are `${...}` strings, string literals keep their quotes)."""
+def resources(target: str, module: str = "expiry") -> dict[str, dict[str, Any]]:
+    """`type.name` -> body of each resource of terraform/modules/<target>/<module>.tf
+    (python-hcl2: expressions are `${...}` strings, string literals keep their quotes)."""
     found = {}
-    for entry in _schema.parse_hcl(MODULES / target / "expiry.tf").get("resource", []):
+    for entry in _schema.parse_hcl(MODULES / target / f"{module}.tf").get("resource", []):
         for label, named in entry.items():
             for name, body in named.items():
                 if not name.startswith("__"):

@@ -76,5 +76,5 @@ def test_start_brings_the_endpoint_back_from_the_trained_model(tmp_path, infra, 
     assert module["autostop_at"] == "2026-12-01T12:00:00Z"
     open_kinds = sorted(r.kind for r in ledger.open_resources(run.id))  # autoscaling is back
     # the lab's SageMaker Pipeline (created, never run: no cost) is not an endpoint's: it stayed
-    assert open_kinds == ["endpoint", "endpoint-config", "model", "pipeline", "scaling-policy",
-                          "stack"]  # fmt: skip
+    assert open_kinds == ["endpoint", "endpoint-config", "model", "pipeline",
+                          "quality-schedule", "scaling-policy", "stack"]  # fmt: skip

@@ -90,12 +90,19 @@ def infra(aws_env):
         RoleName="labctl-ana-lab-sm-1a2b3c4d", AssumeRolePolicyDocument=json.dumps(ROLE_TRUST)
     )["Role"]
     account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
+    # quality.tf: the monitor steps' schedule group and the role their schedules run as
+    boto3.client("scheduler", region_name="us-east-1").create_schedule_group(Name="lab-quality")
+    quality = iam.create_role(
+        RoleName="lab-quality", AssumeRolePolicyDocument=json.dumps(ROLE_TRUST)
+    )["Role"]
     return {
         "bucket": bucket,
         "bucket_arn": f"arn:aws:s3:::{bucket}",
         "role_arn": role["Arn"],
         "region": "us-east-1",
         "account_id": account,
+        "quality_schedule_group": "lab-quality",
+        "quality_role_arn": quality["Arn"],
     }
 
 
@@ -239,11 +246,17 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         assert not tuning["TrainingJobDefinition"].get("CheckpointConfig")
         assert tuning["TrainingJobDefinition"]["StoppingCondition"]["MaxWaitTimeInSeconds"] == 3600
         assert any(k.startswith("data/churn-data/baseline/constraints.json") for k in objects)
+        # moto lacks CreateMonitoringSchedule, as an account closed to Model Monitor is refused
+        # it: data quality joins model quality in the scheduled processing jobs (quality.py)
         monitor = ctx.results["model-monitor"]
-        assert "does not implement CreateMonitoringSchedule" in monitor["skipped"]
+        assert monitor["checks"] == ["data-quality", "model-quality"]
         (schedule_row,) = by_kind["monitoring-schedule"]
         assert schedule_row.status == "not-created"
         assert not sm.list_data_quality_job_definitions()["JobDefinitionSummaries"]
+        (quality_row,) = by_kind["quality-schedule"]
+        assert quality_row.is_open and quality_row.status == "ENABLED"
+        assert quality_row.name == monitor["quality_schedule"]
+        assert quality_row.price_per_hour is not None and quality_row.instance_type
         # a SageMaker Pipeline retraining with the tuned values (test_components_sdk.py)
         assert ctx.results["retraining-pipeline"]["steps"] == ["tune-xgboost", "endpoint"]
         assert ctx.results["firehose-ingest"]["made_by"] == "terraform"  # a component
@@ -263,8 +276,9 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
         xgb = sm.describe_training_job(TrainingJobName=ctx.results["train-xgboost"]["job"])
         assert xgb["StoppingCondition"]["MaxWaitTimeInSeconds"] == 7200  # it checkpoints
         assert xgb["CheckpointConfig"]["S3Uri"].endswith(f"/checkpoints/{xgb['TrainingJobName']}/")
-        assert "monitoring-schedule" not in by_kind  # model-quality only: nothing is scheduled
-        assert ctx.results["model-monitor"]["not_scheduled"] == ["model-quality"]
+        assert "monitoring-schedule" not in by_kind  # model-quality only: no Model Monitor
+        assert ctx.results["model-monitor"]["checks"] == ["model-quality"]
+        assert by_kind["quality-schedule"][0].status == "ENABLED"
         assert rcf["AlgorithmSpecification"]["TrainingImage"] == aws_algorithms.image_uri(
             "random-cut-forest", "us-east-1"
         )
@@ -319,6 +333,8 @@ def test_lab_end_to_end_in_moto(tmp_path, infra, lab_name):
     assert not aas.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert not aas.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
     assert not ledger.open_resources(ctx.run.id)
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    assert not scheduler.list_schedules(GroupName="lab-quality")["Schedules"]
     for r in ledger.run_resources(ctx.run.id):
         backend.teardown(r, ledger)  # idempotent: already gone counts as deleted
 
@@ -638,7 +654,8 @@ def test_unknown_region_is_a_clear_error():
 
 def test_monitoring_schedule_request_shape(tmp_path, home):
     ctx = train_ctx(tmp_path)
-    step = ctx.lab.step("model-monitor")
+    # data quality alone: model quality runs as scheduled processing jobs (test_aws_quality.py)
+    step = ctx.lab.step("model-monitor").model_copy(update={"checks": ["data-quality"]})
     ctx.results["churn-data"]["baseline"] = "s3://lab-bucket/data/churn-data/baseline/"
     ctx.results["endpoint"] = {"endpoint": "endpoint-r1"}
     backend, stubs, _ = stubbed_backend("sagemaker")
@@ -697,7 +714,7 @@ def test_monitoring_schedule_request_shape(tmp_path, home):
     with sm:
         result = backend.run_step(step, ctx)
         sm.assert_no_pending_responses()
-    assert result["status"] == "Scheduled" and result["not_scheduled"] == ["model-quality"]
+    assert result["status"] == "Scheduled" and result["checks"] == ["data-quality"]
     (res,) = ctx.ledger.run_resources(ctx.run.id)
     assert res.kind == "monitoring-schedule" and res.price_per_hour == 0.115
 

@@ -88,9 +88,8 @@ def test_monitoring_findings(home, cat):
     monitor = [f for f in findings if f.step == "model-monitor"]
     assert all(not f.fatal for f in monitor)
     assert not any("closed to new AWS customers" in f.reason for f in monitor)  # none asked
-    assert any(
-        "model-quality monitoring is refused" in f.reason and "nothing is scheduled" in f.reason
-        for f in monitor
+    assert any(  # model quality runs as scheduled processing jobs (quality.py)
+        "model-quality runs as scheduled SageMaker Processing jobs" in f.reason for f in monitor
     )
     # churn asks for data-quality: Model Monitor must be open to the account, its image exist
     churn = backend("us-east-1").check(cat.lab("churn-pipeline"))
@@ -102,5 +101,11 @@ def test_monitoring_findings(home, cat):
     )
     (reason,) = fatal(backend("ca-west-1").check(cat.lab("churn-pipeline")), "model-monitor")
     assert "sagemaker-model-monitor-analyzer" in reason and "ca-west-1" in reason
-    # fraud asks for model-quality only: no Model Monitor image is needed
+    # fraud asks for model-quality only: no Model Monitor image is needed, the processing one is
     assert not fatal(backend("ca-west-1").check(cat.lab("fraud-detection")), "model-monitor")
+    (reason,) = fatal(backend("mars-north-1").check(cat.lab("fraud-detection")), "model-monitor")
+    assert "pytorch" in reason and "mars-north-1" in reason
+    # bias and explainability need Clarify: said, not fatal
+    clarify = replace_step(cat.lab("fraud-detection"), "model-monitor", checks=["bias"])
+    (finding,) = [f for f in backend().check(clarify) if f.step == "model-monitor"]
+    assert "bias monitoring is not scheduled" in finding.reason and not finding.fatal

@@ -20,7 +20,7 @@ import _expiry
 import pytest
 
 from labctl import orchestrator
-from labctl.backends.aws.names import sm_name
+from labctl.backends.aws.names import quality_job_prefix, sm_name
 from labctl.backends.base import backend_for_render
 from labctl.backends.databricks.names import endpoint_name
 from labctl.terraform import module_variables
@@ -98,12 +98,13 @@ def test_the_local_target_has_no_cloud_expiry(tmp_path, home):
     """The local target keeps `cost enforce`: no expiry inputs, no expiry variables."""
     backend = backend_for_render("local")
     lab = orchestrator.catalog_mod.load(None).lab("churn-pipeline")
-    assert backend.expiry_inputs(lab, lab_name="churn-pipeline", engineer="a", run_id="r") == {}
+    assert backend.run_inputs(lab, lab_name="churn-pipeline", engineer="a", run_id="r") == {}
     assert "endpoint_names" not in module_variables("local")
 
 
 def test_the_endpoint_names_need_no_sdk(tmp_path):
-    """`labctl render`/`plan` name the endpoints without boto3 or databricks-sdk installed."""
+    """`labctl render`/`plan` name the endpoints (and AWS quality-check jobs) without boto3 or
+    databricks-sdk installed."""
     code = (
         "import sys\n"
         "for m in ('boto3', 'botocore', 'databricks.sdk', 'databricks'): sys.modules[m] = None\n"
@@ -112,14 +113,19 @@ def test_the_endpoint_names_need_no_sdk(tmp_path):
         "for name, mixin in (('churn-pipeline', AwsModule), ('feature-store-pipeline',"
         " DatabricksModule)):\n"
         "    lab = catalog.load(None).lab(name)\n"
-        "    print(mixin().expiry_inputs(lab, lab_name=name, engineer='a@b.co', run_id='r1'))\n"
+        "    print(mixin().run_inputs(lab, lab_name=name, engineer='a@b.co', run_id='r1'))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     ).stdout  # fmt: skip
     assert out.splitlines() == [
-        str({"endpoint_names": [sm_name("endpoint", "r1")]}),
+        str(
+            {
+                "endpoint_names": [sm_name("endpoint", "r1")],
+                "quality_job_prefixes": [quality_job_prefix("model-monitor", "r1")],
+            }
+        ),
         str(
             {"endpoint_names": [endpoint_name("a@b.co", "feature-store-pipeline", "model-serving")]}
         ),

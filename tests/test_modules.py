@@ -191,7 +191,15 @@ def test_local_pins_null_exactly() -> None:
 def test_expected_outputs() -> None:
     expected = {
         "local": {"bucket", "bucket_uri", "region"},
-        "aws": {"bucket", "bucket_arn", "role_arn", "region", "account_id"},
+        "aws": {
+            "bucket",
+            "bucket_arn",
+            "role_arn",
+            "region",
+            "account_id",
+            "quality_schedule_group",  # the monitor steps' schedules (issue 12)
+            "quality_role_arn",
+        },
         "aws-budget": {"budget_name", "account_id", "deny_policy_arn", "action_id"},
         "gcp-budget": {"budget_name", "budget_id", "project"},
         "gcp": {

@@ -130,11 +130,10 @@ class Backend(ABC):
         """Extra module blocks of the root module, by step name (default: none)."""
         return {}
 
-    def expiry_inputs(
-        self, lab: Lab, *, lab_name: str, engineer: str, run_id: str
-    ) -> dict[str, Any]:
-        """Module inputs naming what the cloud-side expiry deletes at `autostop_at` (the lab's
-        endpoints, before they exist). Default: none (the local target keeps `cost enforce`)."""
+    def run_inputs(self, lab: Lab, *, lab_name: str, engineer: str, run_id: str) -> dict[str, Any]:
+        """Module inputs naming what this run will make before it exists: what the cloud-side
+        expiry deletes at `autostop_at` (the lab's endpoints), what a schedule may start.
+        Default: none (the local target keeps `cost enforce`)."""
         return {}
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:

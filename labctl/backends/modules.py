@@ -74,14 +74,19 @@ class AwsModule:
 
         return components.blocks(lab)
 
-    def expiry_inputs(
-        self, lab: Lab, *, lab_name: str, engineer: str, run_id: str
-    ) -> dict[str, Any]:
-        """The endpoints the expiry schedules delete: the names the deploy steps will give them
-        (`serving.deploy`), known before they exist."""
-        from labctl.backends.aws.names import sm_name
+    def run_inputs(self, lab: Lab, *, lab_name: str, engineer: str, run_id: str) -> dict[str, Any]:
+        """The endpoints the expiry schedules delete, the names the deploy steps will give them
+        (`serving.deploy`), and the name prefixes of the quality-check jobs the monitor steps'
+        schedules start (`quality.job_prefix`): known before they exist."""
+        from labctl.backends.aws.names import quality_job_prefix, sm_name
+        from labctl.catalog import MonitorStep
 
-        return {"endpoint_names": [sm_name(s.name, run_id) for s in deploy_steps(lab)]}
+        return {
+            "endpoint_names": [sm_name(s.name, run_id) for s in deploy_steps(lab)],
+            "quality_job_prefixes": [
+                quality_job_prefix(s.name, run_id) for s in lab.steps if isinstance(s, MonitorStep)
+            ],
+        }
 
     def provider_config(self, tags: dict[str, str]) -> dict[str, Any]:
         return {"aws": {"region": self.region, "default_tags": {"tags": tags}}}
@@ -227,9 +232,7 @@ class DatabricksModule:
             **lab_inputs(lab),  # the lab's Delta Live Tables pipelines
         }
 
-    def expiry_inputs(
-        self, lab: Lab, *, lab_name: str, engineer: str, run_id: str
-    ) -> dict[str, Any]:
+    def run_inputs(self, lab: Lab, *, lab_name: str, engineer: str, run_id: str) -> dict[str, Any]:
         """The serving endpoints the expiry job deletes (`serving.deploy` names them)."""
         from labctl.backends.databricks.names import endpoint_name
 

@@ -119,6 +119,24 @@ class AwsApi:
             code in ("NotImplemented", "InvalidAction") or (code.isdigit() and status in (500, 501))
         )
 
+    def _listing(
+        self, operation: str, key: str, *, region: str | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Every item of a SageMaker listing (all pages); [] where the endpoint lacks it (moto)."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self._api(
+                "sagemaker", operation, region=region, tolerate=self._unimplemented,
+                MaxResults=100, **params, **({"NextToken": token} if token else {}),
+            )  # fmt: skip
+            if page is None:
+                return items
+            items += page.get(key, [])
+            token = page.get("NextToken")
+            if not token:
+                return items
+
     def _upload(self, step_name: str, file: Path, bucket: str, key: str) -> None:
         from boto3.exceptions import S3UploadFailedError
 

@@ -57,6 +57,23 @@ def is_gone(exc: ClientError) -> bool:
     )
 
 
+# How a SageMaker API closed to the account refuses (Model Monitor for new customers): not
+# documented by AWS, so the access codes and a message naming availability both count.
+_CLOSED_MESSAGE = re.compile(
+    r"not (available|enabled|supported|authori[sz]ed)|no longer|new customers|access", re.I
+)
+
+
+def is_closed_to_account(exc: ClientError) -> bool:
+    """Does this error say the account may not use the feature at all (rather than a bad
+    request)? Access denied counts: the caller cannot use it either way."""
+    err = exc.response.get("Error", {})
+    code = err.get("Code", "")
+    return code in _ACCESS_CODES or (
+        code == "ValidationException" and bool(_CLOSED_MESSAGE.search(err.get("Message", "")))
+    )
+
+
 def is_credentials_error(exc: BotoCoreError) -> bool:
     """Is this a missing or expired credential (rather than an API error)?"""
     return type(exc).__name__ in (

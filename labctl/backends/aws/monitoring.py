@@ -1,54 +1,86 @@
-"""Model Monitor: a data-quality schedule on an endpoint, baselined on the training data."""
+"""Monitor steps: data quality in Model Monitor where the account may use it; otherwise, and
+for model quality everywhere, as scheduled SageMaker Processing jobs (quality.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from labctl.backends.aws import images
 from labctl.backends.aws.algorithms import data_of
 from labctl.backends.aws.api import AwsApi, sm_name, tags
 from labctl.backends.aws.checks import image_finding
-from labctl.backends.aws.errors import is_gone
+from labctl.backends.aws.errors import is_closed_to_account, is_gone
+from labctl.backends.aws.quality import QualityChecksMixin
 from labctl.backends.base import Context, Finding
 from labctl.catalog import DeployStep, Lab, MonitorStep
 from labctl.errors import BackendError
 
 SCHEDULES = {"hourly": "cron(0 * ? * * *)", "daily": "cron(0 0 ? * * *)"}
+QUALITY_CHECKS = ("data-quality", "model-quality")
 MODEL_MONITOR_NOTICE = (
-    "Amazon SageMaker Model Monitor is closed to new AWS customers (AWS documentation): an "
-    "account that has not used it has CreateMonitoringSchedule refused, and this step fails "
-    "after the endpoint is up; labctl does not yet run the data-quality check as a Processing "
-    "job instead"
+    "Amazon SageMaker Model Monitor is closed to new AWS customers (AWS documentation): where "
+    "the account is refused CreateMonitoringSchedule, labctl runs the data-quality check as a "
+    "scheduled SageMaker Processing job over the captured traffic instead (priced in the ledger "
+    "like any job)"
 )
 
 
-class MonitoringMixin(AwsApi):
+class MonitoringMixin(QualityChecksMixin, AwsApi):
     def monitor(self, *, step: MonitorStep, ctx: Context) -> dict[str, Any]:
-        """A Model Monitor data-quality schedule on the endpoint, baselined on the training data.
+        """Schedule the step's checks of the endpoint's captured traffic.
 
-        The baseline (statistics.json, constraints.json) is computed by the data step on this
-        machine; model quality, bias and explainability are not scheduled yet (they need ground
-        truth labels or Clarify). An AWS-compatible endpoint without CreateMonitoringSchedule
-        (moto) gets a result saying so, and nothing is left behind.
+        data-quality: a Model Monitor schedule baselined on the training data (the data step
+        computes statistics.json and constraints.json); where Model Monitor is closed to the
+        account (or the SageMaker API lacks it, as moto does) the check joins model-quality,
+        which labctl always runs as scheduled processing jobs comparing the captured predictions
+        with the validation labels of the requests that repeat a validation row. bias and
+        explainability (Clarify) are not scheduled. A deploy step without data capture leaves
+        nothing to check: nothing is created.
         """
         deploy = ctx.lab.step(step.endpoint)
         assert isinstance(deploy, DeployStep)
         endpoint = ctx.result(step.name, step.endpoint)["endpoint"]
-        data = ctx.result(step.name, data_of(ctx.lab, deploy.model))
-        not_scheduled = [c for c in step.checks if c != "data-quality"]
-        if "data-quality" not in step.checks:
-            return {
-                "skipped": f"{', '.join(not_scheduled)} monitoring is not scheduled by labctl "
-                "(see `labctl plan`); nothing was created",
-                "endpoint": endpoint,
-                "not_scheduled": not_scheduled,
-            }
-        if not data.get("baseline") or deploy.data_capture_percent == 0:
-            return {
-                "skipped": "data-quality monitoring needs tabular traffic and data capture "
-                f"(capture {deploy.data_capture_percent}%)",
-                "endpoint": endpoint,
-            }
+        model_step = data_of(ctx.lab, deploy.model)
+        data = ctx.result(step.name, model_step)
+        checks = [c for c in step.checks if c in QUALITY_CHECKS]
+        result: dict[str, Any] = {
+            "endpoint": endpoint,
+            "checks": [],
+            "not_scheduled": [c for c in step.checks if c not in QUALITY_CHECKS],
+        }
+        if not checks:
+            return {**result, "skipped": f"{', '.join(step.checks)} monitoring is not scheduled "
+                    "by labctl (see `labctl plan`); nothing was created"}  # fmt: skip
+        if deploy.data_capture_percent == 0:
+            return {**result, "skipped": f"deploy step '{deploy.name}' captures no traffic: "
+                    "nothing to check; nothing was created"}  # fmt: skip
+        if "data-quality" in checks and not data.get("baseline"):
+            result["not_scheduled"].append("data-quality")
+            checks.remove("data-quality")
+            ctx.reporter.warn(f"step '{step.name}': data-quality needs tabular traffic (the "
+                              "data step has no baseline); not scheduled")  # fmt: skip
+        if "data-quality" in checks:
+            scheduled = self._model_monitor(step, ctx, endpoint, data)
+            if scheduled is not None:
+                checks.remove("data-quality")
+                result |= scheduled
+                result["checks"].append("data-quality")
+        if checks:
+            trained = ctx.lab.train_of(deploy.model).name if deploy.model else model_step
+            source = deploy.model if deploy.model in ctx.results else trained
+            result |= self.quality_schedule(
+                step, ctx, checks, endpoint=endpoint, data=data, model_step=source
+            )
+            result["checks"] += checks
+        return result
+
+    def _model_monitor(
+        self, step: MonitorStep, ctx: Context, endpoint: str, data: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """A Model Monitor data-quality schedule; None when Model Monitor is closed to the
+        account (or not implemented by the API, as in moto): nothing is left behind."""
         name = sm_name(step.name, ctx.run.id)
         definition = sm_name(step.name, ctx.run.id, suffix="dq")
         bucket = ctx.output("bucket")
@@ -68,11 +100,21 @@ class MonitoringMixin(AwsApi):
                 "whole interval at that instance's price, an upper bound",
             },
         )
+        refusals: list[str] = []
+
+        def closed(exc: ClientError) -> bool:
+            """Model Monitor closed to the account, or an API without it (moto)."""
+            if self._unimplemented(exc) or is_closed_to_account(exc):
+                refusals.append(str(exc.response.get("Error", {}).get("Message") or exc))
+                return True
+            return False
+
         with ctx.creating(res):
-            self._api(
+            made = self._api(
                 "sagemaker",
                 "create_data_quality_job_definition",
                 step=step.name,
+                tolerate=closed,
                 JobDefinitionName=definition,
                 DataQualityBaselineConfig={
                     "ConstraintsResource": {"S3Uri": f"{data['baseline']}constraints.json"},
@@ -111,54 +153,35 @@ class MonitoringMixin(AwsApi):
                 StoppingCondition={"MaxRuntimeInSeconds": 1800},
                 Tags=tags(ctx),
             )
+        created = None
         try:
-            created = self._api(
-                "sagemaker",
-                "create_monitoring_schedule",
-                step=step.name,
-                tolerate=self._unimplemented,
-                MonitoringScheduleName=name,
-                MonitoringScheduleConfig={
-                    "ScheduleConfig": {"ScheduleExpression": schedule},
-                    "MonitoringJobDefinitionName": definition,
-                    "MonitoringType": "DataQuality",
-                },
-                Tags=tags(ctx),
-            )
-        except BackendError:
-            self._api(
-                "sagemaker",
-                "delete_data_quality_job_definition",
-                step=step.name,
-                tolerate=is_gone,
-                JobDefinitionName=definition,
-            )
-            ctx.ledger.close_resource(res.id, status="not-created")
-            raise
-        result = {
-            "monitoring_schedule": name if created else None,
-            "job_definition": definition,
-            "endpoint": endpoint,
-            "baseline": data["baseline"],
-            "schedule": schedule,
-            "checks": ["data-quality"],
-            "not_scheduled": not_scheduled,
-        }
+            if made is not None:
+                created = self._api(
+                    "sagemaker",
+                    "create_monitoring_schedule",
+                    step=step.name,
+                    tolerate=closed,
+                    MonitoringScheduleName=name,
+                    MonitoringScheduleConfig={
+                        "ScheduleConfig": {"ScheduleExpression": schedule},
+                        "MonitoringJobDefinitionName": definition,
+                        "MonitoringType": "DataQuality",
+                    },
+                    Tags=tags(ctx),
+                )
+        finally:
+            if created is None:  # refused, closed or failed: nothing may stay behind
+                if made is not None:
+                    self._api("sagemaker", "delete_data_quality_job_definition", step=step.name,
+                              tolerate=is_gone, JobDefinitionName=definition)  # fmt: skip
+                ctx.ledger.close_resource(res.id, status="not-created")
         if created is None:
-            self._api(
-                "sagemaker",
-                "delete_data_quality_job_definition",
-                step=step.name,
-                tolerate=is_gone,
-                JobDefinitionName=definition,
-            )
-            ctx.ledger.close_resource(res.id, status="not-created")
             url = self._client("sagemaker").meta.endpoint_url
-            return {
-                **result,
-                "skipped": f"the SageMaker API at {url} does not implement "
-                "CreateMonitoringSchedule (moto); nothing was scheduled",
-            }
+            ctx.reporter.warn(
+                f"step '{step.name}': Model Monitor is not available at {url} "
+                f"({refusals[-1][:160]}); data-quality runs as scheduled processing jobs"
+            )
+            return None
         ctx.ledger.update_resource(
             res.id, status="Pending", provider_id=created["MonitoringScheduleArn"]
         )
@@ -181,34 +204,45 @@ class MonitoringMixin(AwsApi):
                 f"step '{step.name}': monitoring schedule {name} is {status}: "
                 f"{desc.get('FailureReason', 'no reason given')}"
             )
-        return {**result, "status": status}
+        return {
+            "monitoring_schedule": name,
+            "job_definition": definition,
+            "baseline": data["baseline"],
+            "schedule": schedule,
+            "status": status,
+        }
 
 
 def monitor_findings(lab: Lab, step: MonitorStep, region: str) -> list[Finding]:
-    """Model Monitor's availability, the image, and the checks labctl cannot schedule."""
+    """How each check will run, the images it needs in the region, and what cannot run."""
+    from labctl.backends.aws.services import PROCESSING_IMAGE
+    from labctl.errors import LabctlError
+
     findings = []
     deploy = lab.step(step.endpoint)
     assert isinstance(deploy, DeployStep)
-    others = [c for c in step.checks if c != "data-quality"]
-    if others:
+    refused = [c for c in step.checks if c not in QUALITY_CHECKS]
+    if refused:
+        findings.append(Finding(step.name, f"{', '.join(refused)} monitoring is not scheduled: "
+                                "it needs SageMaker Clarify, which labctl does not run",
+                                fatal=False))  # fmt: skip
+    checks = [c for c in step.checks if c in QUALITY_CHECKS]
+    if not checks:
+        return findings
+    if deploy.data_capture_percent == 0:
         findings.append(
-            Finding(
-                step.name,
-                f"{', '.join(others)} monitoring is refused: it needs ground-truth labels merged "
-                "with the captured traffic (or Clarify), which labctl does not provide; "
-                + (
-                    "only data-quality is scheduled"
-                    if "data-quality" in step.checks
-                    else "nothing is scheduled for this step (ask for `checks: [data-quality]`)"
-                ),
-                fatal=False,
-            )
+            Finding(step.name, f"deploy step '{deploy.name}' captures no traffic to check")
         )
-    if "data-quality" in step.checks:
+    if "data-quality" in checks:
         findings.append(Finding(step.name, MODEL_MONITOR_NOTICE, fatal=False))
         findings += image_finding(step.name, "model-monitor", region)
-        if deploy.data_capture_percent == 0:
-            findings.append(
-                Finding(step.name, f"deploy step '{deploy.name}' captures no traffic to monitor")
-            )
+    if "model-quality" in checks:
+        findings.append(Finding(step.name, "model-quality runs as scheduled SageMaker "
+                                "Processing jobs comparing the captured predictions with the "
+                                "validation labels of requests that repeat a validation row",
+                                fatal=False))  # fmt: skip
+    try:  # the processing jobs' image (the fallback for data-quality too)
+        images.framework_uri(PROCESSING_IMAGE, region, step.instance_type)
+    except LabctlError as exc:
+        findings.append(Finding(step.name, f"{exc.message}; {exc.hint}"))
     return findings

@@ -5,7 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["sm_name"]
+__all__ = ["quality_job_prefix", "sm_name"]
+
+# EventBridge Scheduler's execution id (16 characters in AWS's examples; room is left for a
+# UUID's 36) follows the prefix of a scheduled job's name: 63 - 1 - 36 = 26.
+QUALITY_PREFIX_LIMIT = 26
 
 
 def sm_name(base: str, run_id: str, *, suffix: str = "", limit: int = 63) -> str:
@@ -16,3 +20,8 @@ def sm_name(base: str, run_id: str, *, suffix: str = "", limit: int = 63) -> str
         digest = hashlib.sha256(base.encode()).hexdigest()[:5]
         name = name[: max(1, limit - len(tail) - 6)].rstrip("-") + "-" + digest
     return (name + tail)[:limit].rstrip("-")
+
+
+def quality_job_prefix(step: str, run_id: str) -> str:
+    """The name of a monitor step's scheduled quality-check jobs, before `-<execution id>`."""
+    return sm_name(step, run_id, suffix="q", limit=QUALITY_PREFIX_LIMIT)

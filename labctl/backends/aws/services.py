@@ -43,6 +43,7 @@ PROCESSING_IMAGE = "pytorch-training"  # Python, Pillow and torchvision: the pre
 PROCESSING_SCRIPT = Path(__file__).with_name("preprocess_job.py")
 DATA_QUALITY_SCRIPT = Path(__file__).with_name("data_quality_job.py")
 PROCESSING_MAX_SECONDS = 3600
+PROCESSING_ROOT = "/opt/ml/processing"
 APPROVAL = {"manual": "PendingManualApproval", "auto": "Approved", "automatic": "Approved"}
 
 
@@ -201,27 +202,14 @@ class ServicesMixin(AwsApi):
             attrs={"step": step.name, "input": data, "output": output},
         )  # fmt: skip
         self._upload(step.name, script, bucket, code_key)
-        local = "/opt/ml/processing/input"
-        self._create(
-            ctx, res, "create_processing_job", status="InProgress", arn_key="ProcessingJobArn",
-            step=step.name, ProcessingJobName=name, RoleArn=ctx.output("role_arn"),
-            AppSpecification={
-                "ImageUri": images.framework_uri(PROCESSING_IMAGE, self.region, itype),
-                "ContainerEntrypoint": ["python3", f"{local}/code/{script.name}"],
-                "ContainerArguments": arguments,
-            },
-            ProcessingInputs=[
-                _input("code", f"s3://{bucket}/{code_key}", f"{local}/code", "FullyReplicated"),
-                _input("data", data, f"{local}/data", distribution),
-            ],
-            ProcessingOutputConfig={"Outputs": [{"OutputName": "processed", "S3Output": {
-                "S3Uri": output, "LocalPath": "/opt/ml/processing/output",
-                "S3UploadMode": "EndOfJob"}}]},
-            ProcessingResources={"ClusterConfig": {
-                "InstanceCount": count, "InstanceType": itype, "VolumeSizeInGB": 30}},
-            StoppingCondition={"MaxRuntimeInSeconds": PROCESSING_MAX_SECONDS},
-            Tags=tags(ctx),
+        request = processing_request(
+            name, role_arn=ctx.output("role_arn"), region=self.region, script=script.name,
+            code_uri=f"s3://{bucket}/{code_key}", inputs={"data": (data, distribution)},
+            output=output, instance_type=itype, instance_count=count, arguments=arguments,
+            tags=tags(ctx),
         )  # fmt: skip
+        self._create(ctx, res, "create_processing_job", status="InProgress",
+                     arn_key="ProcessingJobArn", step=step.name, **request)  # fmt: skip
         with ctx.reporter.task(f"processing {name} ({count} x {itype})") as task:
             desc = self._wait(
                 f"processing job {name}",
@@ -329,6 +317,37 @@ class ServicesMixin(AwsApi):
                                        provider_id=started["JobId"])  # fmt: skip
             jobs[feature] = {"job_id": started["JobId"], "output": output}
         return {"jobs": jobs}
+
+
+def processing_request(
+    name: str, *, role_arn: str, region: str, script: str, code_uri: str,
+    inputs: dict[str, tuple[str, str]], output: str, instance_type: str, instance_count: int,
+    arguments: list[str], tags: list[dict[str, str]],
+) -> dict[str, Any]:  # fmt: skip
+    """CreateProcessingJob's request: python3 runs `script` (uploaded at `code_uri`) in the
+    PyTorch image, each of `inputs` (name -> S3 prefix, distribution) at
+    /opt/ml/processing/input/<name>, /opt/ml/processing/output uploaded to `output` at the end."""
+    local = f"{PROCESSING_ROOT}/input"
+    return {
+        "ProcessingJobName": name,
+        "RoleArn": role_arn,
+        "AppSpecification": {
+            "ImageUri": images.framework_uri(PROCESSING_IMAGE, region, instance_type),
+            "ContainerEntrypoint": ["python3", f"{local}/code/{script}"],
+            "ContainerArguments": arguments,
+        },
+        "ProcessingInputs": [
+            _input("code", code_uri, f"{local}/code", "FullyReplicated"),
+            *(_input(key, uri, f"{local}/{key}", how) for key, (uri, how) in inputs.items()),
+        ],
+        "ProcessingOutputConfig": {"Outputs": [{"OutputName": "processed",
+            "S3Output": {"S3Uri": output, "LocalPath": f"{PROCESSING_ROOT}/output",
+                         "S3UploadMode": "EndOfJob"}}]},
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceCount": instance_count, "InstanceType": instance_type, "VolumeSizeInGB": 30}},
+        "StoppingCondition": {"MaxRuntimeInSeconds": PROCESSING_MAX_SECONDS},
+        "Tags": tags,
+    }  # fmt: skip
 
 
 def _input(name: str, uri: str, local: str, distribution: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def discover(backend: AwsBackend, engineer_tag: str | None) -> list[Stray]:
     tagged = _tagged(backend, engineer_tag)
     found: list[Stray] = []
     for kind, (op, key, name_key, arn_key, params) in LISTINGS.items():
-        for item in _listing(backend, op, key, params):
+        for item in backend._listing(op, key, **params):
             arn = item[arn_key]
             tags = tagged.get(arn)
             if tags is None:
@@ -86,23 +86,6 @@ def _tagged(backend: AwsBackend, engineer_tag: str | None) -> dict[str, dict[str
         token = page.get("PaginationToken") or ""
         if not token:
             return tagged
-
-
-def _listing(backend: AwsBackend, op: str, key: str, params: dict[str, str]) -> list[dict]:
-    """Every item of a SageMaker listing (all pages); [] where the endpoint lacks it (moto)."""
-    items: list[dict] = []
-    token: str | None = None
-    while True:
-        page = backend._api(
-            "sagemaker", op, tolerate=backend._unimplemented, MaxResults=100,
-            **params, **({"NextToken": token} if token else {}),
-        )  # fmt: skip
-        if page is None:
-            return items
-        items += page.get(key, [])
-        token = page.get("NextToken")
-        if not token:
-            return items
 
 
 def _tags(backend: AwsBackend, arn: str) -> dict[str, str]:

@@ -43,6 +43,7 @@ JOBS = {
     ),
 }
 ENDED = ("Stopped", "Completed", "Failed")
+ON_ENDPOINT = ("monitoring-schedule", "quality-schedule", "scaling-policy")  # removed before it
 # A stopped job gets up to 120 s (SIGTERM) to upload its artifacts, then SageMaker stops it.
 STOP_TIMEOUT = 300
 
@@ -58,9 +59,7 @@ class TeardownMixin(AwsApi):
             case "endpoint":
                 # Schedules and autoscaling hang off the endpoint: remove them first.
                 for other in ledger.open_resources(resource.run_id):
-                    if other.kind in ("monitoring-schedule", "scaling-policy") and (
-                        (other.attrs or {}).get("endpoint") == name
-                    ):
+                    if other.kind in ON_ENDPOINT and (other.attrs or {}).get("endpoint") == name:
                         self.teardown(other, ledger)
                         ledger.close_resource(other.id, status="deleted")
                 call("sagemaker", "delete_endpoint", EndpointName=name)
@@ -105,6 +104,8 @@ class TeardownMixin(AwsApi):
                         "delete_data_quality_job_definition",
                         JobDefinitionName=attrs["job_definition"],
                     )
+            case "quality-schedule":
+                self.remove_quality_schedule(resource, ledger)  # type: ignore[attr-defined]
             case "training-job" | "tuning-job" | "batch-job" | "processing-job":
                 self._stop_job(resource, ledger, call)
             case "recommendation-job":  # its load-test endpoints go with it

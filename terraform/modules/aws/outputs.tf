@@ -22,3 +22,13 @@ output "account_id" {
   description = "AWS account ID the lab runs in."
   value       = data.aws_caller_identity.current.account_id
 }
+
+output "quality_schedule_group" {
+  description = "EventBridge Scheduler group of the monitor steps' quality-check schedules (null without a monitor step)."
+  value       = one(aws_scheduler_schedule_group.quality[*].name)
+}
+
+output "quality_role_arn" {
+  description = "Role EventBridge Scheduler assumes to start the quality-check processing jobs (null without a monitor step)."
+  value       = one(aws_iam_role.quality[*].arn)
+}

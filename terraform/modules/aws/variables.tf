@@ -115,3 +115,11 @@ variable "endpoint_names" {
   description = "Names of the SageMaker endpoints the lab's deploy steps will create (labctl passes them: backends/modules.py). The expiry schedules and their role name these."
   default     = []
 }
+
+# ---- quality checks (quality.tf) ------------------------------------------------------------
+
+variable "quality_job_prefixes" {
+  type        = list(string)
+  description = "Name prefixes of the processing jobs the lab's monitor steps start on a schedule (data and model quality over the captured traffic; labctl passes them: backends/modules.py). Empty: no monitor step, no schedule group or role."
+  default     = []
+}
