@@ -177,3 +177,37 @@ def test_the_vpc_component_lets_the_lab_role_make_sagemakers_network_interfaces(
     assert vpc["role_arn"] == Expr("${module.lab.role_arn}")
     main = (REPO / "terraform/modules/aws-components/vpc/main.tf").read_text()
     assert '"ec2:CreateNetworkInterface"' in main and 'resource "aws_iam_role_policy"' in main
+
+
+def test_processing_and_quality_jobs_run_isolated_in_the_lab_vpc(tmp_path, secure_infra):
+    """A processing job (a service step's, a monitor step's scheduled quality check, a Model
+    Monitor job definition) gets the lab VPC as its NetworkConfig; moto accepts the request."""
+    from labctl.backends.aws.services import processing_request
+
+    ctx = make_ctx(tmp_path, LAB, secure_infra)
+    made = secure_infra["components"]["vpc-isolation"]
+    network = secure.processing_network(ctx)
+    assert network == {
+        "NetworkConfig": {
+            "VpcConfig": {"SecurityGroupIds": [made["security_group_id"]],
+                          "Subnets": made["subnet_ids"]},
+            "EnableNetworkIsolation": True,
+            "EnableInterContainerTrafficEncryption": True,
+        }
+    }  # fmt: skip
+    bucket = secure_infra["bucket"]
+    request = processing_request(
+        "quality-r1-q-d32c5kddcf5bb8c3", role_arn=secure_infra["role_arn"], region="us-east-1",
+        script="quality_job.py", code_uri=f"s3://{bucket}/code/quality_job.py",
+        inputs={"capture": (f"s3://{bucket}/datacapture/e/", "FullyReplicated")},
+        output=f"s3://{bucket}/monitoring/e/quality/", instance_type="ml.m5.large",
+        instance_count=1, arguments=[], tags=[], network=network,
+    )  # fmt: skip
+    sm = boto3.client("sagemaker", region_name="us-east-1")
+    sm.create_processing_job(**request)
+    desc = sm.describe_processing_job(ProcessingJobName=request["ProcessingJobName"])
+    assert desc["NetworkConfig"]["VpcConfig"]["Subnets"] == made["subnet_ids"]
+
+
+def test_without_a_vpc_step_processing_jobs_get_no_network_config(tmp_path, infra):  # noqa: F811
+    assert secure.processing_network(make_ctx(tmp_path, "churn-pipeline", infra)) == {}

@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from labctl.backends.aws import images
+from labctl.backends.aws import images, secure
 from labctl.backends.aws.algorithms import data_of
 from labctl.backends.aws.api import AwsApi, sm_name, tags
 from labctl.backends.aws.checks import image_finding
@@ -152,6 +152,7 @@ class MonitoringMixin(QualityChecksMixin, AwsApi):
                 RoleArn=ctx.output("role_arn"),
                 StoppingCondition={"MaxRuntimeInSeconds": 1800},
                 Tags=tags(ctx),
+                **secure.processing_network(ctx),
             )
         created = None
         try:

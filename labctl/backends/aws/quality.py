@@ -20,6 +20,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from labctl.backends.aws import secure
 from labctl.backends.aws.api import AwsApi, tags
 from labctl.backends.aws.errors import is_gone
 from labctl.backends.aws.names import quality_job_prefix
@@ -71,6 +72,7 @@ class QualityChecksMixin(AwsApi):
             script=QUALITY_SCRIPT.name, code_uri=f"s3://{bucket}/code/{prefix}/{QUALITY_SCRIPT.name}",
             inputs=inputs, output=f"{output}{SCHEDULED_TIME}/", instance_type=step.instance_type,
             instance_count=1, arguments=arguments, tags=tags(ctx),
+            network=secure.processing_network(ctx),
         )  # fmt: skip
         self._upload(step.name, QUALITY_SCRIPT, bucket, f"code/{prefix}/{QUALITY_SCRIPT.name}")
         marker = json.dumps({"quality_checks": prefix, "checks": checks}).encode()

@@ -1,4 +1,5 @@
-"""The secure lab's requests: SageMaker jobs and models in the lab VPC (a `vpc` step), and model
+"""The secure lab's requests: SageMaker jobs (training, tuning, processing, monitoring) and models
+in the lab VPC (a `vpc` step), and model
 artifacts signed with a `kms-signing` step's asymmetric key, verified before deploying.
 
 Both read the component's Terraform outputs (`components.step_outputs`): the vpc module's
@@ -50,6 +51,13 @@ def isolation(ctx: Context, *, model: bool = False) -> dict[str, Any]:
     if not model:
         fields["EnableInterContainerTrafficEncryption"] = True
     return fields
+
+
+def processing_network(ctx: Context) -> dict[str, Any]:
+    """`NetworkConfig` of a processing job (or a Model Monitor job definition) in the lab VPC's
+    private subnets, network-isolated, encrypted between instances; {} without a vpc step."""
+    fields = isolation(ctx)
+    return {"NetworkConfig": fields} if fields else {}
 
 
 def _signing(ctx: Context) -> tuple[str, str, str] | None:

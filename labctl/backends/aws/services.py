@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import components
-from labctl.backends.aws import images, scriptmode
+from labctl.backends.aws import images, scriptmode, secure
 from labctl.backends.aws.algorithms import algorithm_of
 from labctl.backends.aws.api import WAIT_MARGIN, AwsApi, sm_name, tags
 from labctl.backends.base import Context
@@ -206,7 +206,7 @@ class ServicesMixin(AwsApi):
             name, role_arn=ctx.output("role_arn"), region=self.region, script=script.name,
             code_uri=f"s3://{bucket}/{code_key}", inputs={"data": (data, distribution)},
             output=output, instance_type=itype, instance_count=count, arguments=arguments,
-            tags=tags(ctx),
+            tags=tags(ctx), network=secure.processing_network(ctx),
         )  # fmt: skip
         self._create(ctx, res, "create_processing_job", status="InProgress",
                      arn_key="ProcessingJobArn", step=step.name, **request)  # fmt: skip
@@ -322,11 +322,12 @@ class ServicesMixin(AwsApi):
 def processing_request(
     name: str, *, role_arn: str, region: str, script: str, code_uri: str,
     inputs: dict[str, tuple[str, str]], output: str, instance_type: str, instance_count: int,
-    arguments: list[str], tags: list[dict[str, str]],
+    arguments: list[str], tags: list[dict[str, str]], network: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """CreateProcessingJob's request: python3 runs `script` (uploaded at `code_uri`) in the
     PyTorch image, each of `inputs` (name -> S3 prefix, distribution) at
-    /opt/ml/processing/input/<name>, /opt/ml/processing/output uploaded to `output` at the end."""
+    /opt/ml/processing/input/<name>, /opt/ml/processing/output uploaded to `output` at the end;
+    `network`: the lab VPC's `NetworkConfig` (`secure.processing_network`)."""
     local = f"{PROCESSING_ROOT}/input"
     return {
         "ProcessingJobName": name,
@@ -334,7 +335,7 @@ def processing_request(
         "AppSpecification": {
             "ImageUri": images.framework_uri(PROCESSING_IMAGE, region, instance_type),
             "ContainerEntrypoint": ["python3", f"{local}/code/{script}"],
-            "ContainerArguments": arguments,
+            **({"ContainerArguments": arguments} if arguments else {}),  # min length 1
         },
         "ProcessingInputs": [
             _input("code", code_uri, f"{local}/code", "FullyReplicated"),
@@ -347,6 +348,7 @@ def processing_request(
             "InstanceCount": instance_count, "InstanceType": instance_type, "VolumeSizeInGB": 30}},
         "StoppingCondition": {"MaxRuntimeInSeconds": PROCESSING_MAX_SECONDS},
         "Tags": tags,
+        **(network or {}),
     }  # fmt: skip
 
 
