@@ -99,7 +99,8 @@ def _enforcer(backend: Backend, ledger: Ledger, run: Run, lab: Lab, reporter: Re
     """Make the cloud follow the run's (new) deadline: re-apply its stack; local: the ledger."""
     if backend.name == "local":
         return LOCAL_NOTE
-    reapply(backend, run, lab, ledger, reporter)
+    run = reapply(backend, run, lab, ledger, reporter)
+    backend.follow_deadline(run, ledger)  # e.g. AWS quality-check schedules end at it
     return "the cloud's expiry schedule (terraform re-applied)"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -287,3 +288,25 @@ def test_closed_model_monitor_schedules_processing_jobs_that_check_the_capture(
     assert not scheduler.list_schedules(GroupName="lab-quality")["Schedules"]
     (closed,) = [r for r in ledger.run_resources(ctx.run.id) if r.kind == "quality-schedule"]
     assert not closed.is_open and closed.billable_seconds is not None
+
+
+@pytest.mark.aws
+def test_the_schedule_ends_at_the_deadline_and_follows_extend(tmp_path, infra):
+    ctx = make_ctx(tmp_path, "churn-pipeline", infra)
+    deadline = datetime(2026, 12, 2, 19, 0)
+    ctx.run = ctx.ledger.update_run(ctx.run.id, autostop_at=deadline)
+    backend = AwsBackend(sleep=no_sleep, poll_seconds=0)
+    for step in ctx.lab.steps:
+        ctx.record(step, backend.run_step(step, ctx))
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    name = quality_job_prefix("model-monitor", ctx.run.id)
+    found = scheduler.get_schedule(Name=name, GroupName="lab-quality")
+    assert found["EndDate"].replace(tzinfo=None) == deadline  # no traffic after the endpoints
+    assert found["ActionAfterCompletion"] == "DELETE"
+
+    later = ctx.ledger.update_run(ctx.run.id, autostop_at=deadline + timedelta(hours=2))
+    backend.follow_deadline(later, ctx.ledger)  # what `labctl extend` does after re-applying
+    moved = scheduler.get_schedule(Name=name, GroupName="lab-quality")
+    assert moved["EndDate"].replace(tzinfo=None) == deadline + timedelta(hours=2)
+    assert moved["Target"] == found["Target"]
+    assert moved["ScheduleExpression"] == "rate(1 hour)"

@@ -199,6 +199,11 @@ class Backend(ABC):
     def teardown(self, resource: Resource, ledger: Ledger) -> None:
         """Delete one resource; one that is already gone counts as deleted."""
 
+    def follow_deadline(self, run: Run, ledger: Ledger) -> None:
+        """Move what the backend scheduled to end at the run's deadline (`run.autostop_at`, just
+        moved by `labctl extend`) that the stack does not hold. Default: nothing."""
+        return None
+
     def live_status(self, resource: Resource) -> str:
         """The resource's status as the target sees it now (default: the ledger's)."""
         return resource.status

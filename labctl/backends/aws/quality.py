@@ -28,7 +28,7 @@ from labctl.backends.aws.services import processing_request
 from labctl.backends.base import Context
 from labctl.catalog import MonitorStep
 from labctl.errors import BackendError
-from labctl.ledger import Ledger, Resource, naive_utc
+from labctl.ledger import Ledger, Resource, Run, naive_utc
 
 QUALITY_SCRIPT = Path(__file__).with_name("quality_job.py")
 TARGET_ARN = "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob"
@@ -37,6 +37,9 @@ SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
 RATES = {"hourly": ("rate(1 hour)", 1), "daily": ("rate(1 day)", 24)}
 MARKER = "labctl-quality-checks.json"  # keeps the capture prefix non-empty before any traffic
 ENDED = ("Completed", "Failed", "Stopped")
+# what UpdateSchedule must be given again (it replaces the whole schedule)
+UPDATABLE = ("ScheduleExpression", "FlexibleTimeWindow", "Target", "State", "Description",
+             "StartDate", "ScheduleExpressionTimezone", "KmsKeyArn")  # fmt: skip
 STOPPED = {"ProcessingJobStatus": "Stopped"}  # a job gone while stopping
 
 
@@ -145,6 +148,17 @@ class QualityChecksMixin(AwsApi):
             if start and end:
                 seconds += max(0.0, (naive_utc(end) - naive_utc(start)).total_seconds())
         ledger.close_resource(resource.id, status="deleted", billable_seconds=seconds)
+
+    def follow_deadline(self, run: Run, ledger: Ledger) -> None:
+        """The run's quality-check schedules end at its (moved) deadline, as they began."""
+        for res in ledger.open_resources(run.id):
+            if res.kind != "quality-schedule" or not run.autostop_at:
+                continue
+            key = {"Name": res.name, "GroupName": (res.attrs or {}).get("group", "default")}
+            found = self._api("scheduler", "get_schedule", region=res.region, **key)
+            kept = {k: found[k] for k in UPDATABLE if k in found}
+            self._api("scheduler", "update_schedule", region=res.region, **key, **kept,
+                      EndDate=run.autostop_at, ActionAfterCompletion="DELETE")  # fmt: skip
 
     def _describe_job(self, name: str, region: str) -> dict[str, Any] | None:
         return self._api("sagemaker", "describe_processing_job", region=region, tolerate=is_gone,  # type: ignore[no-any-return]
