@@ -481,7 +481,10 @@ def test_tags_from_the_tagging_api_pages_spare_list_tags(home):
         )
 
     tagging, sage = client("resourcegroupstaggingapi"), client("sagemaker")
-    backend = AwsBackend(clients={"resourcegroupstaggingapi": tagging, "sagemaker": sage})
+    scheduler = client("scheduler")
+    backend = AwsBackend(
+        clients={"resourcegroupstaggingapi": tagging, "sagemaker": sage, "scheduler": scheduler}
+    )
     arn = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/lab-r1"
     tags = naming.tags(ENGINEER, "churn-pipeline", "r1")
     query = {
@@ -489,7 +492,8 @@ def test_tags_from_the_tagging_api_pages_spare_list_tags(home):
         "ResourceTypeFilters": ["sagemaker"],
         "ResourcesPerPage": 100,
     }
-    with Stubber(tagging) as tag_stub, Stubber(sage) as sm_stub:
+    with Stubber(tagging) as tag_stub, Stubber(sage) as sm_stub, Stubber(scheduler) as sched:
+        sched.add_response("list_schedule_groups", {"ScheduleGroups": []}, {})  # none of labctl
         tag_stub.add_response(
             "get_resources",
             {"ResourceTagMappingList": [], "PaginationToken": "p2"},
@@ -551,6 +555,7 @@ def test_tags_from_the_tagging_api_pages_spare_list_tags(home):
         found = discover(backend, "ana-example-com")
         tag_stub.assert_no_pending_responses()
         sm_stub.assert_no_pending_responses()
+        sched.assert_no_pending_responses()
     assert [(s.kind, s.name, s.tags, s.instances) for s in found] == [
         ("endpoint", "lab-r1", tags, [("ml.m5.large", 3)])
     ]
@@ -610,3 +615,36 @@ def test_a_tagged_notebook_instance_is_priced_stopped_and_deleted(role, home):
     sweep_mod.delete(found, reporter=Reporter(), backends={"aws": backend})
     left = sm().list_notebook_instances()["NotebookInstances"]
     assert [n["NotebookInstanceName"] for n in left] == ["untagged-notebook"]
+
+
+def test_a_lost_quality_check_schedule_and_its_running_job_are_swept(cli, role):
+    """A monitor step's schedule (quality.py) starts a processing job every hour: with the ledger
+    lost, the sweep finds it in the lab stack's tagged group, and the job it started."""
+    lab_tags = naming.tags(ENGINEER, "churn-pipeline", "r1a2b3c4")
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    for group, tags in (("labctl-ana-churn-quality-1a2b3c4d", lab_tags), ("other-quality-x", None)):
+        scheduler.create_schedule_group(
+            Name=group, Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()]
+        )
+        scheduler.create_schedule(
+            Name="model-monitor-r1a2b3c4-q", GroupName=group, ScheduleExpression="rate(1 hour)",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            Target={"Arn": "arn:aws:scheduler:::aws-sdk:sagemaker:createProcessingJob",
+                    "RoleArn": role, "Input": "{}"},
+        )  # fmt: skip
+    sm().create_processing_job(
+        ProcessingJobName="model-monitor-r1a2b3c4-q-d32c5kddcf5bb8c3", RoleArn=role,
+        AppSpecification={"ImageUri": IMAGE},
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                               "VolumeSizeInGB": 30}},
+        Tags=[{"Key": k, "Value": v} for k, v in lab_tags.items()],
+    )  # fmt: skip
+    listed = cli("sweep", "--target", "aws", "--engineer", ENGINEER, "--json")
+    assert listed.code == 0, listed.stderr
+    items = listed.json()["items"]
+    (schedule,) = [i for i in items if i["kind"] == "quality-schedule"]  # not the untagged group's
+    assert schedule["name"] == "model-monitor-r1a2b3c4-q" and schedule["lab"] == "churn-pipeline"
+    swept = cli("sweep", "--target", "aws", "--engineer", ENGINEER, "--yes", "--json")
+    assert swept.code == 0, swept.stderr
+    assert not scheduler.list_schedules(GroupName="labctl-ana-churn-quality-1a2b3c4d")["Schedules"]
+    assert scheduler.list_schedules(GroupName="other-quality-x")["Schedules"]  # untouched

@@ -121,7 +121,11 @@ class QualityChecksMixin(AwsApi):
                   Name=resource.name, GroupName=attrs.get("group", "default"))  # fmt: skip
         prefix = str(attrs.get("job_prefix") or resource.name)
         # a schedule made again by `labctl start` has the same name: count only its own jobs
-        since = {"CreationTimeAfter": resource.started_at.replace(tzinfo=UTC)}
+        since = (
+            {"CreationTimeAfter": resource.started_at.replace(tzinfo=UTC)}
+            if resource.started_at  # not for a sweep's detached row
+            else {}
+        )
         names = [
             job["ProcessingJobName"]
             for job in self._listing("list_processing_jobs", "ProcessingJobSummaries",

@@ -2,11 +2,13 @@
 
 Discovery asks the Resource Groups Tagging API (`get_resources`, TagFilters on
 `labctl-engineer`) for the tags of every tagged SageMaker resource in one paginated pass, then
-lists what can still bill (endpoints, endpoint configs, models, training / tuning / transform jobs
-in progress, notebook instances, monitoring schedules); a listed resource the Tagging API did not
-return (it is eventually consistent; some endpoints do not serve it) has its tags read with
-`list_tags`. Deletion is the aws teardown's own (`TeardownMixin.teardown`); notebook instances,
-which labctl never creates, are stopped, then deleted once stopped.
+lists what can still bill (endpoints, endpoint configs, models, training / tuning / transform /
+processing jobs in progress, notebook instances, monitoring schedules, and the quality-check
+schedules in the labs' tagged schedule groups, which start a processing job every hour); a
+listed resource the Tagging API did not return (it is eventually consistent; some endpoints do
+not serve it) has its tags read with `list_tags`. Deletion is the aws teardown's own
+(`TeardownMixin.teardown`); notebook instances, which labctl never creates, are stopped, then
+deleted once stopped.
 """
 
 from __future__ import annotations
@@ -32,10 +34,13 @@ LISTINGS: dict[str, tuple[str, str, str, str, dict[str, str]]] = {
                      "TrainingJobArn", {"StatusEquals": "InProgress"}),
     "batch-job": ("list_transform_jobs", "TransformJobSummaries", "TransformJobName",
                   "TransformJobArn", {"StatusEquals": "InProgress"}),
+    "processing-job": ("list_processing_jobs", "ProcessingJobSummaries", "ProcessingJobName",
+                       "ProcessingJobArn", {"StatusEquals": "InProgress"}),
     "notebook-instance": ("list_notebook_instances", "NotebookInstances",
                           "NotebookInstanceName", "NotebookInstanceArn", {}),
 }  # fmt: skip
 NOTEBOOK_STOP_TIMEOUT = 900
+QUALITY_GROUP = "-quality-"  # in the name of a lab stack's quality-check schedule group
 
 
 def discover(backend: AwsBackend, engineer_tag: str | None) -> list[Stray]:
@@ -53,7 +58,7 @@ def discover(backend: AwsBackend, engineer_tag: str | None) -> list[Stray]:
             stray = Stray("aws", kind, item[name_key], arn, backend.region, tags)
             _describe(backend, stray, item)
             found.append(stray)
-    return found
+    return _quality_schedules(backend, engineer_tag) + found
 
 
 def delete(backend: AwsBackend, stray: Stray, ledger: DetachedLedger) -> None:
@@ -65,6 +70,38 @@ def delete(backend: AwsBackend, stray: Stray, ledger: DetachedLedger) -> None:
 
 
 # --- internals ----------------------------------------------------------------------------------
+
+
+def _quality_schedules(backend: AwsBackend, engineer_tag: str | None) -> list[Stray]:
+    """The monitor steps' quality-check schedules (quality.py), which start a processing job
+    every hour: schedules take no tags, so they are found in the lab stacks' tagged groups."""
+    found: list[Stray] = []
+    for group in _pages(backend, "list_schedule_groups", "ScheduleGroups"):
+        if QUALITY_GROUP not in group["Name"]:
+            continue
+        listed = backend._api("scheduler", "list_tags_for_resource", tolerate=is_gone,
+                              ResourceArn=group["Arn"]) or {}  # fmt: skip
+        tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
+        if ENGINEER_TAG not in tags or engineer_tag not in (None, tags[ENGINEER_TAG]):
+            continue
+        for item in _pages(backend, "list_schedules", "Schedules", GroupName=group["Name"]):
+            attrs = {"group": group["Name"], "job_prefix": item["Name"]}
+            stray = Stray("aws", "quality-schedule", item["Name"], item["Arn"], backend.region,
+                          tags, status=item.get("State", ""), attrs=attrs)  # fmt: skip
+            found.append(stray)
+    return found
+
+
+def _pages(backend: AwsBackend, op: str, key: str, **params: Any) -> list[dict[str, Any]]:
+    """Every item of an EventBridge Scheduler listing (all pages)."""
+    items: list[dict[str, Any]] = []
+    token = None
+    while True:
+        page = backend._api("scheduler", op, **params, **({"NextToken": token} if token else {}))
+        items += page.get(key, [])
+        token = page.get("NextToken")
+        if not token:
+            return items
 
 
 def _tagged(backend: AwsBackend, engineer_tag: str | None) -> dict[str, dict[str, str]]:
@@ -127,6 +164,12 @@ def _describe(backend: AwsBackend, stray: Stray, item: dict[str, Any]) -> None:
             if rc.get("InstanceType"):
                 count = rc.get("InstanceCount", 1) * parallel.get("MaxParallelTrainingJobs", 1)
                 stray.instances = [(rc["InstanceType"], count)]
+        case "processing-job":
+            desc = describe("describe_processing_job", ProcessingJobName=stray.name)
+            stray.status = desc.get("ProcessingJobStatus", "")
+            cluster = desc.get("ProcessingResources", {}).get("ClusterConfig", {})
+            if cluster.get("InstanceType"):
+                stray.instances = [(cluster["InstanceType"], cluster.get("InstanceCount", 1))]
         case "batch-job":
             desc = describe("describe_transform_job", TransformJobName=stray.name)
             stray.status = desc.get("TransformJobStatus", "")
