@@ -12,7 +12,10 @@ from botocore.stub import Stubber
 from labctl.backends.aws import doctor
 
 pytestmark = pytest.mark.aws
-ROLE = "arn:aws:iam::123456789012:role/labctl-doctor-sm-check"
+PASSED = (  # (role, service): the lab's job role to SageMaker, its schedules' to the scheduler
+    ("arn:aws:iam::123456789012:role/labctl-doctor-sm-check", "sagemaker.amazonaws.com"),
+    ("arn:aws:iam::123456789012:role/labctl-doctor-quality-check", "scheduler.amazonaws.com"),
+)
 
 
 def session_for(caller: str, decision: str | None, *, role_path: str = "/"):
@@ -50,22 +53,24 @@ def session_for(caller: str, decision: str | None, *, role_path: str = "/"):
             "simulate_principal_policy", service_error_code="AccessDenied", http_status_code=403
         )
     else:
-        stubs["iam"].add_response(
-            "simulate_principal_policy",
-            {"EvaluationResults": [{"EvalActionName": "iam:PassRole", "EvalDecision": decision}]},
-            {
-                "PolicySourceArn": principal,
-                "ActionNames": ["iam:PassRole"],
-                "ResourceArns": [ROLE],
-                "ContextEntries": [
-                    {
-                        "ContextKeyName": "iam:PassedToService",
-                        "ContextKeyValues": ["sagemaker.amazonaws.com"],
-                        "ContextKeyType": "string",
-                    }
-                ],
-            },
-        )
+        decisions = decision if isinstance(decision, tuple) else (decision, decision)
+        for (role, service), said in zip(PASSED, decisions, strict=True):
+            stubs["iam"].add_response(
+                "simulate_principal_policy",
+                {"EvaluationResults": [{"EvalActionName": "iam:PassRole", "EvalDecision": said}]},
+                {
+                    "PolicySourceArn": principal,
+                    "ActionNames": ["iam:PassRole"],
+                    "ResourceArns": [role],
+                    "ContextEntries": [
+                        {
+                            "ContextKeyName": "iam:PassedToService",
+                            "ContextKeyValues": [service],
+                            "ContextKeyType": "string",
+                        }
+                    ],
+                },
+            )
     creds = SimpleNamespace(method="env")
     session = SimpleNamespace(
         get_credentials=lambda: creds,
@@ -98,5 +103,17 @@ def test_pass_role_denied_says_what_to_ask_for(home):
 
 
 def test_pass_role_undetermined_is_not_a_failure(home):
-    ok, detail = lines_of(*session_for("arn:aws:iam::123456789012:user/ana", None))["iam:PassRole"]
-    assert ok and detail.startswith("not determined (AccessDenied)")
+    lines = lines_of(*session_for("arn:aws:iam::123456789012:user/ana", None))
+    for name in ("iam:PassRole", "iam:PassRole (schedules)"):
+        ok, detail = lines[name]
+        assert ok and detail.startswith("not determined (AccessDenied)")
+
+
+def test_passing_the_schedules_role_is_checked_on_its_own(home):
+    """Quality-check schedules pass the lab's quality role to EventBridge Scheduler."""
+    session = session_for("arn:aws:iam::123456789012:user/ana", ("allowed", "implicitDeny"))
+    lines = lines_of(*session)
+    assert lines["iam:PassRole"][0]
+    ok, detail = lines["iam:PassRole (schedules)"]
+    assert not ok and "quality-check schedules would be refused" in detail
+    assert "iam:PassedToService scheduler.amazonaws.com" in detail

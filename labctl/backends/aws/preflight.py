@@ -17,7 +17,7 @@ from labctl.backends.modules import AWS_DEFAULT_REGION as DEFAULT_REGION
 
 def doctor(session: Any = None) -> list[tuple[str, bool, str]]:
     """`labctl doctor` lines for AWS: credentials, the account they reach, whether they may pass
-    a lab's role to SageMaker, the region."""
+    a lab's roles to SageMaker and EventBridge Scheduler, the region."""
     session = session or boto3.session.Session()
     lines: list[tuple[str, bool, str]] = []
     try:
@@ -43,7 +43,7 @@ def doctor(session: Any = None) -> list[tuple[str, bool, str]]:
                 "sts", region_name=region or DEFAULT_REGION
             ).get_caller_identity()
             lines.append(("account", True, f"{identity['Account']} as {identity['Arn']}"))
-            lines.append(pass_role_line(session, identity["Arn"]))
+            lines += pass_role_lines(session, identity["Arn"])
         except ClientError as exc:
             err = aws_error(exc, service="sts")
             lines.append(("account", False, f"{err.message}: {err.hint or CREDENTIALS_HINT}"))
@@ -70,55 +70,67 @@ def doctor(session: Any = None) -> list[tuple[str, bool, str]]:
     return lines
 
 
-# The lab roles terraform/modules/aws makes are named <name_prefix>-sm-<suffix>, and name_prefix
-# starts with "labctl-": a representative one for the IAM policy simulator.
-LAB_ROLE = "labctl-doctor-sm-check"
+# The roles terraform/modules/aws makes are named <name_prefix>-sm-<suffix> (jobs, passed to
+# SageMaker) and <name_prefix>-quality-<suffix> (quality-check schedules, passed to EventBridge
+# Scheduler), and name_prefix starts with "labctl-": representative ones for the IAM simulator.
+PASSES = (  # (doctor line, role name, the service the role is passed to)
+    ("iam:PassRole", "labctl-doctor-sm-check", "sagemaker.amazonaws.com"),
+    ("iam:PassRole (schedules)", "labctl-doctor-quality-check", "scheduler.amazonaws.com"),
+)
 
 
-def pass_role_line(session: Any, caller_arn: str) -> tuple[str, bool, str]:
-    """Can the caller pass a lab's execution role to SageMaker (iam:PassRole)? Asked of the IAM
-    policy simulator (iam:SimulatePrincipalPolicy); when it cannot say, the line says so."""
-    name = "iam:PassRole"
+def pass_role_lines(session: Any, caller_arn: str) -> list[tuple[str, bool, str]]:
+    """Can the caller pass a lab's roles to SageMaker and to EventBridge Scheduler
+    (iam:PassRole)? Asked of the IAM policy simulator (iam:SimulatePrincipalPolicy); when it
+    cannot say, the line says so."""
     match = re.fullmatch(r"arn:([\w-]+):(?:iam|sts)::(\d{12}):(.+)", caller_arn)
     if not match:
-        return name, True, f"not checked: unexpected caller ARN {caller_arn}"
+        return [(n, True, f"not checked: unexpected caller ARN {caller_arn}") for n, _, _ in PASSES]
     partition, account, rest = match.groups()
     if rest == "root":
-        return name, True, "the account root user may pass any role"
+        return [(n, True, "the account root user may pass any role") for n, _, _ in PASSES]
     iam = session.client("iam")
-    principal = caller_arn
-    assumed = re.fullmatch(r"assumed-role/([^/]+)/.+", rest)
+    lines = []
     try:
+        principal = caller_arn
+        assumed = re.fullmatch(r"assumed-role/([^/]+)/.+", rest)
         if assumed:  # the simulator wants the role's own ARN, path included
             principal = iam.get_role(RoleName=assumed.group(1))["Role"]["Arn"]
-        role = f"arn:{partition}:iam::{account}:role/{LAB_ROLE}"
-        result = iam.simulate_principal_policy(
-            PolicySourceArn=principal,
-            ActionNames=["iam:PassRole"],
-            ResourceArns=[role],
-            ContextEntries=[
-                {
-                    "ContextKeyName": "iam:PassedToService",
-                    "ContextKeyValues": ["sagemaker.amazonaws.com"],
-                    "ContextKeyType": "string",
-                }
-            ],
-        )["EvaluationResults"][0]
+        for name, role, service in PASSES:
+            result = iam.simulate_principal_policy(
+                PolicySourceArn=principal,
+                ActionNames=["iam:PassRole"],
+                ResourceArns=[f"arn:{partition}:iam::{account}:role/{role}"],
+                ContextEntries=[
+                    {
+                        "ContextKeyName": "iam:PassedToService",
+                        "ContextKeyValues": [service],
+                        "ContextKeyType": "string",
+                    }
+                ],
+            )["EvaluationResults"][0]
+            decision = result.get("EvalDecision", "")
+            if decision == "allowed":
+                lines.append((name, True, f"allowed for labctl-* roles passed to {service} "
+                                          f"({principal})"))  # fmt: skip
+            else:
+                lines.append((name, False, f"{decision} for {principal} on role/labctl-*: "
+                              f"{USES[service]} would be refused; ask your AWS administrator for "
+                              f"iam:PassRole on arn:{partition}:iam::{account}:role/labctl-* "
+                              f"with iam:PassedToService {service}"))  # fmt: skip
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         code = (
             exc.response.get("Error", {}).get("Code")
             if isinstance(exc, ClientError)
             else type(exc).__name__
         )
-        return name, True, f"not determined ({code}): labctl could not ask the IAM simulator"
-    decision = result.get("EvalDecision", "")
-    if decision == "allowed":
-        return name, True, f"allowed for labctl-* roles passed to SageMaker ({principal})"
-    return (
-        name,
-        False,
-        f"{decision} for {principal} on role/labctl-*: SageMaker jobs of a lab would be "
-        "refused; ask your AWS administrator for iam:PassRole on arn:"
-        f"{partition}:iam::{account}:role/labctl-* with iam:PassedToService "
-        "sagemaker.amazonaws.com",
-    )
+        done = {line[0] for line in lines}
+        lines += [(n, True, f"not determined ({code}): labctl could not ask the IAM simulator")
+                  for n, _, _ in PASSES if n not in done]  # fmt: skip
+    return lines
+
+
+USES = {
+    "sagemaker.amazonaws.com": "SageMaker jobs of a lab",
+    "scheduler.amazonaws.com": "the monitor steps' quality-check schedules",
+}
