@@ -1117,6 +1117,29 @@ def test_check_says_when_no_project_is_configured(tmp_path, home, monkeypatch):
     assert not [f for f in GcpBackend(project=PROJECT).check(lab) if "project" in f.reason]
 
 
+def test_check_names_missing_credentials_not_a_missing_project(tmp_path, home, monkeypatch):
+    """GOOGLE_CLOUD_PROJECT set, no ADC: the finding is about credentials (it said "no project")."""
+    from google.auth import exceptions as auth_exc
+
+    def no_adc(scopes=None, **_):
+        raise auth_exc.DefaultCredentialsError("Your default credentials were not found.")
+
+    monkeypatch.setattr(google.auth, "default", no_adc)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "my-project")
+    config.settings.cache_clear()
+    lab = catalog_mod.load(REPO / "labs.yaml").lab("image-classification")
+    backend = GcpBackend()
+    reasons = [f.reason for f in backend.check(lab) if not f.step]
+    assert not [r for r in reasons if "no Google Cloud project" in r]
+    (adc,) = [r for r in reasons if "no Application Default Credentials" in r]
+    assert "gcloud auth application-default login" in adc
+    assert backend.module_inputs(tmp_path, lab)["project"] == "my-project"  # as the module's
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+    config.settings.cache_clear()
+    reasons = [f.reason for f in GcpBackend().check(lab) if not f.step]
+    assert len(reasons) == 2 and "no Google Cloud project" in reasons[1]  # both said
+
+
 def test_packaged_launcher_runs_by_its_dotted_path(tmp_path):
     """What Vertex AI runs, from the uploaded sdist alone: `python -m labctl.backends.gcp.launcher`
     (its package markers are empty, so no Google SDK is needed in the container)."""

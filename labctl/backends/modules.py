@@ -140,10 +140,8 @@ class GcpModule:
     _project: str | None
 
     def configure_without_sdk(self) -> None:
-        gcp = config.settings().gcp
-        # the environment variable ADC reads too, so both paths find the same project
-        self.region = gcp.region
-        self._project = gcp.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
+        self.region = config.settings().gcp.region
+        self._project = gcp_project_setting()
 
     def module_inputs(self, ctx_workspace: Path, lab: Lab | None = None) -> dict[str, Any]:
         from labctl.catalog import PipelineStep, ServiceStep
@@ -201,6 +199,12 @@ def gcp_needs_dataset(lab: Lab) -> bool:
 def gcp_billing_account() -> str | None:
     """`LABCTL_GCP_BILLING_ACCOUNT`, else `[gcp] billing_account`."""
     return os.environ.get("LABCTL_GCP_BILLING_ACCOUNT") or config.settings().gcp.billing_account
+
+
+def gcp_project_setting() -> str | None:
+    """`[gcp] project`, else GOOGLE_CLOUD_PROJECT (which ADC reads too, so the module and the
+    SDK calls find the same project with or without credentials)."""
+    return config.settings().gcp.project or os.environ.get("GOOGLE_CLOUD_PROJECT")
 
 
 def no_gcp_project() -> UsageError:

@@ -26,7 +26,7 @@ from labctl.catalog import (
     TrainStep,
     TuneStep,
 )
-from labctl.errors import LabctlError, UsageError
+from labctl.errors import LabctlError
 
 # what Model Monitoring v2 checks here: feature drift, and prediction drift for model quality
 # (labctl does not collect ground truth for the accuracy metrics model quality also has)
@@ -38,15 +38,17 @@ class Checks:
 
     def check(self, lab: Lab) -> list[Finding]:
         findings = super().check(lab)
-        try:
-            _ = self.project
+        adc_project = None
+        try:  # Terraform's provider and the SDK calls both need credentials
+            _, adc_project = self._adc()
         except LabctlError as exc:
+            findings.append(Finding("", f"{exc.message}: {exc.hint}"))
+        if not (self._project or adc_project):
             findings.append(
                 Finding(
                     "",
                     "no Google Cloud project for the module and the Vertex AI calls: set "
-                    "`[gcp] project` in the labctl config, or GOOGLE_CLOUD_PROJECT"
-                    + ("" if isinstance(exc, UsageError) else f" ({exc.message})"),
+                    "`[gcp] project` in the labctl config, or GOOGLE_CLOUD_PROJECT",
                 )
             )
         for step in lab.steps:

@@ -15,6 +15,7 @@ from google.cloud import aiplatform_v1 as aip
 from labctl import config
 from labctl.backends.gcp.errors import CREDENTIALS_HINT, _error
 from labctl.backends.gcp.images import REGIONS
+from labctl.backends.modules import gcp_project_setting, no_gcp_project
 from labctl.errors import BackendError, UsageError
 
 SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
@@ -53,7 +54,7 @@ class GcpClient:
                 f"gcp: unknown Vertex AI region '{self.region}'",
                 hint="set `[gcp] region` in the labctl config to one of: " + ", ".join(REGIONS),
             )
-        self._project = project or gcp.project
+        self._project = project or gcp_project_setting()
         self._credentials = credentials
         self._clients: dict[str, Any] = {}
         self._sleep = sleep or time.sleep
@@ -70,11 +71,7 @@ class GcpClient:
             _, adc_project = self._adc()
             self._project = adc_project
         if not self._project:
-            raise UsageError(
-                "gcp: no Google Cloud project",
-                hint="set `[gcp] project` in the labctl config, or GOOGLE_CLOUD_PROJECT, or "
-                "`gcloud config set project ID` before `gcloud auth application-default login`",
-            )
+            raise no_gcp_project()
         return self._project
 
     def _adc(self) -> tuple[Any, str | None]:
