@@ -62,6 +62,16 @@ class Result:
         return json.loads(self.stdout)
 
 
+def fake_adc(folder: Path) -> dict[str, str]:
+    """Environment giving Google's Application Default Credentials from a user credentials file
+    (as `gcloud auth application-default login` writes one; nothing is asked of Google until a
+    call): plan's checks find credentials, with no account."""
+    path = folder / "adc.json"
+    path.write_text(json.dumps({"type": "authorized_user", "client_id": "labctl-test",
+                                "client_secret": "x", "refresh_token": "x"}))  # fmt: skip
+    return {"GOOGLE_APPLICATION_CREDENTIALS": str(path)}
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """LABCTL_HOME in a temp folder, a fixed engineer, no user config, the local target."""

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import _BOOT
+from conftest import _BOOT, fake_adc
 
 from labctl import catalog, cost
 from labctl.autostop import NONE, deadline_for, format_duration, next_day_end, parse_day_end
@@ -137,7 +137,7 @@ def run_at(at: datetime, *args: str, env: dict | None = None):
 def gcp_config(home, tmp_path):
     config = tmp_path / "labctl.toml"
     config.write_text('[gcp]\nproject = "lab-project"\n')  # else: refused, no project
-    return {"LABCTL_CONFIG": str(config)}
+    return {"LABCTL_CONFIG": str(config), **fake_adc(tmp_path)}  # else: refused, no credentials
 
 
 def test_plan_on_the_first_passes_the_default_budget_and_names_the_deadline(gcp_config):

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import fake_adc
 from rich.console import Console
 
 from labctl import views
@@ -175,7 +176,7 @@ def test_plan_over_budget_prints_the_estimate_then_exits_3_naming_the_fitting_au
     team.write_text("team:\n  monthly_budget_usd: 5\n")
     config = tmp_path / "labctl.toml"
     config.write_text('[gcp]\nproject = "lab-project"\n')  # else: refused, no project
-    env = {"LABCTL_TEAM": str(team), "LABCTL_CONFIG": str(config)}
+    env = {"LABCTL_TEAM": str(team), "LABCTL_CONFIG": str(config), **fake_adc(tmp_path)}
     args = ("plan", "movie-recommender", "--target", "gcp", "--no-terraform")
     over = cli(*args, "--autostop", "100h", env=env)
     assert over.code == 3, over.stderr
