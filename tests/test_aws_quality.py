@@ -140,6 +140,10 @@ def test_the_window_keeps_the_hour_before_the_scheduled_time(tmp_path, churn):
     report = json.loads((root / "output" / "report.json").read_text())
     assert report["records"] == 60 and report["model-quality"]["labelled"] == 60
     assert qj.auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
+    # a batch answered on one line, one value per request row, and JSON predictions
+    assert qj._values("0.1,0.9,0.4", 3) == ["0.1", "0.9", "0.4"]
+    assert qj._values("0.1\n0.9\n0.4\n", 3) == ["0.1", "0.9", "0.4"]
+    assert qj._values('{"predictions": [{"score": 0.2}, {"score": 0.7}]}', 2) == ["0.2", "0.7"]
 
 
 def test_closed_to_the_account_is_told_from_a_bad_request():

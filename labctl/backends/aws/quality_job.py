@@ -75,8 +75,10 @@ def _body(captured: dict[str, Any]) -> str:
     return data
 
 
-def _values(text: str) -> list[str]:
-    """The values of a CSV or JSON response body, one per record (first column)."""
+def _values(text: str, records: int) -> list[str]:
+    """The values of a CSV or JSON response body, one per record: the first column of each
+    line, or the cells of a single line holding one per record (`0.1,0.9,0.4`, as the XGBoost
+    container may answer a batch)."""
     text = text.strip()
     if text.startswith(("{", "[")):
         try:
@@ -90,7 +92,10 @@ def _values(text: str) -> list[str]:
                 item = item.get("score", item.get("predicted_label", ""))
             out.append(str(item[0] if isinstance(item, list) and item else item))
         return out
-    return [cell.strip() for line in text.splitlines() for cell in line.split(",")[:1] if cell]
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) == 1 and records > 1 and len(cells := lines[0].split(",")) == records:
+        return [cell.strip() for cell in cells]
+    return [line.split(",")[0].strip() for line in lines]
 
 
 def captured(
@@ -111,7 +116,7 @@ def captured(
             if "csv" not in str(request.get("observedContentType", "text/csv")).lower():
                 continue
             rows = [r for r in csv.reader(_body(request).splitlines()) if r]
-            outputs = _values(_body(response))
+            outputs = _values(_body(response), len(rows))
             for i, row in enumerate(rows):
                 records.append((row, outputs[i] if len(outputs) == len(rows) else None))
     return records
