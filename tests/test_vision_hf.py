@@ -71,6 +71,31 @@ def test_local_encoding_starts_with_cls_and_pads_to_the_longest() -> None:
     assert hf_text.encode(["great"], vocab, None, length=64)["input_ids"].tolist() == [[cls, 3]]
 
 
+def test_learning_rate_warms_up_then_follows_lr_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from labctl.entrypoints import hf_text
+
+    def rates(hps: dict, steps: int = 100) -> list[float]:
+        monkeypatch.setenv("SM_HPS", json.dumps(hps))
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=0.002)
+        scheduler = hf_text.schedule(optimizer, steps)
+        out = []
+        for _ in range(steps):
+            out.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        return out
+
+    cosine = rates({"lr_scheduler": "cosine"})  # train-distributed's
+    assert cosine[0] == 0 and cosine[5] == pytest.approx(0.001)  # warmup: 10 of 100 steps
+    assert cosine[10] == pytest.approx(0.002) and cosine[55] == pytest.approx(0.001)
+    assert rates({"lr_scheduler": "constant", "warmup_ratio": 0})[99] == pytest.approx(0.002)
+    assert rates({})[55] == pytest.approx(0.001)  # linear by default
+    with pytest.raises(contract.HyperparameterError, match="lr_scheduler"):
+        rates({"lr_scheduler": "polynomial"})
+
+
 @pytest.mark.slow
 def test_hf_text_trains_from_a_config_offline_on_two_ranks_and_serves(tmp_path: Path) -> None:
     pytest.importorskip("torch")
