@@ -74,6 +74,23 @@ def test_framework_steps_run_one_process_per_instance() -> None:
     assert training.processes(step("xgboost", 2)) == 1
 
 
+def test_local_check_names_the_extra_a_hugging_face_step_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from labctl import catalog
+    from labctl.backends.local import backend
+
+    lab = catalog.load(REPO / "labs.yaml").lab("distributed-training-inference")
+    monkeypatch.setattr(backend, "has_module", lambda name: name != "transformers")
+    fatal = {f.step: f.reason for f in backend.LocalBackend().check(lab) if f.fatal}
+    assert set(fatal) == {"train-baseline", "train-distributed"}
+    assert fatal["train-distributed"] == (
+        "needs PyTorch and transformers: pip install 'labctl[torch]'"
+    )
+    monkeypatch.setattr(backend, "has_module", lambda name: True)
+    assert not [f for f in backend.LocalBackend().check(lab) if f.fatal]
+
+
 PROBE = """
 import json, os, sys, time
 keys = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "SM_CURRENT_HOST",
