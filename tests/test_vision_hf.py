@@ -123,7 +123,8 @@ def test_hf_text_trains_from_a_config_offline_on_two_ranks_and_serves(tmp_path: 
     config = json.loads((model_dir / "config.json").read_text())
     assert config["n_layers"] == 2 and config["dim"] == 64
     metrics = json.loads((tmp_path / "job" / "output" / "data" / "metrics.json").read_text())
-    assert metrics["train:accuracy"] > 0.6
+    # two classes (chance 0.5); from random weights on 800 reviews it reaches ~0.88
+    assert metrics["validation:accuracy"] > 0.75 and metrics["train:accuracy"] > 0.9
 
     from labctl.entrypoints import hf_text
 
