@@ -1,12 +1,13 @@
-"""Local DDP: distributed-training-inference's text classifier on 1 process vs 2 (gloo, CPU).
+"""Local DDP: a text classifier on distributed-training-inference's reviews, 1 process vs 2 (gloo).
 
 python bench/ddp_local.py [--rows 20000] [--epochs 3] [--learning-rate 0.01] [--ranks 1 2]
 
 Generates the lab's review text once (amazon-reviews-text), then runs
-`labctl.entrypoints.text_classifier` with `distribution: torch_distributed` as the local target
-runs a step of N instances (`training.command`: N torch.distributed ranks sharing the data) and
-prints, per N, the wall time, the mean time per epoch (rank 0's `train:epoch_seconds`) and the
-final validation accuracy. Needs PyTorch (`pip install 'labctl[torch]'`).
+`labctl.entrypoints.text_classifier` (its PyTorch bag-of-words model; the lab's own steps run
+`hf_text`) with `distribution: torch_distributed` as the local target runs a step of N instances
+(`training.command`: N torch.distributed ranks sharing the data) and prints, per N, the wall
+time, the mean time per epoch (rank 0's `train:epoch_seconds`) and the final validation
+accuracy. Needs PyTorch (`pip install 'labctl[torch]'`).
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ from labctl.errors import LabctlError, Unsupported
 pytestmark = pytest.mark.aws
 
 SCRIPT_LABS = ("distributed-training-inference", "computer-vision-pipeline", "streaming-edge-ml")
+HF_TRAINING_GPU = (
+    "763104351884.dkr.ecr.us-east-1.amazonaws.com/huggingface-pytorch-training:"
+    "2.8.0-transformers4.56.2-gpu-py312-cu129-ubuntu22.04"
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +86,15 @@ def test_distributed_training_job_request(tmp_path, infra):  # noqa: F811
     [req] = sent["CreateTrainingJob"]
     name = req["TrainingJobName"]
     source = f"s3://{infra['bucket']}/code/{name}/sourcedir.tar.gz"
-    assert req["AlgorithmSpecification"]["TrainingImage"] == (
-        "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.8.0-gpu-py312"
-    )
+    # a Hugging Face step (model: distilbert-base-uncased): the Hugging Face training image
+    assert req["AlgorithmSpecification"]["TrainingImage"] == HF_TRAINING_GPU
     regex = r"#metric validation:accuracy=([-+0-9.eE]+|nan|inf)"
     assert req["AlgorithmSpecification"]["MetricDefinitions"] == [
         {"Name": "validation:accuracy", "Regex": regex}
     ]
     hps = req["HyperParameters"]
     # every value JSON-encoded, as the SDK's framework estimators send them
-    assert hps["sagemaker_program"] == '"text_classifier.py"'
+    assert hps["sagemaker_program"] == '"hf_text.py"'
     assert hps["sagemaker_submit_directory"] == json.dumps(source)
     assert hps["sagemaker_region"] == '"us-east-1"'
     assert hps["sagemaker_container_log_level"] == "20"
@@ -115,7 +118,7 @@ def test_distributed_training_job_request(tmp_path, infra):  # noqa: F811
     assert req["CheckpointConfig"] == {"S3Uri": f"s3://{infra['bucket']}/checkpoints/{name}/"}
     assert req["StoppingCondition"] == {"MaxRuntimeInSeconds": 3600, "MaxWaitTimeInSeconds": 7200}
 
-    assert result["source_dir"] == source and result["program"] == "text_classifier.py"
+    assert result["source_dir"] == source and result["program"] == "hf_text.py"
     [row] = [r for r in ctx.ledger.run_resources(ctx.run.id) if r.kind == "training-job"]
     assert row.attrs["source_dir"] == source and row.instance_count == 2
 
@@ -127,27 +130,28 @@ def test_uploaded_source_folder_runs_the_entry_point(tmp_path, infra):  # noqa: 
     result = backend.train(step=ctx.lab.step("train-baseline"), ctx=ctx)
 
     blob = read_s3(result["source_dir"])
-    assert blob == scriptmode.pack("text_classifier")  # reproducible: same source, same bytes
+    assert blob == scriptmode.pack("hf_text")  # reproducible: same source, same bytes
     with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
         names = sorted(tar.getnames())
         assert names == [
+            "hf_text.py",
             "labctl/__init__.py",
             "labctl/entrypoints/__init__.py",
             "labctl/entrypoints/_torch.py",
             "labctl/entrypoints/contract.py",
-            "text_classifier.py",
+            "labctl/entrypoints/text_classifier.py",  # its request and response handlers
         ]
         assert tar.extractfile("labctl/__init__.py").read() == b""
         assert (
-            tar.extractfile("text_classifier.py").read()
-            == (REPO / "labctl/entrypoints/text_classifier.py").read_bytes()
+            tar.extractfile("hf_text.py").read()
+            == (REPO / "labctl/entrypoints/hf_text.py").read_bytes()
         )
         code = tmp_path / "code"
         tar.extractall(code, filter="data")
     # As SageMaker runs it from /opt/ml/code: the packed labctl.entrypoints, nothing else.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     probe = (
-        "import text_classifier as m, labctl.entrypoints.contract as c;"
+        "import hf_text as m, labctl.entrypoints.contract as c;"
         "print(c.__file__);"
         "print(all(callable(getattr(m, f)) for f in ('model_fn', 'input_fn', 'predict_fn')))"
     )
@@ -316,11 +320,12 @@ def test_categorical_ranges_are_json_encoded_for_script_mode(cat):
 
 
 def test_check_refuses_a_region_or_instance_without_the_image(cat):
-    step = cat.lab("distributed-training-inference").step("train-baseline")
-    hf = step.model_copy(update={"algorithm": "huggingface"})
+    hf = cat.lab("distributed-training-inference").step("train-baseline")
+    assert hf.algorithm == "huggingface"
     assert not [f for f in train_findings(hf, "us-east-1") if f.fatal]
     # ap-southeast-5 has the PyTorch training image but no Hugging Face one
-    assert not [f for f in train_findings(step, "ap-southeast-5") if f.fatal]
+    pytorch = hf.model_copy(update={"algorithm": "pytorch"})
+    assert not [f for f in train_findings(pytorch, "ap-southeast-5") if f.fatal]
     [finding] = [f for f in train_findings(hf, "ap-southeast-5") if f.fatal]
     assert finding.step == "train-baseline"
     assert "huggingface-pytorch-training" in finding.reason and "ap-southeast-5" in finding.reason

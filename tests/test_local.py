@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -132,7 +133,13 @@ def test_churn_pipeline_up_invoke_down(cli, home):
         "fraud-detection",
         "document-classification",
         "mlops-multi-env",
-        "distributed-training-inference",
+        pytest.param(
+            "distributed-training-inference",  # Hugging Face steps: PyTorch and transformers
+            marks=pytest.mark.skipif(
+                not all(importlib.util.find_spec(m) for m in ("torch", "transformers")),
+                reason="needs pip install 'labctl[torch]'",
+            ),
+        ),
     ],
 )
 def test_other_aws_labs_run_locally(cli, home, lab):

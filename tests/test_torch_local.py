@@ -67,11 +67,28 @@ def step(algorithm: str, count: int, entry_point: str | None = None) -> TrainSte
 
 def test_framework_steps_run_one_process_per_instance() -> None:
     assert training.processes(step("pytorch", 2, "text_classifier")) == 2
-    assert training.processes(step("huggingface", 3, "text_classifier")) == 3
+    assert training.processes(step("huggingface", 3, "hf_text")) == 3
     assert training.processes(step("pytorch", 1, "text_classifier")) == 1
     # Spark and built-in algorithms parallelise inside their one process
     assert training.processes(step("spark-mllib", 4, "taxi_fare_spark")) == 1
     assert training.processes(step("xgboost", 2)) == 1
+
+
+def test_local_check_names_the_extra_a_hugging_face_step_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from labctl import catalog
+    from labctl.backends.local import backend
+
+    lab = catalog.load(REPO / "labs.yaml").lab("distributed-training-inference")
+    monkeypatch.setattr(backend, "has_module", lambda name: name != "transformers")
+    fatal = {f.step: f.reason for f in backend.LocalBackend().check(lab) if f.fatal}
+    assert set(fatal) == {"train-baseline", "train-distributed"}
+    assert fatal["train-distributed"] == (
+        "needs PyTorch and transformers: pip install 'labctl[torch]'"
+    )
+    monkeypatch.setattr(backend, "has_module", lambda name: True)
+    assert not [f for f in backend.LocalBackend().check(lab) if f.fatal]
 
 
 PROBE = """
@@ -249,19 +266,31 @@ def test_sensor_anomaly_trains_prunes_quantizes_and_serves(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_distributed_training_inference_runs_two_ranks_and_serves(cli, home) -> None:
     pytest.importorskip("torch")
+    pytest.importorskip("transformers")
     lab = "distributed-training-inference"
+    # Two classes (positive, negative): chance is 0.5, TF-IDF + a linear model reaches ~0.9.
+    # The tiny DistilBERT from random weights reaches ~0.9 in its 100 local steps.
+    bar = 0.8
     try:
         up = cli("up", lab, "--rows", "4000", "--json")
         assert up.code == 0, up.stderr
-        trained = up.json()["steps"]["train-distributed"]
-        assert trained["metrics"]["validation:accuracy"] > 0.75
+        steps = up.json()["steps"]
+        trained = steps["train-distributed"]
+        assert trained["metrics"]["validation:accuracy"] > bar
+        assert steps["train-baseline"]["metrics"]["validation:accuracy"] > bar
         log = Path(trained["model_dir"]).parents[2] / "jobs" / trained["job"] / "output" / "log.txt"
         text = log.read_text()
         assert "[rank0] rank 0/2: joined the gloo process group" in text
         assert "[rank1] rank 1/2: joined the gloo process group" in text
-        assert sorted(p.name for p in Path(trained["model_dir"]).iterdir()) == ["model.pt"]
+        assert "[rank0] rank 0/2: 1600 of 3200 documents per epoch" in text
+        assert "a 2-layer DistilBERT of width 64 built from a config" in text  # hf_text, offline
+        assert {p.name for p in Path(trained["model_dir"]).iterdir()} == {
+            "config.json",
+            "labels.json",
+            "model.safetensors",
+        }
         runs = cli("status", "--json").json()
-        assert runs[0]["metrics"]["train-distributed"]["validation:accuracy"] > 0.75
+        assert runs[0]["metrics"]["train-distributed"]["validation:accuracy"] > bar
         body = json.dumps({"instances": ["great product, works perfectly"]})
         invoked = cli("invoke", lab, input=body)
         assert invoked.code == 0, invoked.stderr

@@ -25,6 +25,7 @@ from labctl.catalog import (
     ServiceStep,
     TrainStep,
 )
+from labctl.entrypoints._torch import INSTALL as TORCH_INSTALL
 from labctl.ledger import Ledger, Resource
 from labctl.pipelines import BEAM_EXTRA
 
@@ -48,6 +49,12 @@ class LocalBackend(Tuning, Endpoints):
                     )
                 case TrainStep() if step.algorithm == "spark-mllib" and not has_module("pyspark"):
                     findings.append(Finding(step.name, f"needs Apache Spark: {SPARK_EXTRA}"))
+                case TrainStep() if step.algorithm == "huggingface" and not all(
+                    map(has_module, ("torch", "transformers"))
+                ):
+                    findings.append(
+                        Finding(step.name, f"needs PyTorch and transformers: {TORCH_INSTALL}")
+                    )
                 case ServiceStep() if step.service.startswith("mlflow") and not has_module(
                     "mlflow"
                 ):
