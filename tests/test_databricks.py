@@ -666,6 +666,12 @@ def test_check_names_what_databricks_approximates(tmp_path, home, monkeypatch):
     odd = lab.step("train-distributed").model_copy(update={"instance_type": "p3.2xlarge"})
     (fatal,) = [f for f in backend.check(lab.model_copy(update={"steps": [odd]})) if f.fatal]
     assert "no azure node type for 'p3.2xlarge'" in fatal.reason
+    # a SageMaker type on an aws workspace is said, not a KeyError (plan crashed on it)
+    _use_cloud(tmp_path, monkeypatch, "aws")
+    sagemaker = odd.model_copy(update={"instance_type": "ml.p4d.24xlarge"})
+    (fatal,) = [f for f in backend.check(lab.model_copy(update={"steps": [sagemaker]})) if f.fatal]
+    assert "'ml.p4d.24xlarge' is a SageMaker instance type" in fatal.reason
+    assert "e.g. i3.xlarge" in fatal.reason
 
 
 def test_registered_model_row_is_created_once_its_version_exists(tmp_path, home):

@@ -34,13 +34,7 @@ class Checks:
             findings += _approximations(step)
             itype = getattr(step, "instance_type", None)
             if isinstance(step, TrainStep) and itype and nodes.node_type(cloud, itype) is None:
-                findings.append(
-                    Finding(
-                        step.name,
-                        f"no {cloud} node type for '{itype}' in labctl's table (known: "
-                        f"{', '.join(nodes.NODE_TYPES[cloud])}); name a {cloud} node type",
-                    )
-                )
+                findings.append(Finding(step.name, nodes.no_node_type(cloud, itype)))
             match step:
                 case DataStep() if not datagen.available(step.generator):
                     findings.append(Finding(step.name, f"no generator '{step.generator}' yet"))

@@ -36,6 +36,19 @@ DEFAULTS: dict[str, list[str]] = {
 }
 
 
+def no_node_type(cloud: str, instance_type: str) -> str:
+    """Why `instance_type` (for which `node_type` found nothing) cannot run on `cloud`."""
+    if instance_type.startswith("ml."):
+        return (
+            f"'{instance_type}' is a SageMaker instance type, not a Databricks node type; name "
+            f"a node type of the {cloud} workspace (e.g. {DEFAULTS[cloud][0]})"
+        )
+    return (
+        f"no {cloud} node type for '{instance_type}' in labctl's table (known: "
+        f"{', '.join(NODE_TYPES.get(cloud, {}))}); name a node type of the {cloud} workspace"
+    )
+
+
 def node_type(cloud: str, instance_type: str) -> str | None:
     """The workspace cloud's node type for a catalog (AWS) node type; a type that already
     belongs to that cloud (no `.` in its name) as is; None when labctl knows no equivalent
