@@ -221,6 +221,11 @@ def test_closed_model_monitor_schedules_processing_jobs_that_check_the_capture(
     assert tags["labctl-run"] == ctx.run.id and tags["labctl-lab"] == "churn-pipeline"
     args = job["AppSpecification"]["ContainerArguments"]
     assert args[args.index("--window-end") + 1] == SCHEDULED
+    served = ctx.results[ctx.lab.step("endpoint").model].get("metrics") or {}
+    assert [a for a in args if a.startswith("--baseline-metric=")] == [
+        f"--baseline-metric={k}={v}" for k, v in sorted(served.items())
+        if k.startswith("validation:") and v is not None
+    ]  # fmt: skip
 
     # ...that the role may make: the policy the `quality` module computes (applied with
     # Terraform on the inputs `up` renders) allows this job and passing the lab's role, only.

@@ -42,8 +42,7 @@ class MonitoringMixin(QualityChecksMixin, AwsApi):
         deploy = ctx.lab.step(step.endpoint)
         assert isinstance(deploy, DeployStep)
         endpoint = ctx.result(step.name, step.endpoint)["endpoint"]
-        model_step = data_of(ctx.lab, deploy.model)
-        data = ctx.result(step.name, model_step)
+        data = ctx.result(step.name, data_of(ctx.lab, deploy.model))
         checks = [c for c in step.checks if c in QUALITY_CHECKS]
         result: dict[str, Any] = {
             "endpoint": endpoint,
@@ -67,13 +66,13 @@ class MonitoringMixin(QualityChecksMixin, AwsApi):
                 checks.remove("data-quality")
                 result |= scheduled
                 result["checks"].append("data-quality")
-        if checks:
-            trained = ctx.lab.train_of(deploy.model).name if deploy.model else model_step
-            source = deploy.model if deploy.model in ctx.results else trained
-            result |= self.quality_schedule(
-                step, ctx, checks, endpoint=endpoint, data=data, model_step=source
+        if checks:  # the served model's validation metrics bound its quality on the traffic
+            metrics = ctx.results.get(deploy.model, {}).get("metrics") or {}
+            scheduled = self.quality_schedule(
+                step, ctx, checks, endpoint=endpoint, data=data, metrics=metrics
             )
-            result["checks"] += checks
+            result |= scheduled
+            result["checks"] += scheduled.get("quality_checks", [])
         return result
 
     def _model_monitor(

@@ -46,9 +46,11 @@ STOPPED = {"ProcessingJobStatus": "Stopped"}  # a job gone while stopping
 class QualityChecksMixin(AwsApi):
     def quality_schedule(
         self, step: MonitorStep, ctx: Context, checks: list[str], *, endpoint: str,
-        data: dict[str, Any], model_step: str,
+        data: dict[str, Any], metrics: dict[str, float],
     ) -> dict[str, Any]:  # fmt: skip
-        """Schedule `checks` of the endpoint's captured traffic as processing jobs."""
+        """Schedule `checks` of the endpoint's captured traffic as processing jobs; `data`: the
+        data step's result, `metrics`: the served model's (its validation ones bound model
+        quality)."""
         group, role = ctx.output("quality_schedule_group"), ctx.output("quality_role_arn")
         if not group or not role:
             raise BackendError(
@@ -60,16 +62,23 @@ class QualityChecksMixin(AwsApi):
         prefix = quality_job_prefix(step.name, ctx.run.id)
         capture = f"s3://{bucket}/datacapture/{endpoint}/"
         output = f"s3://{bucket}/monitoring/{endpoint}/quality/"
+        truth = data.get("channels", {}).get("validation")
+        if "model-quality" in checks and not truth:
+            checks = [c for c in checks if c != "model-quality"]
+            ctx.reporter.warn(f"step '{step.name}': model-quality needs the data step's "
+                              "validation labels; not scheduled")  # fmt: skip
+            if not checks:
+                return {"skipped": "no validation labels for model-quality; nothing scheduled"}
         inputs = {"capture": (capture, "FullyReplicated")}
         if "data-quality" in checks:
             inputs["baseline"] = (str(data["baseline"]), "FullyReplicated")
         if "model-quality" in checks:
-            inputs["truth"] = (str(data["channels"]["validation"]), "FullyReplicated")
+            inputs["truth"] = (str(truth), "FullyReplicated")
         expression, hours = RATES[step.schedule]
         arguments = ["--checks", ",".join(checks), "--window-end", SCHEDULED_TIME,
                      "--window-hours", str(hours)]  # fmt: skip
-        trained = ctx.results.get(model_step, {}).get("metrics") or {}
-        arguments += [f"--baseline-metric={k}={v}" for k, v in sorted(trained.items())]
+        arguments += [f"--baseline-metric={k}={v}" for k, v in sorted(metrics.items())
+                      if k.startswith("validation:") and v is not None]  # fmt: skip
         request = processing_request(
             f"{prefix}-{EXECUTION_ID}", role_arn=ctx.output("role_arn"), region=self.region,
             script=QUALITY_SCRIPT.name, code_uri=f"s3://{bucket}/code/{prefix}/{QUALITY_SCRIPT.name}",
@@ -100,7 +109,8 @@ class QualityChecksMixin(AwsApi):
             },
         }  # fmt: skip
         if ctx.run.autostop_at:  # no traffic after the endpoints' deadline: no more checks
-            schedule |= {"EndDate": ctx.run.autostop_at, "ActionAfterCompletion": "DELETE"}
+            end = ctx.run.autostop_at.replace(tzinfo=UTC)  # the ledger's times are naive UTC
+            schedule |= {"EndDate": end, "ActionAfterCompletion": "DELETE"}
         with ctx.creating(res):
             created = self._api("scheduler", "create_schedule", step=step.name, **schedule)
         ctx.ledger.update_resource(res.id, status="ENABLED", provider_id=created["ScheduleArn"])
@@ -162,7 +172,8 @@ class QualityChecksMixin(AwsApi):
             found = self._api("scheduler", "get_schedule", region=res.region, **key)
             kept = {k: found[k] for k in UPDATABLE if k in found}
             self._api("scheduler", "update_schedule", region=res.region, **key, **kept,
-                      EndDate=run.autostop_at, ActionAfterCompletion="DELETE")  # fmt: skip
+                      EndDate=run.autostop_at.replace(tzinfo=UTC),
+                      ActionAfterCompletion="DELETE")  # fmt: skip
 
     def _describe_job(self, name: str, region: str) -> dict[str, Any] | None:
         return self._api("sagemaker", "describe_processing_job", region=region, tolerate=is_gone,  # type: ignore[no-any-return]
