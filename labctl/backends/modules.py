@@ -77,7 +77,7 @@ class AwsModule:
     def run_inputs(self, lab: Lab, *, lab_name: str, engineer: str, run_id: str) -> dict[str, Any]:
         """The endpoints the expiry schedules delete, the names the deploy steps will give them
         (`serving.deploy`), and the name prefixes of the quality-check jobs the monitor steps'
-        schedules start (`quality.job_prefix`): known before they exist."""
+        schedules start (`names.quality_job_prefix`): known before they exist."""
         from labctl.backends.aws.names import quality_job_prefix, sm_name
         from labctl.catalog import MonitorStep
 
