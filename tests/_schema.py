@@ -300,14 +300,7 @@ def check_module(schemas: Schemas, directory: Path) -> Report:
     """Every resource and data block of the module's .tf files, and the references between them."""
     report = Report()
     files = {p: parse_hcl(p) for p in sorted(directory.glob("*.tf"))}
-    declared: set[str] = set()
-    for parsed in files.values():
-        for kind, prefix in (("resource", ""), ("data", "data.")):
-            for entry in parsed.get(kind, []):
-                for type_label, named in entry.items():
-                    for name in named:
-                        if not name.startswith("__"):
-                            declared.add(f"{prefix}{unquote(type_label)}.{unquote(name)}")
+    declared = declared_objects(directory)
     for path, parsed in files.items():
         for kind, lookup in (("resource", schemas.resource), ("data", schemas.data_source)):
             for entry in parsed.get(kind, []):
@@ -329,7 +322,9 @@ def check_module(schemas: Schemas, directory: Path) -> Report:
             for label in entry:
                 if not label.startswith("__"):
                     report.add(path.name, f"provider block '{unquote(label)}' in a child module")
-        check_references(schemas, parsed, path.name, declared, report)
+        # `moved` blocks hold addresses, not expressions: check_moved reads them
+        expressions = {k: v for k, v in parsed.items() if k != "moved"}
+        check_references(schemas, expressions, path.name, declared, report)
         for entry in parsed.get("module", []):
             for label, call in entry.items():
                 if not label.startswith("__"):
@@ -343,8 +338,44 @@ def check_module(schemas: Schemas, directory: Path) -> Report:
         if not label.startswith("__")
     }
     for path, parsed in files.items():
-        check_module_outputs(parsed, calls, path.name, report)
+        check_module_outputs({k: v for k, v in parsed.items() if k != "moved"}, calls, path.name,
+                             report)  # fmt: skip
+        check_moved(parsed, declared, calls, path.name, report)
     return report
+
+
+def declared_objects(directory: Path) -> set[str]:
+    """`type.name` and `data.type.name` of every resource and data block of the module."""
+    declared: set[str] = set()
+    for path in sorted(directory.glob("*.tf")):
+        parsed = parse_hcl(path)
+        for kind, prefix in (("resource", ""), ("data", "data.")):
+            for entry in parsed.get(kind, []):
+                for type_label, named in entry.items():
+                    for name in named:
+                        if not name.startswith("__"):
+                            declared.add(f"{prefix}{unquote(type_label)}.{unquote(name)}")
+    return declared
+
+
+def check_moved(
+    parsed: dict[str, Any], declared: set[str], calls: dict[str, Path], where: str, report: Report
+) -> None:
+    """Each `moved` block leaves an address this module no longer declares for one it declares,
+    or one a module it calls declares (`module.<call>.<type>.<name>`)."""
+    for block in parsed.get("moved", []):
+        old, new = (
+            str(block.get(k, "")).removeprefix("${").removesuffix("}") for k in ("from", "to")
+        )
+        if old in declared:
+            report.add(where, f"moved from {old}, which is still declared")
+        call, _, inside = new.removeprefix("module.").partition(".")
+        if not new.startswith("module."):
+            found = new in declared
+        else:
+            found = call in calls and inside in declared_objects(calls[call])
+        if not found:
+            report.add(where, f"moved to {new}, which is not declared")
 
 
 def module_outputs(directory: Path) -> set[str]:

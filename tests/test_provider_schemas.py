@@ -345,6 +345,30 @@ def test_check_reports_planted_mistakes(tmp_path, schemas) -> None:
     assert report.unchecked == {"resource random_id"}
 
 
+def test_check_reports_moved_block_mistakes(tmp_path, schemas) -> None:
+    """A `moved` block must leave an address no longer declared for one that is (here or in a
+    called module); its addresses are not read as expressions."""
+    child = tmp_path / "child"
+    child.mkdir()
+    (child / "variables.tf").write_text("")
+    (child / "main.tf").write_text('resource "aws_sqs_queue" "q" {\n}\n')
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (parent / "main.tf").write_text(
+        'module "net" {\n  source = "../child"\n}\n\n'
+        'resource "aws_sqs_queue" "kept" {\n}\n\n'
+        "moved {\n  from = aws_sqs_queue.gone\n  to   = module.net.aws_sqs_queue.q\n}\n\n"
+        "moved {\n  from = aws_sqs_queue.kept\n  to   = module.net.aws_sqs_queue.nope\n}\n\n"
+        "moved {\n  from = aws_sqs_queue.old\n  to   = module.other.aws_sqs_queue.q\n}\n"
+    )
+    found = {str(p) for p in _schema.check_module(schemas, parent).problems}
+    assert found == {
+        "main.tf: moved from aws_sqs_queue.kept, which is still declared",
+        "main.tf: moved to module.net.aws_sqs_queue.nope, which is not declared",
+        "main.tf: moved to module.other.aws_sqs_queue.q, which is not declared",
+    }
+
+
 def test_check_reports_root_mistakes(tmp_path, schemas) -> None:
     module = tmp_path / "m"
     module.mkdir()

@@ -11,43 +11,32 @@ locals {
 locals {
   service = "NFS"
   port    = 2049
-  port_to = 2049
 }
 
-# The lab VPC when the lab has one, else the default VPC (its CIDR may reach the port).
-data "aws_vpc" "this" {
-  id      = var.in_lab_vpc ? var.vpc_id : null
-  default = var.in_lab_vpc ? null : true
+# The lab VPC (else the default VPC) and a security group letting NFS in from it only.
+module "network" {
+  source = "../_network"
+
+  name               = local.name
+  step               = var.step
+  service            = local.service
+  port               = local.port
+  tags               = var.tags
+  in_lab_vpc         = var.in_lab_vpc
+  vpc_id             = var.vpc_id
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
 }
 
-data "aws_subnets" "default" {
-  count = var.in_lab_vpc ? 0 : 1
-
-  filter {
-    name   = "vpc-id"
-    values = [data.aws_vpc.this.id]
-  }
+# Stacks applied before the network moved into its module keep their security group.
+moved {
+  from = aws_security_group.this
+  to   = module.network.aws_security_group.this
 }
 
-locals {
-  subnet_ids = var.in_lab_vpc ? var.subnet_ids : data.aws_subnets.default[0].ids
-}
-
-resource "aws_security_group" "this" {
-  name        = local.name
-  description = "labctl ${var.step}: ${local.service} from the VPC only"
-  vpc_id      = data.aws_vpc.this.id
-  tags        = merge(var.tags, { Name = local.name })
-}
-
-resource "aws_vpc_security_group_ingress_rule" "vpc" {
-  security_group_id = aws_security_group.this.id
-  description       = "${local.service} from the VPC"
-  cidr_ipv4         = data.aws_vpc.this.cidr_block
-  ip_protocol       = "tcp"
-  from_port         = local.port
-  to_port           = local.port_to
-  tags              = var.tags
+moved {
+  from = aws_vpc_security_group_ingress_rule.vpc
+  to   = module.network.aws_vpc_security_group_ingress_rule.vpc
 }
 
 resource "aws_efs_file_system" "this" {
@@ -68,8 +57,8 @@ resource "aws_efs_file_system" "this" {
 resource "aws_efs_mount_target" "this" {
   count           = var.mount_targets
   file_system_id  = aws_efs_file_system.this.id
-  subnet_id       = element(local.subnet_ids, count.index)
-  security_groups = concat([aws_security_group.this.id], var.security_group_ids)
+  subnet_id       = element(module.network.subnet_ids, count.index)
+  security_groups = module.network.security_group_ids
 }
 
 data "aws_iam_policy_document" "access" {
