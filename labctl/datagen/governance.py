@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from labctl.datagen.tabular import Cat, Column, Dataset, Generator, Num
+from labctl.datagen.columns import Cat, Column, Dataset, Generator, Num
 from labctl.datagen.tabular import generate as write_dataset
 
 _FIRST = ("ana", "ben", "chen", "dana", "eli", "fatima", "gus", "hana", "ivan", "jo", "kai", "lea")
